@@ -1,0 +1,61 @@
+# ferrograd: `make demo` and `make test` work on a fresh machine (they set everything up).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+STAMP   := $(VENV)/.deps-stamp
+BUILT   := $(VENV)/.built-stamp
+SOURCES := $(shell find rust python/ferrograd -name '*.rs' -o -name 'Cargo.toml' -o -name '*.py' 2>/dev/null) Cargo.toml pyproject.toml
+
+.DEFAULT_GOAL := help
+.PHONY: help venv build demo test test-rust test-python bench lint fmt wheel clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)  ## create .venv with the build and test tools
+
+$(BUILT): $(STAMP) $(SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+build: $(BUILT)  ## build the extension (release) into .venv
+
+demo: $(BUILT)  ## set up, build, and run the main demo
+	$(PY) examples/demo.py
+
+test: test-rust test-python  ## set up, build, and run every test (cargo, pytest)
+
+test-rust:  ## cargo tests of the Rust kernels
+	cargo test --release -p ferrograd-core
+
+test-python: $(BUILT)  ## pytest
+	$(PY) -m pytest -q
+
+bench: $(BUILT)  ## run the benchmarks (prints ratios, writes benches/results/*.json)
+	@for b in benches/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)  ## ruff, cargo fmt --check, clippy -D warnings, mypy stubtest
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
+	cargo fmt --all --check
+	cargo clippy --release --all-targets -- -D warnings
+	$(MAKE) --no-print-directory $(BUILT)
+	$(PY) -m mypy.stubtest ferrograd._core --ignore-missing-stub
+
+fmt: $(STAMP)  ## format Rust and Python sources
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests benches examples
+	$(VENV)/bin/ruff check --fix python tests benches examples
+
+wheel: $(STAMP)  ## build an abi3 release wheel into dist/
+	$(VENV)/bin/maturin build --release --out dist
+
+clean:  ## remove build products and .venv
+	cargo clean
+	rm -rf $(VENV) dist python/ferrograd/*.so

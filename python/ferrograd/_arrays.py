@@ -1,0 +1,95 @@
+"""Turning user input into arrays the Rust core accepts, with NumPy's type promotion.
+
+The core computes in float32 and float64. An operation's result type is whatever NumPy's own
+ufunc would give for the same inputs (so ``float32 + python float`` stays float32 and ``exp`` of
+an int64 array is float64); if NumPy would give anything else (an integer, bool, float16 or
+complex result) the call raises :class:`~ferrograd.DTypeError` instead of silently changing the
+meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .exceptions import DTypeError, ShapeError
+
+FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_SCALARS = (bool, int, float)
+_cache: dict[tuple[Any, ...], np.dtype[Any]] = {}
+
+
+def as_array(func: str, name: str, x: Any) -> Any:
+    """Returns ``x`` as an ndarray, or a Python scalar unchanged (for weak promotion)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if type(x) in _SCALARS:
+        return x
+    data = getattr(x, "data", None)
+    if isinstance(data, np.ndarray) and hasattr(x, "requires_grad"):
+        return data  # a ferrograd.Tensor
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:
+        raise ShapeError(f"{func}: {name} is not a rectangular array: {e}") from None
+    except TypeError as e:
+        raise DTypeError(f"{func}: {name} cannot be converted to an array: {e}") from None
+    if arr.dtype == object:
+        raise DTypeError(f"{func}: {name} has no numeric dtype (got objects of {type(x)!r})")
+    return arr
+
+
+def _probe(x: Any) -> Any:
+    return np.empty((), x.dtype) if isinstance(x, np.ndarray) else x
+
+
+def _key(x: Any) -> Any:
+    return x.dtype if isinstance(x, np.ndarray) else type(x)
+
+
+def result_dtype(func: str, ufunc: Callable[..., Any], *xs: Any) -> np.dtype[Any]:
+    """The float dtype NumPy's ``ufunc`` gives for ``xs``, or a DTypeError."""
+    key = (ufunc, *map(_key, xs))
+    dt = _cache.get(key)
+    if dt is None:
+        try:
+            with np.errstate(all="ignore"):
+                dt = np.asarray(ufunc(*map(_probe, xs))).dtype
+        except TypeError as e:
+            raise DTypeError(f"{func}: unsupported input types: {e}") from None
+        _cache[key] = dt
+    if dt not in FLOAT_TYPES:
+        kinds = ", ".join(str(_key(x)) for x in xs)
+        raise DTypeError(
+            f"{func}: inputs of type {kinds} give {dt} in NumPy, but ferrograd computes in "
+            f"float32 or float64; convert with .astype(np.float32) or .astype(np.float64)"
+        )
+    return dt
+
+
+def cast(x: Any, dt: np.dtype[Any]) -> np.ndarray:
+    """``x`` as an array of dtype ``dt`` (no copy when it already is one)."""
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dt else x.astype(dt)
+    return np.asarray(x, dtype=dt)
+
+
+def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarray]:
+    """Converts the named inputs, resolves their common float dtype and casts them to it."""
+    xs = [as_array(func, name, v) for name, v in named.items()]
+    dt = result_dtype(func, ufunc, *xs)
+    return [cast(x, dt) for x in xs]
+
+
+def normalize_axis(func: str, axis: Any) -> list[int] | None:
+    """``None``, an int or a sequence of ints, as a list for the core (None: all axes)."""
+    if axis is None:
+        return None
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in items:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise DTypeError(f"{func}: axis must be an int or a tuple of ints, got {axis!r}")
+        out.append(int(a))
+    return out

@@ -1,0 +1,31 @@
+"""The exceptions ferrograd raises.
+
+Every error is a :class:`FerrogradError`; shape and dtype problems are also the standard
+``ValueError`` and ``TypeError``, so existing ``except`` clauses keep working.
+
+Examples
+--------
+>>> import numpy as np, ferrograd
+>>> try:
+...     ferrograd.ops.add(np.zeros(2), np.zeros(3))
+... except ferrograd.ShapeError as e:
+...     print("ShapeError")
+ShapeError
+"""
+
+from __future__ import annotations
+
+
+class FerrogradError(Exception):
+    """Base class of every ferrograd error."""
+
+
+class ShapeError(FerrogradError, ValueError):
+    """Arguments whose shapes do not fit together."""
+
+
+class DTypeError(FerrogradError, TypeError):
+    """An argument of an element type the operation does not support."""
+
+
+__all__ = ["DTypeError", "FerrogradError", "ShapeError"]

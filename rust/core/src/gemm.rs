@@ -1,0 +1,298 @@
+//! Matrix products on the `gemm` crate: plain, batched (with a shared operand broadcast over
+//! the batch) and their gradients. Operands are row-major; transposes are expressed as
+//! strides, never copied.
+
+use crate::error::Result;
+use crate::real::Real;
+use crate::shape_err;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Products of at least this many multiply-adds are split over threads.
+const PAR_MIN_MACS: usize = 1 << 17;
+
+/// A row-major matrix operand: pointer plus element strides of rows and columns.
+#[derive(Clone, Copy)]
+struct View<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+// SAFETY: views only point into slices borrowed for the whole call; they are read-only.
+unsafe impl<T: Sync> Send for View<T> {}
+unsafe impl<T: Sync> Sync for View<T> {}
+
+impl<T> View<T> {
+    fn rows(s: &[T], cols: usize) -> Self {
+        View {
+            ptr: s.as_ptr(),
+            rs: cols as isize,
+            cs: 1,
+        }
+    }
+    fn t(self) -> Self {
+        View {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+    fn at(self, offset: usize) -> Self {
+        View {
+            ptr: self.ptr.wrapping_add(offset),
+            ..self
+        }
+    }
+}
+
+fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    let threads = rayon::current_num_threads();
+    if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    }
+}
+
+/// `dst (m x n, row-major) = [dst +] lhs (m x k) @ rhs (k x n)`.
+///
+/// # Safety
+/// `dst` must hold m*n elements, and the views must address valid m x k and k x n matrices.
+unsafe fn gemm_into<T: Real>(
+    dst: &mut [T],
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(T::zero());
+        }
+        return;
+    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        1,
+        n as isize,
+        accumulate,
+        lhs.ptr,
+        lhs.cs,
+        lhs.rs,
+        rhs.ptr,
+        rhs.cs,
+        rhs.rs,
+        T::one(),
+        T::one(),
+        false,
+        false,
+        false,
+        par,
+    );
+}
+
+/// Shape of a (possibly batched) product `a @ b`: `batch` matrices of m x k times k x n.
+/// An operand that is not `batched` is one matrix shared by every item of the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub batch: usize,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a_batched: bool,
+    pub b_batched: bool,
+}
+
+impl MatmulDims {
+    fn check(&self, a: usize, b: usize) -> Result<()> {
+        let want_a = if self.a_batched { self.batch } else { 1 } * self.m * self.k;
+        let want_b = if self.b_batched { self.batch } else { 1 } * self.k * self.n;
+        if a != want_a || b != want_b {
+            return shape_err!(
+                "matmul: operands hold {a} and {b} elements, expected {want_a} and {want_b} \
+                 for {self:?}"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f(item, out_item)` for each batch item; items go to different threads when each
+/// product is too small to split by itself.
+fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
+    out: &mut [T],
+    d: &MatmulDims,
+    item_len: usize,
+    rows: usize,
+    f: F,
+) {
+    if item_len == 0 {
+        return;
+    }
+    let inner = parallelism(rows, item_len / rows.max(1), d.k);
+    let threads = rayon::current_num_threads();
+    let total = d.batch * d.m * d.n * d.k;
+    if matches!(inner, Parallelism::None) && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS
+    {
+        out.par_chunks_mut(item_len)
+            .enumerate()
+            .for_each(|(i, o)| f(i, o, Parallelism::None));
+    } else {
+        for (i, o) in out.chunks_mut(item_len).enumerate() {
+            f(i, o, inner);
+        }
+    }
+}
+
+/// `a @ b` for `d.batch` items. Returns `batch * m * n` elements.
+pub fn matmul<T: Real>(a: &[T], b: &[T], d: MatmulDims) -> Result<Vec<T>> {
+    d.check(a.len(), b.len())?;
+    let (m, k, n) = (d.m, d.k, d.n);
+    let mut out = vec![T::zero(); d.batch * m * n];
+    let (va, vb) = (View::rows(a, k), View::rows(b, n));
+    // A shared right operand with a batched left one is a single (batch*m) x k product.
+    if d.a_batched && !d.b_batched {
+        let rows = d.batch * m;
+        // SAFETY: sizes checked above.
+        unsafe { gemm_into(&mut out, rows, n, k, va, vb, false, parallelism(rows, n, k)) };
+        return Ok(out);
+    }
+    let sa = if d.a_batched { m * k } else { 0 };
+    let sb = if d.b_batched { k * n } else { 0 };
+    per_item(&mut out, &d, m * n, m, |i, o, par| unsafe {
+        gemm_into(o, m, n, k, va.at(i * sa), vb.at(i * sb), false, par)
+    });
+    Ok(out)
+}
+
+/// Gradients of `a @ b`: `(g @ b^T, a^T @ g)`, summed over the batch for a shared operand.
+pub fn matmul_backward<T: Real>(
+    g: &[T],
+    a: &[T],
+    b: &[T],
+    d: MatmulDims,
+) -> Result<(Vec<T>, Vec<T>)> {
+    d.check(a.len(), b.len())?;
+    let (m, k, n) = (d.m, d.k, d.n);
+    if g.len() != d.batch * m * n {
+        return shape_err!(
+            "matmul_backward: grad_output holds {} elements, expected {} ({} x {} x {})",
+            g.len(),
+            d.batch * m * n,
+            d.batch,
+            m,
+            n
+        );
+    }
+    let (vg, va, vb) = (View::rows(g, n), View::rows(a, k), View::rows(b, n));
+    let (sa, sb) = (
+        if d.a_batched { m * k } else { 0 },
+        if d.b_batched { k * n } else { 0 },
+    );
+    let mut ga = vec![T::zero(); a.len()];
+    let mut gb = vec![T::zero(); b.len()];
+    // SAFETY (all blocks): every view addresses a checked slice of the right size.
+    unsafe {
+        // grad of a: g_i (m x n) @ b_i^T (n x k)
+        if d.a_batched && !d.b_batched {
+            let rows = d.batch * m;
+            gemm_into(&mut ga, rows, k, n, vg, vb.t(), false, parallelism(rows, k, n));
+        } else if d.a_batched {
+            per_item(&mut ga, &d, m * k, m, |i, o, par| {
+                gemm_into(o, m, k, n, vg.at(i * m * n), vb.at(i * sb).t(), false, par)
+            });
+        } else {
+            let par = parallelism(m, k, n);
+            for i in 0..d.batch {
+                gemm_into(&mut ga, m, k, n, vg.at(i * m * n), vb.at(i * sb).t(), i > 0, par);
+            }
+        }
+        // grad of b: a_i^T (k x m) @ g_i (m x n)
+        if !d.b_batched && d.a_batched {
+            let rows = d.batch * m;
+            gemm_into(&mut gb, k, n, rows, va.t(), vg, false, parallelism(k, n, rows));
+        } else if d.b_batched {
+            per_item(&mut gb, &d, k * n, k, |i, o, par| {
+                gemm_into(o, k, n, m, va.at(i * sa).t(), vg.at(i * m * n), false, par)
+            });
+        } else {
+            let par = parallelism(k, n, m);
+            for i in 0..d.batch {
+                gemm_into(&mut gb, k, n, m, va.t(), vg.at(i * m * n), i > 0, par);
+            }
+        }
+    }
+    Ok((ga, gb))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    fn dims(batch: usize, m: usize, k: usize, n: usize, ab: bool, bb: bool) -> MatmulDims {
+        MatmulDims {
+            batch,
+            m,
+            k,
+            n,
+            a_batched: ab,
+            b_batched: bb,
+        }
+    }
+
+    #[test]
+    fn matches_naive_product() {
+        let (m, k, n) = (7, 5, 3);
+        let a: Vec<f64> = (0..m * k).map(|v| (v as f64).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|v| (v as f64).cos()).collect();
+        let c = matmul(&a, &b, dims(1, m, k, n, true, true)).unwrap();
+        for (x, y) in c.iter().zip(naive(&a, &b, m, k, n)) {
+            assert!((x - y).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn shared_operand_gradient_sums_over_batch() {
+        let (m, k, n) = (2, 3, 2);
+        let a: Vec<f64> = (0..2 * m * k).map(|v| v as f64).collect();
+        let b: Vec<f64> = (0..k * n).map(|v| 1.0 + v as f64).collect();
+        let g = vec![1.0; 2 * m * n];
+        let (_, gb) = matmul_backward(&g, &a, &b, dims(2, m, k, n, true, false)).unwrap();
+        // sum over batch and rows of a^T @ ones
+        let mut want = vec![0.0; k * n];
+        for i in 0..2 {
+            let ai = &a[i * m * k..(i + 1) * m * k];
+            for p in 0..k {
+                for j in 0..n {
+                    want[p * n + j] += (0..m).map(|r| ai[r * k + p]).sum::<f64>();
+                }
+            }
+        }
+        assert_eq!(gb, want);
+    }
+
+    #[test]
+    fn wrong_sizes_are_errors() {
+        assert!(matmul(&[1.0f32; 6], &[1.0; 5], dims(1, 2, 3, 2, true, true)).is_err());
+    }
+}

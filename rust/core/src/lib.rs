@@ -1,0 +1,23 @@
+//! ferrograd-core: the numeric kernels of ferrograd, in plain Rust.
+//!
+//! Every kernel takes slices and shapes and returns new buffers or an [`Error`]; none touches
+//! Python, and none panics on bad input. Each forward kernel has its backward next to it.
+//!
+//! ```
+//! use ferrograd_core::elementwise::{binary, BinaryOp};
+//! let (out, shape) = binary(BinaryOp::Add, &[1.0f64, 2.0], &[2], &[10.0], &[1]).unwrap();
+//! assert_eq!((out, shape), (vec![11.0, 12.0], vec![2]));
+//! ```
+
+pub mod error;
+pub mod parallel;
+pub mod real;
+pub mod shape;
+
+pub mod activation;
+pub mod elementwise;
+pub mod gemm;
+pub mod reduce;
+
+pub use error::{Error, Result};
+pub use real::Real;

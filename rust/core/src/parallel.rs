@@ -1,0 +1,50 @@
+//! When to run in parallel, and helpers for splitting work over the rayon pool.
+
+use rayon::prelude::*;
+
+/// Below this many elements, a pass over memory is faster on one thread.
+pub const PAR_MIN_ELEMS: usize = 1 << 15;
+
+/// Elements per parallel chunk: large enough to amortise scheduling.
+pub const PAR_CHUNK: usize = 1 << 14;
+
+/// True when `n` elements are worth splitting over threads.
+#[inline]
+pub fn worth_parallel(n: usize) -> bool {
+    n >= PAR_MIN_ELEMS && rayon::current_num_threads() > 1
+}
+
+/// Writes `out[i] = f(i)` for every `i`, in parallel for large outputs.
+pub fn fill_indexed<T: Send, F: Fn(usize) -> T + Sync>(out: &mut [T], f: F) {
+    if worth_parallel(out.len()) {
+        out.par_chunks_mut(PAR_CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let base = c * PAR_CHUNK;
+                for (j, o) in chunk.iter_mut().enumerate() {
+                    *o = f(base + j);
+                }
+            });
+    } else {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = f(i);
+        }
+    }
+}
+
+/// Applies `f(row_index, row)` to consecutive rows of length `row_len`, in parallel when the
+/// whole buffer is large.
+pub fn for_each_row<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], row_len: usize, f: F) {
+    if row_len == 0 {
+        return;
+    }
+    if worth_parallel(out.len()) {
+        out.par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    } else {
+        for (r, row) in out.chunks_mut(row_len).enumerate() {
+            f(r, row);
+        }
+    }
+}

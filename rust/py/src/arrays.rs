@@ -1,0 +1,103 @@
+//! Borrowing NumPy arrays as slices, returning results as NumPy arrays, and choosing the
+//! element type.
+
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use std::borrow::Cow;
+
+use crate::errors::{dtype_error, shape_error};
+
+/// A read-only float array borrowed from Python.
+pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
+
+/// The data of `a` in C order: borrowed when contiguous, copied once otherwise.
+pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> Cow<'a, [T]> {
+    match a.as_slice() {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
+    }
+}
+
+/// The shape of `a`.
+pub fn shape<T: Element>(a: &In<'_, T>) -> Vec<usize> {
+    a.shape().to_vec()
+}
+
+/// Wraps a result buffer as a NumPy array of `shape` without copying.
+pub fn out<'py, T: Element>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    let arr = ArrayD::from_shape_vec(IxDyn(shape), v)
+        .map_err(|e| shape_error(format!("internal: result does not fit its shape: {e}")))?;
+    Ok(arr.into_pyarray(py).into_any())
+}
+
+/// Which float type an array holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Float {
+    F32,
+    F64,
+}
+
+/// The float type of `obj` (a NumPy array), or a `DTypeError` naming `arg` and `func`.
+pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Float> {
+    if obj.cast::<PyArrayDyn<f32>>().is_ok() {
+        Ok(Float::F32)
+    } else if obj.cast::<PyArrayDyn<f64>>().is_ok() {
+        Ok(Float::F64)
+    } else {
+        let what = obj
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| obj.get_type().to_string());
+        Err(dtype_error(format!(
+            "{func}: {arg} must be a float32 or float64 array, got {what}"
+        )))
+    }
+}
+
+/// The float type shared by several arguments; a mismatch is a `DTypeError`.
+pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> PyResult<Float> {
+    let first = float_of(func, args[0].0, args[0].1)?;
+    for (name, obj) in &args[1..] {
+        let f = float_of(func, name, obj)?;
+        if f != first {
+            return Err(dtype_error(format!(
+                "{func}: {name} is {} but {} is {}",
+                name_of(f),
+                args[0].0,
+                name_of(first)
+            )));
+        }
+    }
+    Ok(first)
+}
+
+fn name_of(f: Float) -> &'static str {
+    match f {
+        Float::F32 => "float32",
+        Float::F64 => "float64",
+    }
+}
+
+/// Borrows `obj` as a read-only array of `T` (the caller has checked the dtype).
+pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> PyResult<In<'py, T>> {
+    let arr = obj.cast::<PyArrayDyn<T>>()?;
+    Ok(arr.try_readonly()?)
+}
+
+/// Calls a generic body with `T` bound to the float type of the arguments.
+#[macro_export]
+macro_rules! with_float {
+    ($func:expr, [$(($name:expr, $obj:expr)),+ $(,)?], |$T:ident| $body:block) => {{
+        match $crate::arrays::common_float($func, &[$(($name, $obj)),+])? {
+            $crate::arrays::Float::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::arrays::Float::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    }};
+}

@@ -1,0 +1,35 @@
+//! The one bridge from kernel results to Python: release the GIL, run, map errors.
+
+use ferrograd_core::Error;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+pyo3::import_exception!(ferrograd.exceptions, ShapeError);
+pyo3::import_exception!(ferrograd.exceptions, DTypeError);
+
+/// Converts a kernel error to the matching `ferrograd` exception.
+pub fn to_py(err: Error) -> PyErr {
+    match err {
+        Error::Shape(m) => ShapeError::new_err(m),
+        Error::DType(m) => DTypeError::new_err(m),
+        Error::Value(m) => PyValueError::new_err(m),
+    }
+}
+
+/// Runs `f` with the GIL released and turns its error into a Python exception.
+pub fn run<T: Send, F: FnOnce() -> ferrograd_core::Result<T> + Send>(
+    py: Python<'_>,
+    f: F,
+) -> PyResult<T> {
+    py.detach(f).map_err(to_py)
+}
+
+/// A `DTypeError` with the given message.
+pub fn dtype_error(msg: String) -> PyErr {
+    DTypeError::new_err(msg)
+}
+
+/// A `ShapeError` with the given message.
+pub fn shape_error(msg: String) -> PyErr {
+    ShapeError::new_err(msg)
+}

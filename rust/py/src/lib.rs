@@ -1,0 +1,34 @@
+//! `ferrograd._core`: the Python extension module. Each binding borrows its arrays, checks
+//! dtype and shape, releases the GIL and calls a kernel of `ferrograd-core`.
+
+use pyo3::prelude::*;
+
+mod arrays;
+mod errors;
+mod ops;
+
+/// Sizes the rayon pool from `FERROGRAD_NUM_THREADS` (default: every core).
+fn init_threads() {
+    let n = std::env::var("FERROGRAD_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(0);
+    // Fails only if the pool already exists, which is harmless.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+}
+
+/// Number of threads the kernels use.
+#[pyfunction]
+fn num_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_threads();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    ops::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! Bindings of the tensor-op kernels (`ferrograd._core` functions behind `ferrograd.ops`).
+
+use ferrograd_core::activation;
+use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
+use ferrograd_core::gemm::{self, MatmulDims};
+use ferrograd_core::reduce::{self, ReduceOp};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::arrays::{borrow, data, out, shape};
+use crate::errors::{run, shape_error};
+use crate::with_float;
+
+type Arr<'py> = Bound<'py, PyAny>;
+
+fn binary_op<'py>(py: Python<'py>, op: BinaryOp, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+    with_float!(op.name(), [("a", a), ("b", b)], |T| {
+        let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
+        let (sa, sb) = (shape(&a), shape(&b));
+        let (da, db) = (data(&a), data(&b));
+        let (v, s) = run(py, || elementwise::binary(op, &da, &sa, &db, &sb))?;
+        out(py, v, &s)
+    })
+}
+
+fn binary_grad<'py>(
+    py: Python<'py>,
+    op: BinaryOp,
+    g: &Arr<'py>,
+    a: &Arr<'py>,
+    b: &Arr<'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let name = format!("{}_backward", op.name());
+    with_float!(&name, [("grad_output", g), ("a", a), ("b", b)], |T| {
+        let (g, a, b) = (borrow::<T>(g)?, borrow::<T>(a)?, borrow::<T>(b)?);
+        let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
+        let (dg, da, db) = (data(&g), data(&a), data(&b));
+        let (ga, gb) = run(py, || {
+            elementwise::binary_backward(op, &dg, &sg, &da, &sa, &db, &sb)
+        })?;
+        PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+    })
+}
+
+macro_rules! binary_bindings {
+    ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
+        /// Elementwise with NumPy broadcasting (see `ferrograd.ops`).
+        #[pyfunction]
+        pub fn $fwd<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+            binary_op(py, $op, a, b)
+        }
+        /// Gradients with respect to both inputs, reduced to their shapes.
+        #[pyfunction]
+        pub fn $bwd<'py>(
+            py: Python<'py>, grad_output: &Arr<'py>, a: &Arr<'py>, b: &Arr<'py>,
+        ) -> PyResult<Bound<'py, PyTuple>> {
+            binary_grad(py, $op, grad_output, a, b)
+        }
+    )+};
+}
+
+binary_bindings! {
+    add, add_backward, BinaryOp::Add;
+    sub, sub_backward, BinaryOp::Sub;
+    mul, mul_backward, BinaryOp::Mul;
+    div, div_backward, BinaryOp::Div;
+}
+
+fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+    with_float!(name, [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let (sx, dx) = (shape(&x), data(&x));
+        let v = run(py, || Ok(elementwise::unary(op, &dx)))?;
+        out(py, v, &sx)
+    })
+}
+
+fn unary_grad<'py>(
+    py: Python<'py>,
+    name: &str,
+    op: UnaryOp,
+    g: &Arr<'py>,
+    x: &Arr<'py>,
+) -> PyResult<Arr<'py>> {
+    with_float!(name, [("grad_output", g), ("x", x)], |T| {
+        let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
+        let (sg, sx) = (shape(&g), shape(&x));
+        if sg != sx {
+            return Err(shape_error(format!(
+                "{name}: grad_output has shape {sg:?} but x has shape {sx:?}"
+            )));
+        }
+        let (dg, dx) = (data(&g), data(&x));
+        let v = run(py, || elementwise::unary_backward(op, &dg, &dx))?;
+        out(py, v, &sx)
+    })
+}
+
+macro_rules! unary_bindings {
+    ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
+        /// Elementwise unary operation (see `ferrograd.ops`).
+        #[pyfunction]
+        pub fn $fwd<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+            unary_op(py, stringify!($fwd), $op, x)
+        }
+        /// Gradient of the unary operation: `grad_output * f'(x)`.
+        #[pyfunction]
+        pub fn $bwd<'py>(py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+            unary_grad(py, stringify!($bwd), $op, grad_output, x)
+        }
+    )+};
+}
+
+unary_bindings! {
+    exp, exp_backward, UnaryOp::Exp;
+    log, log_backward, UnaryOp::Log;
+    sqrt, sqrt_backward, UnaryOp::Sqrt;
+    neg, neg_backward, UnaryOp::Neg;
+}
+
+/// `x ** exponent` for a scalar exponent.
+#[pyfunction]
+pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> PyResult<Arr<'py>> {
+    unary_op(py, "pow", UnaryOp::Pow(exponent), x)
+}
+
+/// Gradient of `x ** exponent`.
+#[pyfunction]
+pub fn pow_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    x: &Arr<'py>,
+    exponent: f64,
+) -> PyResult<Arr<'py>> {
+    unary_grad(py, "pow_backward", UnaryOp::Pow(exponent), grad_output, x)
+}
+
+fn reduce_op<'py>(
+    py: Python<'py>,
+    op: ReduceOp,
+    name: &str,
+    x: &Arr<'py>,
+    axes: Option<Vec<isize>>,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    with_float!(name, [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let (sx, dx) = (shape(&x), data(&x));
+        let (v, s) = run(py, || reduce::reduce(op, &dx, &sx, axes.as_deref(), keepdims))?;
+        out(py, v, &s)
+    })
+}
+
+fn reduce_grad<'py>(
+    py: Python<'py>,
+    op: ReduceOp,
+    name: &str,
+    g: &Arr<'py>,
+    x: &Arr<'py>,
+    axes: Option<Vec<isize>>,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    with_float!(name, [("grad_output", g), ("x", x)], |T| {
+        let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
+        let (sg, sx) = (shape(&g), shape(&x));
+        let (dg, dx) = (data(&g), data(&x));
+        let v = run(py, || {
+            reduce::reduce_backward(op, &dg, &sg, &dx, &sx, axes.as_deref(), keepdims)
+        })?;
+        out(py, v, &sx)
+    })
+}
+
+macro_rules! reduce_bindings {
+    ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
+        /// Reduction over `axes` (None: all axes), NumPy semantics.
+        #[pyfunction]
+        #[pyo3(signature = (x, axes=None, keepdims=false))]
+        pub fn $fwd<'py>(
+            py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, keepdims: bool,
+        ) -> PyResult<Arr<'py>> {
+            reduce_op(py, $op, stringify!($fwd), x, axes, keepdims)
+        }
+        /// Gradient of the reduction, spread back over `x`'s shape.
+        #[pyfunction]
+        #[pyo3(signature = (grad_output, x, axes=None, keepdims=false))]
+        pub fn $bwd<'py>(
+            py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>,
+            axes: Option<Vec<isize>>, keepdims: bool,
+        ) -> PyResult<Arr<'py>> {
+            reduce_grad(py, $op, stringify!($bwd), grad_output, x, axes, keepdims)
+        }
+    )+};
+}
+
+reduce_bindings! {
+    sum, sum_backward, ReduceOp::Sum;
+    mean, mean_backward, ReduceOp::Mean;
+    max, max_backward, ReduceOp::Max;
+}
+
+/// Sums `grad` over broadcast axes down to `shape`.
+#[pyfunction]
+pub fn sum_to_shape<'py>(py: Python<'py>, grad: &Arr<'py>, shape_: Vec<usize>) -> PyResult<Arr<'py>> {
+    with_float!("sum_to_shape", [("grad", grad)], |T| {
+        let g = borrow::<T>(grad)?;
+        let (sg, dg) = (shape(&g), data(&g));
+        let v = run(py, || elementwise::sum_to_shape(&dg, &sg, &shape_))?;
+        out(py, v, &shape_)
+    })
+}
+
+fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> PyResult<Arr<'py>> {
+    let name = if log { "log_softmax" } else { "softmax" };
+    with_float!(name, [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let (sx, dx) = (shape(&x), data(&x));
+        let v = run(py, || {
+            if log {
+                activation::log_softmax(&dx, &sx, axis)
+            } else {
+                activation::softmax(&dx, &sx, axis)
+            }
+        })?;
+        out(py, v, &sx)
+    })
+}
+
+fn softmax_grad<'py>(
+    py: Python<'py>,
+    g: &Arr<'py>,
+    y: &Arr<'py>,
+    axis: isize,
+    log: bool,
+) -> PyResult<Arr<'py>> {
+    let name = if log { "log_softmax_backward" } else { "softmax_backward" };
+    with_float!(name, [("grad_output", g), ("output", y)], |T| {
+        let (g, y) = (borrow::<T>(g)?, borrow::<T>(y)?);
+        let (sg, sy) = (shape(&g), shape(&y));
+        if sg != sy {
+            return Err(shape_error(format!(
+                "{name}: grad_output has shape {sg:?} but the output has shape {sy:?}"
+            )));
+        }
+        let (dg, dy) = (data(&g), data(&y));
+        let v = run(py, || activation::softmax_backward(&dg, &dy, &sy, axis, log))?;
+        out(py, v, &sy)
+    })
+}
+
+/// Softmax along `axis`, numerically stable.
+#[pyfunction]
+#[pyo3(signature = (x, axis=-1))]
+pub fn softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+    softmax_op(py, x, axis, false)
+}
+
+/// Log-softmax along `axis`, numerically stable.
+#[pyfunction]
+#[pyo3(signature = (x, axis=-1))]
+pub fn log_softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+    softmax_op(py, x, axis, true)
+}
+
+/// Gradient of softmax, given grad_output and softmax's output.
+#[pyfunction]
+#[pyo3(signature = (grad_output, output, axis=-1))]
+pub fn softmax_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    output: &Arr<'py>,
+    axis: isize,
+) -> PyResult<Arr<'py>> {
+    softmax_grad(py, grad_output, output, axis, false)
+}
+
+/// Gradient of log-softmax, given grad_output and log-softmax's output.
+#[pyfunction]
+#[pyo3(signature = (grad_output, output, axis=-1))]
+pub fn log_softmax_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    output: &Arr<'py>,
+    axis: isize,
+) -> PyResult<Arr<'py>> {
+    softmax_grad(py, grad_output, output, axis, true)
+}
+
+/// Reads the (batch, m, k) x (batch, k, n) layout of two 2-D or 3-D operands.
+fn matmul_dims(sa: &[usize], sb: &[usize]) -> PyResult<MatmulDims> {
+    let bad = || {
+        shape_error(format!(
+            "matmul: a has shape {sa:?} and b has shape {sb:?}; expected (m, k) or (batch, m, k) \
+             for a and (k, n) or (batch, k, n) for b with matching k and batch"
+        ))
+    };
+    let split = |s: &[usize]| -> Option<(usize, usize, usize, bool)> {
+        match s.len() {
+            2 => Some((1, s[0], s[1], false)),
+            3 => Some((s[0], s[1], s[2], true)),
+            _ => None,
+        }
+    };
+    let (ba, m, k, mut a_batched) = split(sa).ok_or_else(bad)?;
+    let (bb, k2, n, mut b_batched) = split(sb).ok_or_else(bad)?;
+    if k != k2 {
+        return Err(bad());
+    }
+    let batch = match (a_batched, b_batched) {
+        (true, true) if ba == bb => ba,
+        (true, true) if ba == 1 => {
+            a_batched = false;
+            bb
+        }
+        (true, true) if bb == 1 => {
+            b_batched = false;
+            ba
+        }
+        (true, true) => return Err(bad()),
+        (true, false) => ba,
+        (false, true) => bb,
+        (false, false) => 1,
+    };
+    Ok(MatmulDims {
+        batch,
+        m,
+        k,
+        n,
+        a_batched,
+        b_batched,
+    })
+}
+
+fn matmul_out_shape(sa: &[usize], sb: &[usize], d: &MatmulDims) -> Vec<usize> {
+    if sa.len() == 2 && sb.len() == 2 {
+        vec![d.m, d.n]
+    } else {
+        vec![d.batch, d.m, d.n]
+    }
+}
+
+/// Matrix product of 2-D or batched 3-D operands.
+#[pyfunction]
+pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+    with_float!("matmul", [("a", a), ("b", b)], |T| {
+        let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
+        let (sa, sb) = (shape(&a), shape(&b));
+        let d = matmul_dims(&sa, &sb)?;
+        let (da, db) = (data(&a), data(&b));
+        let v = run(py, || gemm::matmul(&da, &db, d))?;
+        out(py, v, &matmul_out_shape(&sa, &sb, &d))
+    })
+}
+
+/// Gradients of `a @ b` with respect to `a` and `b`.
+#[pyfunction]
+pub fn matmul_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    a: &Arr<'py>,
+    b: &Arr<'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    with_float!("matmul_backward", [("grad_output", grad_output), ("a", a), ("b", b)], |T| {
+        let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
+        let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
+        let d = matmul_dims(&sa, &sb)?;
+        if sg != matmul_out_shape(&sa, &sb, &d) {
+            return Err(shape_error(format!(
+                "matmul_backward: grad_output has shape {sg:?}, expected {:?}",
+                matmul_out_shape(&sa, &sb, &d)
+            )));
+        }
+        let (dg, da, db) = (data(&g), data(&a), data(&b));
+        let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
+        PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+    })
+}
+
+/// Registers this file's functions on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    macro_rules! add_all {
+        ($($f:ident),+ $(,)?) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )+ };
+    }
+    add_all!(
+        add, add_backward, sub, sub_backward, mul, mul_backward, div, div_backward,
+        exp, exp_backward, log, log_backward, sqrt, sqrt_backward, neg, neg_backward,
+        pow, pow_backward, sum, sum_backward, mean, mean_backward, max, max_backward,
+        sum_to_shape, softmax, softmax_backward, log_softmax, log_softmax_backward,
+        matmul, matmul_backward,
+    );
+    Ok(())
+}
