@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, ops
+from . import _core, functional, ops
 from .exceptions import DTypeError, FerrogradError, ShapeError
 from .gradcheck import check_backward, numerical_gradient
 
@@ -33,5 +33,6 @@ __all__ = [
     "check_backward",
     "num_threads",
     "numerical_gradient",
+    "functional",
     "ops",
 ]

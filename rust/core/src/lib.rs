@@ -17,6 +17,7 @@ pub mod shape;
 pub mod activation;
 pub mod elementwise;
 pub mod gemm;
+pub mod loss;
 pub mod reduce;
 
 pub use error::{Error, Result};

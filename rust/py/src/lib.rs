@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod arrays;
 mod errors;
+mod functional;
 mod ops;
 
 /// Sizes the rayon pool from `FERROGRAD_NUM_THREADS` (default: every core).
@@ -30,5 +31,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     ops::register(m)?;
+    functional::register(m)?;
     Ok(())
 }

@@ -1,0 +1,30 @@
+"""Activations and losses with the names and semantics of ``torch.nn.functional``.
+
+Everything is computed in Rust in a fused pass, on NumPy arrays, in float32 or float64; each
+function has a ``<name>_backward`` giving the gradient with respect to its input.
+Losses return a 0-d array for ``reduction="mean"`` / ``"sum"`` and an array for ``"none"``.
+
+Examples
+--------
+>>> import numpy as np
+>>> import ferrograd.functional as F
+>>> F.relu(np.array([-1.0, 2.0])).tolist()
+[0.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from ._activations import *  # noqa: F403
+from ._activations import __all__ as _act
+from ._classification import *  # noqa: F403
+from ._classification import __all__ as _cls
+from ._contrastive import *  # noqa: F403
+from ._contrastive import __all__ as _con
+from ._distribution import *  # noqa: F403
+from ._distribution import __all__ as _dist
+from ._margin import *  # noqa: F403
+from ._margin import __all__ as _mar
+from ._regression import *  # noqa: F403
+from ._regression import __all__ as _reg
+
+__all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg]  # noqa: PLE0604

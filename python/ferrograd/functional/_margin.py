@@ -1,0 +1,5 @@
+"""The margin part of :mod:`ferrograd.functional`."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
