@@ -15,6 +15,7 @@ pub mod real;
 pub mod shape;
 
 pub mod activation;
+pub mod softmax;
 pub mod elementwise;
 pub mod gemm;
 pub mod loss;

@@ -1,6 +1,6 @@
 //! Bindings of the tensor-op kernels (`ferrograd._core` functions behind `ferrograd.ops`).
 
-use ferrograd_core::activation;
+use ferrograd_core::softmax as activation;
 use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::reduce::{self, ReduceOp};

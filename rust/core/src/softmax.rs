@@ -1,0 +1,180 @@
+//! Softmax and log-softmax along one axis, and their gradients. The array is seen as
+//! (outer, n, inner): `n` is the axis length, `inner` the product of later axes.
+
+use crate::error::Result;
+use crate::parallel::worth_parallel;
+use crate::real::Real;
+use crate::shape::{fmt_shape, normalize_axes};
+use crate::shape_err;
+use rayon::prelude::*;
+
+/// Splits `shape` around `axis` into (outer, n, inner).
+pub fn split_axis(op: &str, shape: &[usize], axis: isize) -> Result<(usize, usize, usize)> {
+    if shape.is_empty() {
+        // A 0-d array behaves like a single element along axis 0 or -1.
+        if axis == 0 || axis == -1 {
+            return Ok((1, 1, 1));
+        }
+        return shape_err!("{op}: axis {axis} is out of bounds for array of dimension 0");
+    }
+    let ax = normalize_axes(op, Some(&[axis]), shape.len())?[0];
+    let outer = shape[..ax].iter().product();
+    let inner = shape[ax + 1..].iter().product();
+    Ok((outer, shape[ax], inner))
+}
+
+/// Runs `f(block)` over each (n * inner) block, in parallel when the array is large.
+fn per_block<T: Real, F: Fn(&mut [T]) + Sync + Send>(out: &mut [T], block: usize, f: F) {
+    if block == 0 {
+        return;
+    }
+    if worth_parallel(out.len()) {
+        out.par_chunks_mut(block).for_each(&f);
+    } else {
+        out.chunks_mut(block).for_each(f);
+    }
+}
+
+/// Softmax along one axis (log-softmax when `log`), numerically stable: the maximum is
+/// subtracted before exponentiating.
+fn softmax_impl<T: Real>(x: &[T], shape: &[usize], axis: isize, log: bool) -> Result<Vec<T>> {
+    let op = if log { "log_softmax" } else { "softmax" };
+    let (_, n, inner) = split_axis(op, shape, axis)?;
+    let mut out = x.to_vec();
+    per_block(&mut out, n * inner, |blk| {
+        let mut m = vec![T::neg_infinity(); inner];
+        for k in 0..n {
+            for (i, mi) in m.iter_mut().enumerate() {
+                let v = blk[k * inner + i];
+                if v > *mi || v.is_nan() {
+                    *mi = v;
+                }
+            }
+        }
+        // A row of -inf would give NaN from (-inf) - (-inf); shift by 0 instead, like PyTorch.
+        for mi in m.iter_mut() {
+            if mi.is_infinite() {
+                *mi = T::zero();
+            }
+        }
+        let mut s = vec![T::zero(); inner];
+        for k in 0..n {
+            for i in 0..inner {
+                let e = (blk[k * inner + i] - m[i]).exp();
+                s[i] = s[i] + e;
+                if !log {
+                    blk[k * inner + i] = e;
+                }
+            }
+        }
+        if log {
+            let lse: Vec<T> = m.iter().zip(&s).map(|(&m, &s)| m + s.ln()).collect();
+            for k in 0..n {
+                for i in 0..inner {
+                    blk[k * inner + i] = blk[k * inner + i] - lse[i];
+                }
+            }
+        } else {
+            let inv: Vec<T> = s.iter().map(|&s| T::one() / s).collect();
+            for k in 0..n {
+                for i in 0..inner {
+                    blk[k * inner + i] = blk[k * inner + i] * inv[i];
+                }
+            }
+        }
+    });
+    Ok(out)
+}
+
+/// Softmax of `x` along `axis`.
+pub fn softmax<T: Real>(x: &[T], shape: &[usize], axis: isize) -> Result<Vec<T>> {
+    softmax_impl(x, shape, axis, false)
+}
+
+/// Log-softmax of `x` along `axis`.
+pub fn log_softmax<T: Real>(x: &[T], shape: &[usize], axis: isize) -> Result<Vec<T>> {
+    softmax_impl(x, shape, axis, true)
+}
+
+
+/// Gradient of softmax given its output `y`: `y * (g - sum(g * y))` along the axis.
+/// Gradient of log-softmax given its output `y`: `g - exp(y) * sum(g)` along the axis.
+pub fn softmax_backward<T: Real>(
+    g: &[T],
+    y: &[T],
+    shape: &[usize],
+    axis: isize,
+    log: bool,
+) -> Result<Vec<T>> {
+    let op = if log {
+        "log_softmax_backward"
+    } else {
+        "softmax_backward"
+    };
+    if g.len() != y.len() {
+        return shape_err!(
+            "{op}: grad_output has {} elements but the input of shape {} has {}",
+            g.len(),
+            fmt_shape(shape),
+            y.len()
+        );
+    }
+    let (_, n, inner) = split_axis(op, shape, axis)?;
+    let block = n * inner;
+    let mut out = g.to_vec();
+    if block == 0 {
+        return Ok(out);
+    }
+    let body = |b: usize, blk: &mut [T]| {
+        let yb = &y[b * block..(b + 1) * block];
+        let mut s = vec![T::zero(); inner];
+        for k in 0..n {
+            for i in 0..inner {
+                let gv = blk[k * inner + i];
+                s[i] = s[i] + if log { gv } else { gv * yb[k * inner + i] };
+            }
+        }
+        for k in 0..n {
+            for i in 0..inner {
+                let idx = k * inner + i;
+                blk[idx] = if log {
+                    blk[idx] - yb[idx].exp() * s[i]
+                } else {
+                    yb[idx] * (blk[idx] - s[i])
+                };
+            }
+        }
+    };
+    if worth_parallel(out.len()) {
+        out.par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(b, blk)| body(b, blk));
+    } else {
+        out.chunks_mut(block)
+            .enumerate()
+            .for_each(|(b, blk)| body(b, blk));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_are_stable() {
+        let x = [1000.0f64, 1001.0, 1002.0, -5.0, 0.0, 5.0];
+        let y = softmax(&x, &[2, 3], -1).unwrap();
+        assert!((y[0] + y[1] + y[2] - 1.0).abs() < 1e-12);
+        assert!(y.iter().all(|v| v.is_finite()));
+        let ly = log_softmax(&x, &[2, 3], 1).unwrap();
+        assert!((ly[2] - y[2].ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn softmax_along_first_axis() {
+        let x = [0.0f64, 1.0, 0.0, 1.0];
+        let y = softmax(&x, &[2, 2], 0).unwrap();
+        assert_eq!(y, vec![0.5, 0.5, 0.5, 0.5]);
+    }
+}
