@@ -31,8 +31,8 @@ __all__ = [
     "ShapeError",
     "__version__",
     "check_backward",
+    "functional",
     "num_threads",
     "numerical_gradient",
-    "functional",
     "ops",
 ]

@@ -77,6 +77,13 @@ def cast(x: Any, dt: np.dtype[Any]) -> np.ndarray:
 
 def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarray]:
     """Converts the named inputs, resolves their common float dtype and casts them to it."""
+    vals = list(named.values())
+    first = vals[0]
+    # Fast path: float arrays of one dtype need no conversion or promotion.
+    if type(first) is np.ndarray and first.dtype in FLOAT_TYPES:
+        dt = first.dtype
+        if all(type(v) is np.ndarray and v.dtype == dt for v in vals):
+            return vals
     xs = [as_array(func, name, v) for name, v in named.items()]
     dt = result_dtype(func, ufunc, *xs)
     return [cast(x, dt) for x in xs]

@@ -12,7 +12,8 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,7 +42,9 @@ def numerical_gradient(
     xs = [np.array(x, dtype=np.float64, copy=True) for x in inputs]
     for i, x in enumerate(inputs):
         if np.asarray(x).dtype != np.float64:
-            raise DTypeError(f"numerical_gradient: input {i} must be float64 for finite differences")
+            raise DTypeError(
+                f"numerical_gradient: input {i} must be float64 for finite differences"
+            )
     g = np.asarray(grad_output, dtype=np.float64)
     grads = []
     for x in xs:

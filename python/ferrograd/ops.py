@@ -20,7 +20,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -372,6 +373,8 @@ class _MatmulPlan:
 def matmul(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Matrix product with ``np.matmul``'s rules: 1-D, 2-D and batched (broadcast) operands."""
     a_, b_ = prepare("matmul", _matmul_probe, a=a, b=b)
+    if a_.ndim == 2 and b_.ndim == 2:
+        return _core.matmul(a_, b_)
     plan = _MatmulPlan(a_, b_)
     out = _core.matmul(plan.a3, plan.b3)
     return out.reshape(plan.out_shape)
@@ -382,6 +385,9 @@ def matmul_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of :func:`matmul`: ``(grad @ b^T, a^T @ grad)`` reduced to each shape."""
     a_, b_ = prepare("matmul_backward", _matmul_probe, a=a, b=b)
+    if a_.ndim == 2 and b_.ndim == 2 and type(grad_output) is np.ndarray:
+        if grad_output.dtype == a_.dtype:
+            return _core.matmul_backward(grad_output, a_, b_)
     plan = _MatmulPlan(a_, b_)
     g = cast(as_array("matmul_backward", "grad_output", grad_output), a_.dtype)
     if g.shape != plan.out_shape:
@@ -430,4 +436,3 @@ def reshape_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
     """Gradient of :func:`reshape`: ``grad_output`` in ``x``'s shape."""
     g = as_array("reshape_backward", "grad_output", grad_output)
     return np.reshape(g, np.shape(x))
-

@@ -9,7 +9,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 /// Products of at least this many multiply-adds are split over threads.
-const PAR_MIN_MACS: usize = 1 << 17;
+const PAR_MIN_MACS: usize = 1 << 20;
 
 /// A row-major matrix operand: pointer plus element strides of rows and columns.
 #[derive(Clone, Copy)]
@@ -44,6 +44,12 @@ impl<T> View<T> {
             ..self
         }
     }
+    fn at_signed(self, offset: isize) -> Self {
+        View {
+            ptr: self.ptr.wrapping_offset(offset),
+            ..self
+        }
+    }
 }
 
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
@@ -55,10 +61,60 @@ fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     }
 }
 
+/// A raw output pointer that may cross threads: each thread writes a disjoint block.
+#[derive(Clone, Copy)]
+struct OutPtr<T>(*mut T);
+// SAFETY: the blocks handed to different threads never overlap.
+unsafe impl<T> Send for OutPtr<T> {}
+unsafe impl<T> Sync for OutPtr<T> {}
+
+/// `dst (m x n, row stride ld) = [dst +] lhs (m x k) @ rhs (k x n)` on one thread.
+///
+/// # Safety
+/// `dst` must address an m x n block with row stride `ld`; the views must address valid
+/// m x k and k x n matrices.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_block<T: Real>(
+    dst: *mut T,
+    ld: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    accumulate: bool,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        ld as isize,
+        accumulate,
+        lhs.ptr,
+        lhs.cs,
+        lhs.rs,
+        rhs.ptr,
+        rhs.cs,
+        rhs.rs,
+        T::one(),
+        T::one(),
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
+}
+
 /// `dst (m x n, row-major) = [dst +] lhs (m x k) @ rhs (k x n)`.
+///
+/// With `par`, the output is cut into one block of rows (or of columns, when it is wider than
+/// tall) per thread; at the sizes of small networks this beats splitting inside the kernel.
 ///
 /// # Safety
 /// `dst` must hold m*n elements, and the views must address valid m x k and k x n matrices.
+#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_into<T: Real>(
     dst: &mut [T],
     m: usize,
@@ -78,27 +134,31 @@ unsafe fn gemm_into<T: Real>(
         }
         return;
     }
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst.as_mut_ptr(),
-        1,
-        n as isize,
-        accumulate,
-        lhs.ptr,
-        lhs.cs,
-        lhs.rs,
-        rhs.ptr,
-        rhs.cs,
-        rhs.rs,
-        T::one(),
-        T::one(),
-        false,
-        false,
-        false,
-        par,
-    );
+    let threads = match par {
+        Parallelism::Rayon(t) => t.max(1),
+        _ => 1,
+    };
+    let out = OutPtr(dst.as_mut_ptr());
+    if threads == 1 {
+        gemm_block(out.0, n, m, n, k, lhs, rhs, accumulate);
+        return;
+    }
+    // Blocks aligned to the kernel's register tile (multiples of 16 rows or columns).
+    let split_rows = m >= n;
+    let len = if split_rows { m } else { n };
+    let step = len.div_ceil(threads).div_ceil(16) * 16;
+    let blocks: Vec<usize> = (0..len).step_by(step.max(16)).collect();
+    blocks.into_par_iter().for_each(|start| {
+        let size = step.min(len - start);
+        let out = out;
+        if split_rows {
+            let l = lhs.at_signed(start as isize * lhs.rs);
+            gemm_block(out.0.add(start * n), n, size, n, k, l, rhs, accumulate);
+        } else {
+            let r = rhs.at_signed(start as isize * rhs.cs);
+            gemm_block(out.0.add(start), n, m, size, k, lhs, r, accumulate);
+        }
+    });
 }
 
 /// Shape of a (possibly batched) product `a @ b`: `batch` matrices of m x k times k x n.

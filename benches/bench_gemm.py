@@ -1,0 +1,89 @@
+"""float32 matrix products: ferrograd vs NumPy's ``@`` (and PyTorch when installed), one run.
+
+Cases: a 1024^3 product, and the products of a 784-256-128-10 MLP with batch 128 (forward
+``x @ W`` and both backward products ``g @ W^T`` and ``x^T @ g``).
+
+Run: ``make bench`` or ``.venv/bin/python benches/bench_gemm.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import best_time, torch_or_none, write_results
+from ferrograd import ops
+
+
+def case(name: str, m: int, k: int, n: int, kind: str, torch) -> dict:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    g = rng.standard_normal((m, n), dtype=np.float32)
+    if kind == "forward":
+        fg = lambda: ops.matmul(a, b)  # noqa: E731
+        fn = lambda: a @ b  # noqa: E731
+        flops = 2 * m * k * n
+    else:
+        fg = lambda: ops.matmul_backward(g, a, b)  # noqa: E731
+        fn = lambda: (g @ b.T, a.T @ g)  # noqa: E731
+        flops = 4 * m * k * n
+    t_fg, t_np = best_time(fg), best_time(fn)
+    row = {
+        "case": name,
+        "kind": kind,
+        "shape": [m, k, n],
+        "ferrograd_gflops": flops / t_fg / 1e9,
+        "numpy_gflops": flops / t_np / 1e9,
+        "ratio_vs_numpy": t_np / t_fg,
+    }
+    if torch is not None:
+        ta, tb, tg = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(g)
+        if kind == "forward":
+            ft = lambda: ta @ tb  # noqa: E731
+        else:
+            ft = lambda: (tg @ tb.T, ta.T @ tg)  # noqa: E731
+        t_t = best_time(ft)
+        row["torch_gflops"] = flops / t_t / 1e9
+        row["ratio_vs_torch"] = t_t / t_fg
+    return row
+
+
+def main() -> None:
+    torch = torch_or_none()
+    cases = [("square 1024", 1024, 1024, 1024, "forward")]
+    for i, (fin, fout) in enumerate([(784, 256), (256, 128), (128, 10)]):
+        for kind in ("forward", "backward"):
+            cases.append((f"mlp layer {i + 1} {fin}->{fout}", 128, fin, fout, kind))
+    rows = [case(*c, torch) for c in cases]
+    head = f"{'case':28s} {'kind':9s} {'ferrograd':>10s} {'numpy':>10s} {'ratio':>7s}"
+    if torch is not None:
+        head += f" {'torch':>10s} {'vs torch':>8s}"
+    print(head + "   (GFLOP/s)")
+    for r in rows:
+        line = (
+            f"{r['case']:28s} {r['kind']:9s} {r['ferrograd_gflops']:10.1f} "
+            f"{r['numpy_gflops']:10.1f} {r['ratio_vs_numpy']:6.2f}x"
+        )
+        if torch is not None:
+            line += f" {r['torch_gflops']:10.1f} {r['ratio_vs_torch']:7.2f}x"
+        print(line)
+    mlp = [r for r in rows if r["case"].startswith("mlp")]
+    t_fg = sum(
+        2 * np.prod(r["shape"]) * (1 if r["kind"] == "forward" else 2) / r["ferrograd_gflops"]
+        for r in mlp
+    )
+    t_np = sum(
+        2 * np.prod(r["shape"]) * (1 if r["kind"] == "forward" else 2) / r["numpy_gflops"]
+        for r in mlp
+    )
+    print(f"MLP products combined: ferrograd/NumPy time ratio {t_np / t_fg:.2f}x")
+    path = write_results("bench_gemm", rows, {"mlp_combined_ratio_vs_numpy": t_np / t_fg})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
