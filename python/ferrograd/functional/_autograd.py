@@ -1,0 +1,50 @@
+"""Lets every ``ferrograd.functional`` function take :class:`~ferrograd.Tensor` inputs.
+
+With plain arrays a function runs as is. When any argument is a Tensor, the function runs on
+the underlying arrays and the result is a Tensor whose backward calls ``<name>_backward``
+with the same arguments; the gradients it returns line up with the leading arguments
+(the input, or each float input of a multi-input loss).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable
+
+from ..tensor import Tensor, _make
+
+
+def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps ``fwd`` so that Tensor arguments are tracked, with ``bwd`` as its gradient."""
+    sig = inspect.signature(fwd)
+
+    @functools.wraps(fwd)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not any(type(a) is Tensor or isinstance(a, Tensor) for a in args) and not any(
+            isinstance(v, Tensor) for v in kwargs.values()
+        ):
+            return fwd(*args, **kwargs)
+        bound = sig.bind(*args, **kwargs)
+        pos = list(bound.args)
+        kw = dict(bound.kwargs)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in pos]
+        kw_arrays = {k: (v.data if isinstance(v, Tensor) else v) for k, v in kw.items()}
+        out = fwd(*arrays, **kw_arrays)
+
+        def backward(g: Any) -> Any:
+            res = bwd(g, *arrays, **kw_arrays)
+            return res if isinstance(res, tuple) else (res,)
+
+        return _make(out, pos, backward)
+
+    return wrapper
+
+
+def wrap_module(namespace: dict[str, Any], names: list[str]) -> None:
+    """Replaces each function in ``names`` that has a ``<name>_backward`` by its wrapper."""
+    for name in names:
+        bwd = namespace.get(f"{name}_backward")
+        if name.endswith("_backward") or bwd is None:
+            continue
+        namespace[name] = differentiable(namespace[name], bwd)

@@ -1,0 +1,60 @@
+"""Dropout and shape layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import FerrogradError
+from ..random import default_generator
+from ..tensor import Tensor, _make
+from .module import Module
+
+
+class Dropout(Module):
+    """Zeroes each element with probability ``p`` in training and scales the rest by 1/(1-p).
+
+    The mask comes from the generator :func:`ferrograd.manual_seed` seeds. In eval mode the
+    layer is the identity.
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            return x
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if self.p == 1.0:
+            mask = np.zeros_like(data)
+        else:
+            keep = default_generator().random(data.shape) >= self.p
+            mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
+        return _make(data * mask, (x,), lambda g: (g * mask,))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Flattens axes ``start_dim`` to ``end_dim`` (by default all but the batch axis)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Any) -> Any:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        nd = x.ndim
+        s, e = self.start_dim % nd if nd else 0, self.end_dim % nd if nd else 0
+        if s > e:
+            raise FerrogradError(f"Flatten: start_dim {self.start_dim} is after end_dim")
+        shape = (*x.shape[:s], -1, *x.shape[e + 1 :])
+        if x.size == 0:
+            shape = (*x.shape[:s], int(np.prod(x.shape[s : e + 1])), *x.shape[e + 1 :])
+        return x.reshape(shape)

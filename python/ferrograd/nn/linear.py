@@ -1,0 +1,58 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import tensor as T
+from ..tensor import Tensor, get_default_dtype
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``, with ``weight`` of shape (out_features, in_features).
+
+    Initialised as PyTorch does: weight and bias from U(-1/sqrt(in), 1/sqrt(in)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import nn, tensor
+    >>> layer = nn.Linear(3, 2)
+    >>> layer(tensor(np.ones((4, 3), dtype=np.float32))).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if bias:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            self.bias = Parameter(np.empty(self.out_features, dtype=dt))
+            init.uniform_(self.bias, -bound, bound)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Any) -> Tensor:
+        return T.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

@@ -1,0 +1,600 @@
+"""Reverse-mode automatic differentiation over NumPy arrays.
+
+A :class:`Tensor` wraps an ndarray. Every operation on tensors that need gradients records its
+inputs and a small closure that maps the output's gradient to the inputs' gradients by calling
+the Rust backward kernel; :meth:`Tensor.backward` walks that graph in reverse topological order.
+
+Examples
+--------
+>>> import numpy as np
+>>> from ferrograd import tensor
+>>> x = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad.tolist()
+[2.0, 4.0, 6.0]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+from . import ops
+from .exceptions import DTypeError, FerrogradError, ShapeError
+
+BackwardFn = Callable[[np.ndarray], Sequence[Any]]
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record a graph for :meth:`Tensor.backward`."""
+    return getattr(_state, "enabled", True)
+
+
+class no_grad:
+    """Context manager (and decorator) that stops operations from recording gradients.
+
+    Examples
+    --------
+    >>> from ferrograd import no_grad, tensor
+    >>> w = tensor([1.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self) -> None:
+        self._prev = is_grad_enabled()
+        _state.enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.enabled = self._prev
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
+        wrapped.__doc__ = fn.__doc__
+        return wrapped
+
+
+class enable_grad(no_grad):
+    """Context manager that turns gradient recording back on inside :class:`no_grad`."""
+
+    def __enter__(self) -> None:
+        self._prev = is_grad_enabled()
+        _state.enabled = True
+
+
+_default_dtype = [np.dtype(np.float32)]
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Sets the dtype of new parameters and of tensors made from Python numbers.
+
+    Parameters
+    ----------
+    dtype : np.float32 or np.float64
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"set_default_dtype: dtype must be float32 or float64, got {dt}")
+    _default_dtype[0] = dt
+
+
+def get_default_dtype() -> np.dtype[Any]:
+    """The dtype of new parameters (float32 unless changed by :func:`set_default_dtype`)."""
+    return _default_dtype[0]
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+        # Python floats and lists take the default dtype, as in PyTorch.
+        arr = arr.astype(get_default_dtype())
+    return arr
+
+
+class Tensor:
+    """An ndarray with an optional gradient and a record of how it was computed.
+
+    Parameters
+    ----------
+    data : array_like
+        The values. NumPy arrays keep their dtype; Python numbers and lists become the
+        default dtype (float32 unless :func:`ferrograd.set_default_dtype` says otherwise).
+    requires_grad : bool
+        Whether :meth:`backward` should compute a gradient for this tensor.
+    """
+
+    __slots__ = ("__weakref__", "_backward", "_parents", "data", "grad", "requires_grad")
+    __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        self.data: np.ndarray = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise DTypeError(
+                f"Tensor: only float tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad: np.ndarray | None = None
+        self._parents: tuple[Any, ...] = ()
+        self._backward: BackwardFn | None = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the data."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """dtype of the data."""
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of axes."""
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an operation."""
+        return self._backward is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A tensor with the same data that is cut from the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Sets :attr:`requires_grad` in place (on leaves only) and returns self."""
+        if not self.is_leaf and not requires_grad:
+            raise FerrogradError("requires_grad_: only leaf tensors can stop requiring gradients")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise DTypeError("requires_grad_: only float tensors can require gradients")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def zero_grad(self) -> None:
+        """Drops the accumulated gradient."""
+        self.grad = None
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to ``dtype`` (differentiable between float types)."""
+        dt = np.dtype(dtype)
+        src = self.dtype
+        return _make(self.data.astype(dt), (self,), lambda g: (g.astype(src),))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}{extra})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, gradient: Any = None) -> None:
+        """Computes the gradient of this tensor with respect to every leaf that requires one.
+
+        Gradients accumulate into each leaf's ``.grad``.
+
+        Parameters
+        ----------
+        gradient : array_like, optional
+            d(something)/d(self); may be omitted only for a one-element tensor.
+        """
+        if not self.requires_grad:
+            raise FerrogradError(
+                "backward: this tensor does not require gradients (no input requires_grad, or "
+                "it was computed under no_grad)"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise ShapeError(
+                    f"backward: gradient can be omitted only for a one-element tensor, this one "
+                    f"has shape {self.shape}"
+                )
+            g = np.ones_like(self.data)
+        else:
+            g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+            if g.shape != self.shape:
+                raise ShapeError(
+                    f"backward: gradient has shape {g.shape}, but the tensor has {self.shape}"
+                )
+            g = g.astype(self.dtype, copy=False)
+        grads: dict[int, np.ndarray] = {id(self): g}
+        for node in _topological(self):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                continue
+            for parent, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                    continue
+                pg = np.asarray(pg)
+                if pg.dtype != parent.dtype:
+                    pg = pg.astype(parent.dtype)
+                if pg.shape != parent.shape:
+                    pg = ops.sum_to_shape(pg, parent.shape)
+                key = id(parent)
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return div(other, self)
+
+    def __neg__(self) -> Tensor:
+        return neg(self)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        return pow(self, exponent)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return getitem(self, index)
+
+    # comparisons give plain boolean arrays (no gradient)
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _data(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _data(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _data(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _data(other)
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ methods
+    def exp(self) -> Tensor:
+        """Elementwise exponential."""
+        return exp(self)
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        """Elementwise square root."""
+        return sqrt(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all)."""
+        return sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (None: all)."""
+        return mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis`` (None: all); ties share the gradient."""
+        return max(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data in a new shape."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        """Merges the axes from ``start_dim`` on into one."""
+        return reshape(self, (*self.shape[:start_dim], -1))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """``transpose(d0, d1)`` swaps two axes (as PyTorch); ``transpose()`` reverses them."""
+        if len(axes) == 2:
+            perm = list(range(self.ndim))
+            try:
+                d0, d1 = (perm[a] for a in axes)
+            except (IndexError, TypeError):
+                raise ShapeError(
+                    f"transpose: axes {axes} are not valid for a tensor with {self.ndim} axes"
+                ) from None
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+            return transpose(self, perm)
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            return transpose(self, tuple(axes[0]))
+        return transpose(self, axes or None)
+
+    def permute(self, *axes: int) -> Tensor:
+        """Permutes axes into the given order."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return transpose(self, axes)
+
+    @property
+    def T(self) -> Tensor:
+        """The axes reversed."""
+        return transpose(self, None)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Makes a :class:`Tensor` (see its parameters)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _needs_grad(xs: Sequence[Any]) -> bool:
+    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in xs)
+
+
+def _make(data: Any, parents: Sequence[Any], backward: BackwardFn) -> Tensor:
+    """The output tensor of an op; records the graph only when some input needs a gradient."""
+    out = Tensor.__new__(Tensor)
+    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+    out.grad = None
+    if _needs_grad(parents):
+        out.requires_grad = True
+        out._parents = tuple(parents)
+        out._backward = backward
+    else:
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+    return out
+
+
+def _topological(root: Tensor) -> Iterator[Tensor]:
+    """Nodes from ``root`` down, each before all of its inputs (iterative, no recursion)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node._parents:
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return reversed(order)
+
+
+# ---------------------------------------------------------------------- the gradient rules
+
+
+def _float_pair(a: Any, b: Any) -> tuple[Any, Any]:
+    """Plain operands for a binary op; Python scalars keep weak promotion."""
+    return _data(a), _data(b)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """``a + b`` with broadcasting."""
+    x, y = _float_pair(a, b)
+    return _make(ops.add(x, y), (a, b), lambda g: (g, g))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """``a - b`` with broadcasting."""
+    x, y = _float_pair(a, b)
+    return _make(ops.sub(x, y), (a, b), lambda g: (g, ops.neg(g)))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """``a * b`` with broadcasting."""
+    x, y = _float_pair(a, b)
+    return _make(ops.mul(x, y), (a, b), lambda g: ops.mul_backward(g, x, y))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """``a / b`` with broadcasting."""
+    x, y = _float_pair(a, b)
+    return _make(ops.div(x, y), (a, b), lambda g: ops.div_backward(g, x, y))
+
+
+def neg(a: Tensor) -> Tensor:
+    """``-a``."""
+    return _make(ops.neg(a.data), (a,), lambda g: (ops.neg(g),))
+
+
+def pow(a: Tensor, exponent: float) -> Tensor:
+    """``a ** exponent`` for a scalar exponent."""
+    x = a.data
+    return _make(ops.pow(x, exponent), (a,), lambda g: (ops.pow_backward(g, x, exponent),))
+
+
+def exp(a: Tensor) -> Tensor:
+    """Elementwise exponential."""
+    y = ops.exp(a.data)
+    return _make(y, (a,), lambda g: (ops.mul(g, y),))
+
+
+def log(a: Tensor) -> Tensor:
+    """Elementwise natural logarithm."""
+    x = a.data
+    return _make(ops.log(x), (a,), lambda g: (ops.log_backward(g, x),))
+
+
+def sqrt(a: Tensor) -> Tensor:
+    """Elementwise square root."""
+    x = a.data
+    return _make(ops.sqrt(x), (a,), lambda g: (ops.sqrt_backward(g, x),))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules."""
+    x, y = _data(a), _data(b)
+    return _make(ops.matmul(x, y), (a, b), lambda g: ops.matmul_backward(g, x, y))
+
+
+def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis``."""
+    x = a.data
+    return _make(
+        ops.sum(x, axis, keepdims), (a,), lambda g: (ops.sum_backward(g, x, axis, keepdims),)
+    )
+
+
+def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``."""
+    x = a.data
+    return _make(
+        ops.mean(x, axis, keepdims), (a,), lambda g: (ops.mean_backward(g, x, axis, keepdims),)
+    )
+
+
+def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``; tied maxima share the gradient."""
+    x = a.data
+    return _make(
+        ops.max(x, axis, keepdims), (a,), lambda g: (ops.max_backward(g, x, axis, keepdims),)
+    )
+
+
+def reshape(a: Tensor, shape: Any) -> Tensor:
+    """Same data in a new shape."""
+    src = a.shape
+    return _make(ops.reshape(a.data, shape), (a,), lambda g: (g.reshape(src),))
+
+
+def transpose(a: Tensor, axes: Any = None) -> Tensor:
+    """Permutes axes (reverses them when ``axes`` is None)."""
+    return _make(ops.transpose(a.data, axes), (a,), lambda g: (ops.transpose_backward(g, axes),))
+
+
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """Indexing and slicing, basic and advanced (repeated indices accumulate)."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    src_shape, dtype = a.shape, a.dtype
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        full = np.zeros(src_shape, dtype)
+        np.add.at(full, index, g)
+        return (full,)
+
+    return _make(np.asarray(a.data[index]), (a,), backward)
+
+
+def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Joins tensors along an existing axis."""
+    arrays = [_data(t) for t in tensors]
+    try:
+        out = np.concatenate(arrays, axis=axis)
+    except ValueError as e:
+        raise ShapeError(f"concat: {e}") from None
+    bounds = np.cumsum([x.shape[axis] for x in arrays])[:-1]
+    return _make(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)))
+
+
+cat = concat
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Joins tensors along a new axis."""
+    arrays = [_data(t) for t in tensors]
+    try:
+        out = np.stack(arrays, axis=axis)
+    except ValueError as e:
+        raise ShapeError(f"stack: {e}") from None
+    n = len(arrays)
+    return _make(
+        out,
+        tuple(tensors),
+        lambda g: tuple(np.squeeze(p, axis=axis) for p in np.split(g, n, axis=axis)),
+    )
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise choice: ``a`` where ``condition`` holds, else ``b``."""
+    cond = np.asarray(_data(condition), dtype=bool)
+    x, y = _data(a), _data(b)
+    out = np.where(cond, x, y)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zero = np.zeros_like(g)
+        return np.where(cond, g, zero), np.where(cond, zero, g)
+
+    return _make(out, (a, b), backward)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` with weight in (out, in) layout, in one fused kernel."""
+    xd, wd = _data(x), _data(weight)
+    bd = None if bias is None else _data(bias)
+    out = ops.linear(xd, wd, bd)
+
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
+        gx, gw, gb = ops.linear_backward(g, xd, wd)
+        return gx, gw, gb
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return _make(out, parents, backward)
