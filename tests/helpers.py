@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 FLOATS = (np.float32, np.float64)
 EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): 1e-12}
+LAYOUTS = ("c", "strided", "fortran", "reversed")
 
 
 def assert_close(
@@ -36,14 +37,14 @@ def assert_close(
 
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: int = 5) -> Any:
     """Array shapes including size-0 and size-1 axes."""
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
 def arrays(dtype: Any, shape: Any, lo: float = -3.0, hi: float = 3.0) -> Any:
     """Finite float arrays of ``dtype`` and ``shape`` with values in [lo, hi]."""
-    return hnp.arrays(
-        dtype, shape, elements=st.floats(lo, hi, width=np.dtype(dtype).itemsize * 8)
-    )
+    return hnp.arrays(dtype, shape, elements=st.floats(lo, hi, width=np.dtype(dtype).itemsize * 8))
 
 
 def non_contiguous(x: np.ndarray) -> np.ndarray:
@@ -55,3 +56,33 @@ def non_contiguous(x: np.ndarray) -> np.ndarray:
     view = big[..., ::2]
     assert view.size <= 1 or not view.flags.c_contiguous or x.shape[-1] <= 1
     return view
+
+
+def with_layout(x: np.ndarray, layout: str) -> np.ndarray:
+    """The values of ``x`` in another memory layout: ``"c"`` (as is), ``"strided"`` (every other
+    element of a bigger buffer), ``"fortran"`` (column-major) or ``"reversed"`` (negative
+    strides along the last axis)."""
+    if layout == "c":
+        return x
+    if layout == "strided":
+        return non_contiguous(x)
+    if layout == "fortran":
+        return x.copy(order="F")
+    if layout == "reversed":
+        if x.ndim == 0:
+            return x
+        return np.ascontiguousarray(x[..., ::-1])[..., ::-1]
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def layouts() -> Any:
+    """One of :data:`LAYOUTS`."""
+    return st.sampled_from(LAYOUTS)
+
+
+def sum_atol(dtype: Any, reduce_len: int, magnitude: float) -> float:
+    """Absolute tolerance for a sum of ``reduce_len`` terms of size up to ``magnitude``
+    (cancellation can make the result small while the rounding error is not)."""
+    dt = np.dtype(dtype)
+    n = max(1, reduce_len)
+    return (8 * EPS[dt] if dt == np.float32 else 1e-12) * n * max(1.0, magnitude)

@@ -16,6 +16,7 @@ import numpy as np
 from .exceptions import DTypeError, ShapeError
 
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_REAL_KINDS = frozenset("biuf")  # bool, signed and unsigned integers, floats
 _SCALARS = (bool, int, float)
 _cache: dict[tuple[Any, ...], np.dtype[Any]] = {}
 
@@ -56,7 +57,8 @@ def result_dtype(func: str, ufunc: Callable[..., Any], *xs: Any) -> np.dtype[Any
         try:
             with np.errstate(all="ignore"):
                 dt = np.asarray(ufunc(*map(_probe, xs))).dtype
-        except TypeError as e:
+        except (TypeError, ValueError, OverflowError) as e:
+            # The probe runs on dummy values, so any failure is about the input types.
             raise DTypeError(f"{func}: unsupported input types: {e}") from None
         _cache[key] = dt
     if dt not in FLOAT_TYPES:
@@ -68,11 +70,31 @@ def result_dtype(func: str, ufunc: Callable[..., Any], *xs: Any) -> np.dtype[Any
     return dt
 
 
+def c_readable(x: np.ndarray) -> bool:
+    """False for column-major arrays: the core reads a contiguous buffer as C-ordered (and
+    copies other strided arrays itself), so those must be copied to C order first."""
+    return bool(x.flags.c_contiguous or not x.flags.f_contiguous)
+
+
 def cast(x: Any, dt: np.dtype[Any]) -> np.ndarray:
-    """``x`` as an array of dtype ``dt`` (no copy when it already is one)."""
-    if isinstance(x, np.ndarray):
-        return x if x.dtype == dt else x.astype(dt)
-    return np.asarray(x, dtype=dt)
+    """``x`` as an array of dtype ``dt`` the core can read (no copy when it already is one)."""
+    if isinstance(x, np.ndarray) and x.dtype == dt and c_readable(x):
+        return x
+    src = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if src.dtype.kind not in _REAL_KINDS:
+        raise DTypeError(f"expected real numbers to convert to {dt}, got dtype {src.dtype}")
+    return np.asarray(src, dtype=dt, order="C")
+
+
+def as_float(func: str, name: str, x: Any, dt: np.dtype[Any]) -> np.ndarray:
+    """A secondary argument (such as ``grad_output``) as an array of dtype ``dt``.
+
+    Booleans, integers and floats are converted; anything else is a DTypeError.
+    """
+    arr = np.asarray(as_array(func, name, x))
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise DTypeError(f"{func}: {name} must hold real numbers, got dtype {arr.dtype}")
+    return cast(arr, dt)
 
 
 def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarray]:
@@ -82,7 +104,7 @@ def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarr
     # Fast path: float arrays of one dtype need no conversion or promotion.
     if type(first) is np.ndarray and first.dtype in FLOAT_TYPES:
         dt = first.dtype
-        if all(type(v) is np.ndarray and v.dtype == dt for v in vals):
+        if all(type(v) is np.ndarray and v.dtype == dt and c_readable(v) for v in vals):
             return vals
     xs = [as_array(func, name, v) for name, v in named.items()]
     dt = result_dtype(func, ufunc, *xs)
@@ -98,5 +120,12 @@ def normalize_axis(func: str, axis: Any) -> list[int] | None:
     for a in items:
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
             raise DTypeError(f"{func}: axis must be an int or a tuple of ints, got {axis!r}")
-        out.append(int(a))
+        out.append(check_axis_range(func, int(a)))
     return out
+
+
+def check_axis_range(func: str, axis: int) -> int:
+    """``axis`` unchanged, or a ShapeError when it is too large for any array."""
+    if not -(2**62) <= axis < 2**62:
+        raise ShapeError(f"{func}: axis {axis} is out of bounds")
+    return axis

@@ -20,13 +20,23 @@ Examples
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._arrays import as_array, cast, normalize_axis, prepare
+from ._arrays import (
+    as_array,
+    as_float,
+    c_readable,
+    cast,
+    check_axis_range,
+    normalize_axis,
+    prepare,
+)
 from .exceptions import DTypeError, ShapeError
 
 ArrayLike = Any
@@ -34,10 +44,16 @@ ArrayLike = Any
 __all__ = [
     "add",
     "add_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "conv2d",
+    "conv2d_backward",
     "div",
     "div_backward",
     "exp",
     "exp_backward",
+    "linear",
+    "linear_backward",
     "log",
     "log_backward",
     "log_softmax",
@@ -46,6 +62,8 @@ __all__ = [
     "matmul_backward",
     "max",
     "max_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
     "mean",
     "mean_backward",
     "mul",
@@ -94,7 +112,7 @@ def div(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 
 def _binary_backward(name: str, ufunc: Any, g: ArrayLike, a: ArrayLike, b: ArrayLike) -> Any:
     a_, b_ = prepare(name, ufunc, a=a, b=b)
-    g_ = cast(as_array(name, "grad_output", g), a_.dtype)
+    g_ = as_float(name, "grad_output", g, a_.dtype)
     return getattr(_core, name)(g_, a_, b_)
 
 
@@ -154,13 +172,13 @@ def _exponent(func: str, exponent: Any) -> Any:
 def pow(x: ArrayLike, exponent: float) -> np.ndarray:
     """Elementwise ``x ** exponent`` for a scalar exponent."""
     e = _exponent("pow", exponent)
-    (x_,) = prepare("pow", lambda v: np.power(v, e), x=x)
+    x_, _ = prepare("pow", np.power, x=x, exponent=e)
     return _core.pow(x_, float(e))
 
 
 def _unary_backward(name: str, ufunc: Any, g: ArrayLike, x: ArrayLike) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
-    g_ = cast(as_array(name, "grad_output", g), x_.dtype)
+    g_ = as_float(name, "grad_output", g, x_.dtype)
     return getattr(_core, name)(g_, x_)
 
 
@@ -187,8 +205,8 @@ def neg_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
 def pow_backward(grad_output: ArrayLike, x: ArrayLike, exponent: float) -> np.ndarray:
     """Gradient of :func:`pow`: ``grad_output * p * x**(p-1)`` (0 where ``p == 0``)."""
     e = _exponent("pow_backward", exponent)
-    (x_,) = prepare("pow_backward", lambda v: np.power(v, e), x=x)
-    g_ = cast(as_array("pow_backward", "grad_output", grad_output), x_.dtype)
+    x_, _ = prepare("pow_backward", np.power, x=x, exponent=e)
+    g_ = as_float("pow_backward", "grad_output", grad_output, x_.dtype)
     return _core.pow_backward(g_, x_, float(e))
 
 
@@ -231,7 +249,7 @@ def _reduce_backward(
     name: str, ufunc: Any, g: ArrayLike, x: ArrayLike, axis: Any, keepdims: bool
 ) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
-    g_ = cast(as_array(name, "grad_output", g), x_.dtype)
+    g_ = as_float(name, "grad_output", g, x_.dtype)
     return getattr(_core, name)(g_, x_, normalize_axis(name, axis), bool(keepdims))
 
 
@@ -259,7 +277,14 @@ def max_backward(
 def sum_to_shape(grad: ArrayLike, shape: Sequence[int]) -> np.ndarray:
     """Sums ``grad`` over broadcast axes so it has ``shape``: the gradient of a broadcast."""
     (g,) = prepare("sum_to_shape", np.positive, grad=grad)
-    return _core.sum_to_shape(g, [int(s) for s in shape])
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    try:
+        target = [operator.index(d) for d in dims]
+    except TypeError:
+        raise DTypeError(f"sum_to_shape: shape must be a sequence of ints, got {shape!r}") from None
+    if any(not 0 <= d < 2**62 for d in target):
+        raise ShapeError(f"sum_to_shape: shape {tuple(target)} has a negative or huge axis")
+    return _core.sum_to_shape(g, target)
 
 
 # --------------------------------------------------------------------------- softmax
@@ -268,7 +293,7 @@ def sum_to_shape(grad: ArrayLike, shape: Sequence[int]) -> np.ndarray:
 def _check_axis(func: str, axis: Any) -> int:
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise DTypeError(f"{func}: axis must be an int, got {axis!r}")
-    return int(axis)
+    return check_axis_range(func, int(axis))
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
@@ -283,30 +308,33 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     return _core.log_softmax(x_, _check_axis("log_softmax", axis))
 
 
+def _softmax_grad(
+    func: str, log: bool, grad_output: ArrayLike, x: ArrayLike, axis: int, output: Any
+) -> np.ndarray:
+    (x_,) = prepare(func, np.exp, x=x)
+    ax = _check_axis(func, axis)
+    if output is None:
+        y = (_core.log_softmax if log else _core.softmax)(x_, ax)
+    else:
+        y = as_float(func, "output", output, x_.dtype)
+        if y.shape != x_.shape:
+            raise ShapeError(f"{func}: output has shape {y.shape}, but x has shape {x_.shape}")
+    g = as_float(func, "grad_output", grad_output, x_.dtype)
+    return (_core.log_softmax_backward if log else _core.softmax_backward)(g, y, ax)
+
+
 def softmax_backward(
     grad_output: ArrayLike, x: ArrayLike, axis: int = -1, *, output: ArrayLike | None = None
 ) -> np.ndarray:
     """Gradient of :func:`softmax`. Pass ``output=softmax(x)`` to skip recomputing it."""
-    (x_,) = prepare("softmax_backward", np.exp, x=x)
-    ax = _check_axis("softmax_backward", axis)
-    y = _core.softmax(x_, ax) if output is None else cast(as_array("", "output", output), x_.dtype)
-    g = cast(as_array("softmax_backward", "grad_output", grad_output), x_.dtype)
-    return _core.softmax_backward(g, y, ax)
+    return _softmax_grad("softmax_backward", False, grad_output, x, axis, output)
 
 
 def log_softmax_backward(
     grad_output: ArrayLike, x: ArrayLike, axis: int = -1, *, output: ArrayLike | None = None
 ) -> np.ndarray:
     """Gradient of :func:`log_softmax`. Pass ``output=log_softmax(x)`` to skip recomputing."""
-    (x_,) = prepare("log_softmax_backward", np.exp, x=x)
-    ax = _check_axis("log_softmax_backward", axis)
-    y = (
-        _core.log_softmax(x_, ax)
-        if output is None
-        else cast(as_array("", "output", output), x_.dtype)
-    )
-    g = cast(as_array("log_softmax_backward", "grad_output", grad_output), x_.dtype)
-    return _core.log_softmax_backward(g, y, ax)
+    return _softmax_grad("log_softmax_backward", True, grad_output, x, axis, output)
 
 
 # --------------------------------------------------------------------------- matmul
@@ -358,8 +386,8 @@ class _MatmulPlan:
             return x.reshape(x.shape[-2:]), False
         if x.shape[:-2] != batch:
             x = np.broadcast_to(x, (*batch, *x.shape[-2:]))
-            return np.ascontiguousarray(x).reshape(-1, *x.shape[-2:]), True
-        return x.reshape(-1, *x.shape[-2:]), False
+            return np.ascontiguousarray(x).reshape(math.prod(batch), *x.shape[-2:]), True
+        return x.reshape(math.prod(batch), *x.shape[-2:]), False
 
     def fit(
         self, grad: np.ndarray, shape2: tuple[int, ...], shape: tuple[int, ...], expanded: bool
@@ -386,17 +414,17 @@ def matmul_backward(
     """Gradients of :func:`matmul`: ``(grad @ b^T, a^T @ grad)`` reduced to each shape."""
     a_, b_ = prepare("matmul_backward", _matmul_probe, a=a, b=b)
     if a_.ndim == 2 and b_.ndim == 2 and type(grad_output) is np.ndarray:
-        if grad_output.dtype == a_.dtype:
+        if grad_output.dtype == a_.dtype and c_readable(grad_output):
             return _core.matmul_backward(grad_output, a_, b_)
     plan = _MatmulPlan(a_, b_)
-    g = cast(as_array("matmul_backward", "grad_output", grad_output), a_.dtype)
+    g = as_float("matmul_backward", "grad_output", grad_output, a_.dtype)
     if g.shape != plan.out_shape:
         raise ShapeError(
             f"matmul_backward: grad_output has shape {g.shape}, but matmul of shapes "
             f"{a_.shape} and {b_.shape} gives {plan.out_shape}"
         )
     m, n = plan.a3.shape[-2], plan.b3.shape[-1]
-    core_out = (m, n) if plan.a3.ndim == 2 and plan.b3.ndim == 2 else (-1, m, n)
+    core_out = (m, n) if plan.a3.ndim == 2 and plan.b3.ndim == 2 else (math.prod(plan.batch), m, n)
     ga, gb = _core.matmul_backward(g.reshape(core_out), plan.a3, plan.b3)
     return plan.fit(ga, plan.a2_shape, a_.shape, plan.a_expanded), plan.fit(
         gb, plan.b2_shape, b_.shape, plan.b_expanded
@@ -406,21 +434,32 @@ def matmul_backward(
 # --------------------------------------------------------------------------- views
 
 
+def _permutation(func: str, axes: Sequence[int], ndim: int) -> list[int]:
+    """``axes`` as non-negative ints, checked to be a permutation of ``range(ndim)``."""
+    try:
+        perm = [operator.index(a) for a in axes]
+    except TypeError:
+        raise DTypeError(f"{func}: axes must be a sequence of ints, got {axes!r}") from None
+    perm = [a + ndim if a < 0 else a for a in perm]
+    if sorted(perm) != list(range(ndim)):
+        raise ShapeError(f"{func}: axes {axes!r} are not a permutation of {ndim} axes")
+    return perm
+
+
 def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> np.ndarray:
     """Permutes axes (reverses them when ``axes`` is None); a view, no data moves."""
-    x_ = as_array("transpose", "x", x)
-    try:
-        return np.transpose(x_, axes)
-    except (ValueError, np.exceptions.AxisError) as e:
-        raise ShapeError(f"transpose: {e}") from None
+    x_ = np.asarray(as_array("transpose", "x", x))
+    if axes is None:
+        return np.transpose(x_)
+    return np.transpose(x_, _permutation("transpose", axes, x_.ndim))
 
 
 def transpose_backward(grad_output: ArrayLike, axes: Sequence[int] | None = None) -> np.ndarray:
     """Gradient of :func:`transpose`: the inverse permutation of ``grad_output``."""
-    g = as_array("transpose_backward", "grad_output", grad_output)
+    g = np.asarray(as_array("transpose_backward", "grad_output", grad_output))
     if axes is None:
         return np.transpose(g)
-    return np.transpose(g, np.argsort(axes))
+    return np.transpose(g, np.argsort(_permutation("transpose_backward", axes, g.ndim)))
 
 
 def reshape(x: ArrayLike, shape: Sequence[int] | int) -> np.ndarray:
@@ -430,9 +469,415 @@ def reshape(x: ArrayLike, shape: Sequence[int] | int) -> np.ndarray:
         return np.reshape(x_, shape)
     except ValueError as e:
         raise ShapeError(f"reshape: {e}") from None
+    except TypeError as e:
+        raise DTypeError(f"reshape: shape must be an int or a sequence of ints: {e}") from None
 
 
 def reshape_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
     """Gradient of :func:`reshape`: ``grad_output`` in ``x``'s shape."""
     g = as_array("reshape_backward", "grad_output", grad_output)
-    return np.reshape(g, np.shape(x))
+    shape = np.shape(as_array("reshape_backward", "x", x))
+    try:
+        return np.reshape(g, shape)
+    except ValueError:
+        raise ShapeError(
+            f"reshape_backward: grad_output of shape {np.shape(g)} does not fit x's shape {shape}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- linear
+
+
+def _linear_args(func: str, x: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    x_, w_ = prepare(func, _matmul_probe, x=x, weight=weight)
+    if w_.ndim != 2 or x_.ndim == 0 or x_.shape[-1] != w_.shape[1]:
+        raise ShapeError(
+            f"{func}: input has shape {x_.shape} and weight {w_.shape}; expected (..., in) "
+            f"and (out, in)"
+        )
+    return x_, w_
+
+
+def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
+    """``x @ weight.T + bias`` with ``weight`` in PyTorch's (out, in) layout.
+
+    The transpose is read through strides, never copied. ``x`` may have any leading axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.linear(np.ones((2, 3)), np.ones((4, 3)), np.arange(4.0)).tolist()[0]
+    [3.0, 4.0, 5.0, 6.0]
+    """
+    x_, w_ = _linear_args("linear", x, weight)
+    b_ = None
+    if bias is not None:
+        b_ = cast(as_array("linear", "bias", bias), x_.dtype)
+        if b_.shape != (w_.shape[0],):
+            raise ShapeError(f"linear: bias has shape {b_.shape}, expected ({w_.shape[0]},)")
+    lead = x_.shape[:-1]
+    out = _core.linear(x_.reshape(-1, x_.shape[-1]), w_, b_)
+    return out.reshape(*lead, w_.shape[0]) if len(lead) != 1 else out
+
+
+def linear_backward(
+    grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`linear`: ``(grad_x, grad_weight, grad_bias)``."""
+    x_, w_ = _linear_args("linear_backward", x, weight)
+    g = cast(as_array("linear_backward", "grad_output", grad_output), x_.dtype)
+    if g.shape != (*x_.shape[:-1], w_.shape[0]):
+        raise ShapeError(
+            f"linear_backward: grad_output has shape {g.shape}, expected "
+            f"{(*x_.shape[:-1], w_.shape[0])}"
+        )
+    k, n = w_.shape[1], w_.shape[0]
+    gx, gw, gb = _core.linear_backward(g.reshape(-1, n), x_.reshape(-1, k), w_)
+    return gx.reshape(x_.shape), gw, gb
+
+
+# --------------------------------------------------------------------------- convolution, pooling
+
+
+def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DTypeError(f"{func}: {name} must be an int, got {value!r}")
+    v = int(value)
+    if v < minimum:
+        what = "positive" if minimum > 0 else "non-negative"
+        raise ValueError(f"{func}: {name} must be {what}, got {value!r}")
+    if v >= 2**62:
+        raise ValueError(f"{func}: {name} {value!r} is too large")
+    return v
+
+
+def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
+    """An int or a pair of ints (height, width) as a list of two ints of at least ``minimum``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
+        items = value
+    elif isinstance(value, np.ndarray) and value.shape == (2,):
+        items = value.tolist()
+    else:
+        items = (value, value)
+    try:
+        return [_int_arg(func, name, v, minimum) for v in items]
+    except DTypeError:
+        raise DTypeError(
+            f"{func}: {name} must be an int or a pair of ints, got {value!r}"
+        ) from None
+    except ValueError:
+        what = "positive" if minimum > 0 else "non-negative"
+        raise ValueError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
+
+
+def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, ...]:
+    x, w = prepare(func, _matmul_probe, input=input, weight=weight)
+    if w.ndim != 4:
+        raise ShapeError(
+            f"{func}: weight has shape {w.shape}, expected 4 axes (C_out, C_in / groups, kH, kW)"
+        )
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"{func}: input has shape {x.shape}, expected (N, C_in, H, W) or unbatched (C_in, H, W)"
+        )
+    return x, w
+
+
+def _conv_settings(
+    func: str, weight: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: Any
+) -> tuple[list[int], list[int], list[int], int]:
+    """Normalised (stride, padding, dilation, groups); padding is (pad_h, pad_w) or, for
+    ``"same"`` with an odd total, (top, bottom, left, right)."""
+    st = _pair_arg(func, "stride", stride, 1)
+    dil = _pair_arg(func, "dilation", dilation, 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = [0, 0]
+        elif padding == "same":
+            if st != [1, 1]:
+                raise ValueError(
+                    f"{func}: padding='same' is not supported for strided convolutions"
+                )
+            totals = [d * (k - 1) for d, k in zip(dil, weight.shape[2:])]
+            pad = [v for t in totals for v in (t // 2, t - t // 2)]
+        else:
+            raise ValueError(
+                f"{func}: padding must be 'valid', 'same', an int or a pair of ints, got "
+                f"{padding!r}"
+            )
+    else:
+        pad = _pair_arg(func, "padding", padding, 0)
+    return st, pad, dil, _int_arg(func, "groups", groups, 1)
+
+
+def conv2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> np.ndarray:
+    """2-D convolution (cross-correlation) over NCHW arrays, as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    input : array_like
+        (N, C_in, H, W), or unbatched (C_in, H, W).
+    weight : array_like
+        (C_out, C_in / groups, kH, kW).
+    bias : array_like, optional
+        (C_out,).
+    stride, dilation : int or (int, int)
+        Step between windows and spacing of kernel elements (positive).
+    padding : int, (int, int), "valid" or "same"
+        Implicit zeros on both sides of each spatial axis. ``"same"`` (stride 1 only) keeps
+        the spatial size, putting the extra zero at the end when the total is odd.
+    groups : int
+        Input and output channels are split into this many independent groups.
+
+    Returns
+    -------
+    ndarray
+        (N, C_out, H_out, W_out) with ``H_out = (H + 2 pad - dilation (kH - 1) - 1) // stride
+        + 1`` (likewise W_out), in the dtype of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> ops.conv2d(x, np.ones((1, 1, 2, 2)), stride=2).tolist()
+    [[[[10.0, 18.0], [42.0, 50.0]]]]
+    """
+    x, w = _conv_operands("conv2d", input, weight)
+    b = None if bias is None else as_float("conv2d", "bias", bias, x.dtype)
+    st, pad, dil, g = _conv_settings("conv2d", w, stride, padding, dilation, groups)
+    if x.ndim == 3:
+        return _core.conv2d(x[None], w, b, st, pad, dil, g)[0]
+    return _core.conv2d(x, w, b, st, pad, dil, g)
+
+
+def conv2d_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    *,
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    The arguments after ``grad_output`` are those of :func:`conv2d` (``bias`` is accepted so
+    they line up; ``grad_bias``, the sum of ``grad_output`` over N, H_out and W_out, is
+    returned either way). ``input_grad=False`` skips the input gradient and returns None in
+    its place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> x, w = np.ones((1, 1, 3, 3)), np.ones((2, 1, 2, 2))
+    >>> gx, gw, gb = ops.conv2d_backward(np.ones((1, 2, 2, 2)), x, w)
+    >>> gx[0, 0].tolist(), gb.tolist()
+    ([[2.0, 4.0, 2.0], [4.0, 8.0, 4.0], [2.0, 4.0, 2.0]], [4.0, 4.0])
+    """
+    func = "conv2d_backward"
+    x, w = _conv_operands(func, input, weight)
+    st, pad, dil, g = _conv_settings(func, w, stride, padding, dilation, groups)
+    go = as_float(func, "grad_output", grad_output, x.dtype)
+    if x.ndim == 3:
+        if go.ndim != 3:
+            raise ShapeError(
+                f"{func}: grad_output has shape {go.shape}, but the input is unbatched "
+                f"{x.shape}; expected (C_out, H_out, W_out)"
+            )
+        gx, gw, gb = _core.conv2d_backward(go[None], x[None], w, st, pad, dil, g, input_grad)
+        return (None if gx is None else gx[0]), gw, gb
+    return _core.conv2d_backward(go, x, w, st, pad, dil, g, input_grad)
+
+
+def _pool_settings(
+    func: str, kernel_size: Any, stride: Any, padding: Any
+) -> tuple[list[int], list[int], list[int]]:
+    k = _pair_arg(func, "kernel_size", kernel_size, 1)
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    s = k if no_stride else _pair_arg(func, "stride", stride, 1)
+    return k, s, _pair_arg(func, "padding", padding, 0)
+
+
+def _pool_input(func: str, probe: Any, input: ArrayLike) -> np.ndarray:
+    (x,) = prepare(func, probe, input=input)
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"{func}: input has shape {x.shape}, expected (N, C, H, W) or unbatched (C, H, W)"
+        )
+    return x
+
+
+def max_pool2d(
+    input: ArrayLike,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """Max pooling over the last two axes, as ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    input : array_like
+        (N, C, H, W) or (C, H, W).
+    kernel_size : int or (int, int)
+        Window size.
+    stride : int or (int, int), optional
+        Step between windows; ``kernel_size`` by default.
+    padding : int or (int, int)
+        Implicit ``-inf`` on both sides, at most half the kernel size.
+    dilation : int or (int, int)
+        Spacing of window elements.
+    ceil_mode : bool
+        Round the output size up (a last, partial window) instead of down.
+    return_indices : bool
+        Also return the int64 index ``y * W + x`` of each maximum within its input plane.
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray) with ``return_indices``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.max_pool2d(np.arange(16.0).reshape(1, 4, 4), 2).tolist()
+    [[[5.0, 7.0], [13.0, 15.0]]]
+    """
+    x = _pool_input("max_pool2d", _max_probe, input)
+    k, s, p = _pool_settings("max_pool2d", kernel_size, stride, padding)
+    d = _pair_arg("max_pool2d", "dilation", dilation, 1)
+    out, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
+    return (out, idx) if return_indices else out
+
+
+def max_pool2d_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    *,
+    indices: ArrayLike | None = None,
+) -> np.ndarray:
+    """Gradient of :func:`max_pool2d`: each output's gradient goes to its maximum (the first
+    one on ties), as in PyTorch.
+
+    Pass the ``indices`` from ``max_pool2d(..., return_indices=True)`` to skip finding the
+    maxima again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.max_pool2d_backward(np.ones((1, 1, 1)), np.arange(4.0).reshape(1, 2, 2), 2).tolist()
+    [[[0.0, 0.0], [0.0, 1.0]]]
+    """
+    func = "max_pool2d_backward"
+    x = _pool_input(func, _max_probe, input)
+    if indices is None:
+        k, s, p = _pool_settings(func, kernel_size, stride, padding)
+        d = _pair_arg(func, "dilation", dilation, 1)
+        _, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
+    else:
+        idx = np.asarray(as_array(func, "indices", indices))
+        if idx.dtype.kind not in "iu":
+            raise DTypeError(f"{func}: indices must hold integers, got dtype {idx.dtype}")
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+    go = as_float(func, "grad_output", grad_output, x.dtype)
+    return _core.max_pool2d_backward(go, idx, list(x.shape))
+
+
+def _avg_settings(
+    func: str, kernel_size: Any, stride: Any, padding: Any, divisor_override: Any
+) -> tuple[list[int], list[int], list[int], int | None]:
+    k, s, p = _pool_settings(func, kernel_size, stride, padding)
+    div = None
+    if divisor_override is not None:
+        div = _int_arg(func, "divisor_override", divisor_override, 1)
+    return k, s, p, div
+
+
+def avg_pool2d(
+    input: ArrayLike,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """Average pooling over the last two axes, as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    input : array_like
+        (N, C, H, W) or (C, H, W).
+    kernel_size, stride, padding, ceil_mode
+        As in :func:`max_pool2d` (padding adds zeros).
+    count_include_pad : bool
+        Divide by the window size within the padded input (True) or by the number of input
+        elements in the window (False).
+    divisor_override : int, optional
+        A fixed positive divisor instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.avg_pool2d(np.arange(16.0).reshape(1, 4, 4), 2).tolist()
+    [[[2.5, 4.5], [10.5, 12.5]]]
+    """
+    x = _pool_input("avg_pool2d", _mean_probe, input)
+    k, s, p, div = _avg_settings("avg_pool2d", kernel_size, stride, padding, divisor_override)
+    return _core.avg_pool2d(x, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
+
+
+def avg_pool2d_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d`: each output's gradient over its divisor, spread over
+    its window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.avg_pool2d_backward(np.ones((1, 1, 1)), np.zeros((1, 2, 2)), 2).tolist()
+    [[[0.25, 0.25], [0.25, 0.25]]]
+    """
+    func = "avg_pool2d_backward"
+    x = _pool_input(func, _mean_probe, input)
+    k, s, p, div = _avg_settings(func, kernel_size, stride, padding, divisor_override)
+    go = as_float(func, "grad_output", grad_output, x.dtype)
+    return _core.avg_pool2d_backward(
+        go, list(x.shape), k, s, p, bool(ceil_mode), bool(count_include_pad), div
+    )

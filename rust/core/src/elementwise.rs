@@ -73,7 +73,7 @@ fn broadcast_with<T: Real, F: Fn(T, T) -> T + Sync>(
 ) -> Vec<T> {
     let n = numel(out_shape);
     let mut out = vec![T::zero(); n];
-    if ashape == bshape {
+    if ashape == out_shape && bshape == out_shape {
         zip_map(a, b, &mut out, f);
         return out;
     }
@@ -299,6 +299,14 @@ mod tests {
         let (ga, gb) = binary_backward(BinaryOp::Mul, &g, &[2, 3], &a, &[2, 3], &b, &[3]).unwrap();
         assert_eq!(ga, vec![2.0, 3.0, 4.0, 2.0, 3.0, 4.0]);
         assert_eq!(gb, vec![5.0, 7.0, 9.0]);
+    }
+
+    #[test]
+    fn backward_expands_a_0d_operand() {
+        let (a, b, g) = ([2.0f64], [1.0f64, 2.0, 3.0, 4.0], [1.0f64; 4]);
+        let (ga, gb) = binary_backward(BinaryOp::Mul, &g, &[2, 2], &a, &[], &b, &[2, 2]).unwrap();
+        assert_eq!(ga, vec![10.0]);
+        assert_eq!(gb, vec![2.0; 4]);
     }
 
     #[test]

@@ -93,6 +93,14 @@ fn plan(
     ))
 }
 
+/// The error NumPy raises for the maximum of an empty reduction.
+fn no_identity<R>(op: &str, shape: &[usize]) -> Result<R> {
+    shape_err!(
+        "{op}: zero-size array (shape {}) to reduction operation maximum which has no identity",
+        fmt_shape(shape)
+    )
+}
+
 /// Reduces `x` (shape `shape`) over `axes` (`None`: all). Returns the result and its shape.
 pub fn reduce<T: Real>(
     op: ReduceOp,
@@ -104,10 +112,7 @@ pub fn reduce<T: Real>(
     let name = op.name();
     let (p, _) = plan(name, shape, axes, keepdims)?;
     if op == ReduceOp::Max && p.count == 0 {
-        return shape_err!(
-            "max: zero-size array (shape {}) to reduction operation maximum which has no identity",
-            fmt_shape(shape)
-        );
+        return no_identity(name, shape);
     }
     let n_out = numel(&p.keep_shape);
     let init = if op == ReduceOp::Max {
@@ -135,7 +140,10 @@ pub fn reduce<T: Real>(
             _ => sum_slice(row),
         };
         let per_row: Vec<T> = if worth_parallel(x.len()) && walk.rows > 1 {
-            (0..walk.rows).into_par_iter().map(|r| fold(row_of(r))).collect()
+            (0..walk.rows)
+                .into_par_iter()
+                .map(|r| fold(row_of(r)))
+                .collect()
         } else {
             (0..walk.rows).map(|r| fold(row_of(r))).collect()
         };
@@ -191,6 +199,9 @@ pub fn reduce_backward<T: Real>(
 ) -> Result<Vec<T>> {
     let name = op.name();
     let (p, _) = plan(name, shape, axes, keepdims)?;
+    if op == ReduceOp::Max && p.count == 0 {
+        return no_identity(&format!("{name}_backward"), shape);
+    }
     if gshape != p.out_shape.as_slice() {
         return shape_err!(
             "{name}_backward: grad_output has shape {}, but {name} gives shape {}",
@@ -252,14 +263,15 @@ fn fill_rows<T: Real, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], inner: usize
         return;
     }
     if worth_parallel(out.len()) {
-        out.par_chunks_mut(inner).enumerate().for_each(|(r, row)| f(r, row));
+        out.par_chunks_mut(inner)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
     } else {
         for (r, row) in out.chunks_mut(inner).enumerate() {
             f(r, row);
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -279,6 +291,8 @@ mod tests {
     #[test]
     fn max_of_empty_is_an_error_and_ties_share_gradient() {
         assert!(reduce::<f32>(ReduceOp::Max, &[], &[0], None, false).is_err());
+        let empty = reduce_backward::<f32>(ReduceOp::Max, &[], &[], &[], &[0], None, false);
+        assert!(empty.is_err());
         let x = [1.0f64, 3.0, 3.0];
         let g = reduce_backward(ReduceOp::Max, &[1.0], &[], &x, &[3], None, false).unwrap();
         assert_eq!(g, vec![0.0, 0.5, 0.5]);

@@ -9,6 +9,18 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Number of elements of a shape, or `None` when it exceeds `isize::MAX` (no array can have
+/// that many, and [`numel`] would overflow).
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize)
+}
+
 /// Formats a shape as NumPy prints it: `(2, 3)`, `(5,)`, `()`.
 pub fn fmt_shape(shape: &[usize]) -> String {
     match shape.len() {
@@ -32,8 +44,16 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>
     let nd = a.len().max(b.len());
     let mut out = vec![0; nd];
     for i in 0..nd {
-        let da = if i < nd - a.len() { 1 } else { a[i - (nd - a.len())] };
-        let db = if i < nd - b.len() { 1 } else { b[i - (nd - b.len())] };
+        let da = if i < nd - a.len() {
+            1
+        } else {
+            a[i - (nd - a.len())]
+        };
+        let db = if i < nd - b.len() {
+            1
+        } else {
+            b[i - (nd - b.len())]
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -45,6 +65,14 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>
                 fmt_shape(b)
             );
         };
+    }
+    if checked_numel(&out).is_none() {
+        return shape_err!(
+            "{op}: shapes {} and {} broadcast to {}, which is too big for an array",
+            fmt_shape(a),
+            fmt_shape(b),
+            fmt_shape(&out)
+        );
     }
     Ok(out)
 }
@@ -194,10 +222,16 @@ mod tests {
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[3]).unwrap(), vec![3]);
         assert_eq!(broadcast_shapes("t", &[0, 1], &[1, 5]).unwrap(), vec![0, 5]);
         assert!(broadcast_shapes("t", &[2], &[3]).is_err());
+        let big = 1usize << 40;
+        assert!(broadcast_shapes("t", &[big, 1], &[1, big]).is_err());
+        assert_eq!(checked_numel(&[big, big, 0]), Some(0));
     }
 
     #[test]

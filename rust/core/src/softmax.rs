@@ -51,9 +51,10 @@ fn softmax_impl<T: Real>(x: &[T], shape: &[usize], axis: isize, log: bool) -> Re
                 }
             }
         }
-        // A row of -inf would give NaN from (-inf) - (-inf); shift by 0 instead, like PyTorch.
+        // A row of -inf would give NaN from (-inf) - (-inf); shift by 0 instead. A +inf
+        // maximum stays, so its row is NaN, as in the unshifted formula.
         for mi in m.iter_mut() {
-            if mi.is_infinite() {
+            if *mi == T::neg_infinity() {
                 *mi = T::zero();
             }
         }
@@ -68,10 +69,11 @@ fn softmax_impl<T: Real>(x: &[T], shape: &[usize], axis: isize, log: bool) -> Re
             }
         }
         if log {
-            let lse: Vec<T> = m.iter().zip(&s).map(|(&m, &s)| m + s.ln()).collect();
+            // (x - m) - ln(s), not x - (m + ln(s)): for large |m| the latter rounds ln(s) away.
+            let ls: Vec<T> = s.iter().map(|&s| s.ln()).collect();
             for k in 0..n {
                 for i in 0..inner {
-                    blk[k * inner + i] = blk[k * inner + i] - lse[i];
+                    blk[k * inner + i] = (blk[k * inner + i] - m[i]) - ls[i];
                 }
             }
         } else {
@@ -95,7 +97,6 @@ pub fn softmax<T: Real>(x: &[T], shape: &[usize], axis: isize) -> Result<Vec<T>>
 pub fn log_softmax<T: Real>(x: &[T], shape: &[usize], axis: isize) -> Result<Vec<T>> {
     softmax_impl(x, shape, axis, true)
 }
-
 
 /// Gradient of softmax given its output `y`: `y * (g - sum(g * y))` along the axis.
 /// Gradient of log-softmax given its output `y`: `g - exp(y) * sum(g)` along the axis.
@@ -172,9 +173,31 @@ mod tests {
     }
 
     #[test]
+    fn log_softmax_keeps_precision_for_large_inputs() {
+        let x = [1e8f32, 1e8];
+        let ly = log_softmax(&x, &[2], 0).unwrap();
+        assert!(
+            ly.iter()
+                .all(|&v| (v + std::f32::consts::LN_2).abs() < 1e-6),
+            "{ly:?}"
+        );
+    }
+
+    #[test]
     fn softmax_along_first_axis() {
         let x = [0.0f64, 1.0, 0.0, 1.0];
         let y = softmax(&x, &[2, 2], 0).unwrap();
         assert_eq!(y, vec![0.5, 0.5, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn infinite_rows_are_nan_like_the_formula() {
+        let inf = f64::INFINITY;
+        let x = [inf, 1.0, 2.0, -inf, -inf, -inf, -inf, 0.0, 1.0];
+        for log in [false, true] {
+            let y = softmax_impl(&x, &[3, 3], 1, log).unwrap();
+            assert!(y[..6].iter().all(|v| v.is_nan()), "{y:?}");
+            assert!(y[6..].iter().all(|v| !v.is_nan()), "{y:?}");
+        }
     }
 }

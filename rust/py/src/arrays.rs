@@ -2,7 +2,9 @@
 //! element type.
 
 use numpy::ndarray::{ArrayD, IxDyn};
-use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
@@ -13,10 +15,13 @@ pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
 
 /// The data of `a` in C order: borrowed when contiguous, copied once otherwise.
 pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> Cow<'a, [T]> {
-    match a.as_slice() {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
+    // `as_slice` also accepts Fortran-ordered arrays, whose memory is not in C order.
+    if a.is_c_contiguous() {
+        if let Ok(s) = a.as_slice() {
+            return Cow::Borrowed(s);
+        }
     }
+    Cow::Owned(a.as_array().iter().copied().collect())
 }
 
 /// The shape of `a`.
@@ -25,7 +30,11 @@ pub fn shape<T: Element>(a: &In<'_, T>) -> Vec<usize> {
 }
 
 /// Wraps a result buffer as a NumPy array of `shape` without copying.
-pub fn out<'py, T: Element>(py: Python<'py>, v: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+pub fn out<'py, T: Element>(
+    py: Python<'py>,
+    v: Vec<T>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
     let arr = ArrayD::from_shape_vec(IxDyn(shape), v)
         .map_err(|e| shape_error(format!("internal: result does not fit its shape: {e}")))?;
     Ok(arr.into_pyarray(py).into_any())

@@ -1,22 +1,52 @@
 //! Bindings of the tensor-op kernels (`ferrograd._core` functions behind `ferrograd.ops`).
 
-use ferrograd_core::softmax as activation;
 use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::reduce::{self, ReduceOp};
+use ferrograd_core::shape::{broadcast_shapes, checked_numel};
+use ferrograd_core::softmax as activation;
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error};
+use crate::errors::{run, shape_error, to_py};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
+
+/// Buffers of at least this many elements are checked by [`ensure_room`] before use.
+const CHECK_ROOM: usize = 1 << 24;
+
+/// Checks, before anything is copied or computed, that buffers of each of `shapes` can be
+/// allocated as `T`: a failed allocation inside a kernel would abort the interpreter (as a
+/// huge broadcast view would). Sizes no array can have are a `ShapeError` (NumPy's "array is
+/// too big"); memory that is not there is a `MemoryError`.
+fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
+    let mut most = 0;
+    for s in shapes {
+        let n = checked_numel(s)
+            .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
+            .ok_or_else(|| shape_error(format!("{func}: an array of shape {s:?} is too big")))?;
+        most = most.max(n);
+    }
+    if most >= CHECK_ROOM {
+        Vec::<T>::new().try_reserve_exact(most).map_err(|_| {
+            PyMemoryError::new_err(format!(
+                "{func}: cannot allocate {most} elements ({} bytes)",
+                most * std::mem::size_of::<T>()
+            ))
+        })?;
+    }
+    Ok(())
+}
 
 fn binary_op<'py>(py: Python<'py>, op: BinaryOp, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
     with_float!(op.name(), [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
+        let so = broadcast_shapes(op.name(), &sa, &sb).map_err(to_py)?;
+        ensure_room::<T>(op.name(), &[&sa, &sb, &so])?;
         let (da, db) = (data(&a), data(&b));
         let (v, s) = run(py, || elementwise::binary(op, &da, &sa, &db, &sb))?;
         out(py, v, &s)
@@ -34,6 +64,7 @@ fn binary_grad<'py>(
     with_float!(&name, [("grad_output", g), ("a", a), ("b", b)], |T| {
         let (g, a, b) = (borrow::<T>(g)?, borrow::<T>(a)?, borrow::<T>(b)?);
         let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
+        ensure_room::<T>(&name, &[&sg, &sa, &sb])?;
         let (dg, da, db) = (data(&g), data(&a), data(&b));
         let (ga, gb) = run(py, || {
             elementwise::binary_backward(op, &dg, &sg, &da, &sa, &db, &sb)
@@ -69,7 +100,9 @@ binary_bindings! {
 fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> PyResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
-        let (sx, dx) = (shape(&x), data(&x));
+        let sx = shape(&x);
+        ensure_room::<T>(name, &[&sx])?;
+        let dx = data(&x);
         let v = run(py, || Ok(elementwise::unary(op, &dx)))?;
         out(py, v, &sx)
     })
@@ -90,6 +123,7 @@ fn unary_grad<'py>(
                 "{name}: grad_output has shape {sg:?} but x has shape {sx:?}"
             )));
         }
+        ensure_room::<T>(name, &[&sx])?;
         let (dg, dx) = (data(&g), data(&x));
         let v = run(py, || elementwise::unary_backward(op, &dg, &dx))?;
         out(py, v, &sx)
@@ -145,8 +179,12 @@ fn reduce_op<'py>(
 ) -> PyResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
-        let (sx, dx) = (shape(&x), data(&x));
-        let (v, s) = run(py, || reduce::reduce(op, &dx, &sx, axes.as_deref(), keepdims))?;
+        let sx = shape(&x);
+        ensure_room::<T>(name, &[&sx])?;
+        let dx = data(&x);
+        let (v, s) = run(py, || {
+            reduce::reduce(op, &dx, &sx, axes.as_deref(), keepdims)
+        })?;
         out(py, v, &s)
     })
 }
@@ -163,6 +201,7 @@ fn reduce_grad<'py>(
     with_float!(name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
+        ensure_room::<T>(name, &[&sg, &sx])?;
         let (dg, dx) = (data(&g), data(&x));
         let v = run(py, || {
             reduce::reduce_backward(op, &dg, &sg, &dx, &sx, axes.as_deref(), keepdims)
@@ -201,10 +240,16 @@ reduce_bindings! {
 
 /// Sums `grad` over broadcast axes down to `shape`.
 #[pyfunction]
-pub fn sum_to_shape<'py>(py: Python<'py>, grad: &Arr<'py>, shape_: Vec<usize>) -> PyResult<Arr<'py>> {
+pub fn sum_to_shape<'py>(
+    py: Python<'py>,
+    grad: &Arr<'py>,
+    shape_: Vec<usize>,
+) -> PyResult<Arr<'py>> {
     with_float!("sum_to_shape", [("grad", grad)], |T| {
         let g = borrow::<T>(grad)?;
-        let (sg, dg) = (shape(&g), data(&g));
+        let sg = shape(&g);
+        ensure_room::<T>("sum_to_shape", &[&sg])?;
+        let dg = data(&g);
         let v = run(py, || elementwise::sum_to_shape(&dg, &sg, &shape_))?;
         out(py, v, &shape_)
     })
@@ -214,7 +259,9 @@ fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> PyR
     let name = if log { "log_softmax" } else { "softmax" };
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
-        let (sx, dx) = (shape(&x), data(&x));
+        let sx = shape(&x);
+        ensure_room::<T>(name, &[&sx])?;
+        let dx = data(&x);
         let v = run(py, || {
             if log {
                 activation::log_softmax(&dx, &sx, axis)
@@ -233,7 +280,11 @@ fn softmax_grad<'py>(
     axis: isize,
     log: bool,
 ) -> PyResult<Arr<'py>> {
-    let name = if log { "log_softmax_backward" } else { "softmax_backward" };
+    let name = if log {
+        "log_softmax_backward"
+    } else {
+        "softmax_backward"
+    };
     with_float!(name, [("grad_output", g), ("output", y)], |T| {
         let (g, y) = (borrow::<T>(g)?, borrow::<T>(y)?);
         let (sg, sy) = (shape(&g), shape(&y));
@@ -242,8 +293,11 @@ fn softmax_grad<'py>(
                 "{name}: grad_output has shape {sg:?} but the output has shape {sy:?}"
             )));
         }
+        ensure_room::<T>(name, &[&sy])?;
         let (dg, dy) = (data(&g), data(&y));
-        let v = run(py, || activation::softmax_backward(&dg, &dy, &sy, axis, log))?;
+        let v = run(py, || {
+            activation::softmax_backward(&dg, &dy, &sy, axis, log)
+        })?;
         out(py, v, &sy)
     })
 }
@@ -346,6 +400,7 @@ pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
         let d = matmul_dims(&sa, &sb)?;
+        ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
         let (da, db) = (data(&a), data(&b));
         let v = run(py, || gemm::matmul(&da, &db, d))?;
         out(py, v, &matmul_out_shape(&sa, &sb, &d))
@@ -360,20 +415,87 @@ pub fn matmul_backward<'py>(
     a: &Arr<'py>,
     b: &Arr<'py>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    with_float!("matmul_backward", [("grad_output", grad_output), ("a", a), ("b", b)], |T| {
-        let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
-        let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
-        let d = matmul_dims(&sa, &sb)?;
-        if sg != matmul_out_shape(&sa, &sb, &d) {
+    with_float!(
+        "matmul_backward",
+        [("grad_output", grad_output), ("a", a), ("b", b)],
+        |T| {
+            let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
+            let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
+            let d = matmul_dims(&sa, &sb)?;
+            if sg != matmul_out_shape(&sa, &sb, &d) {
+                return Err(shape_error(format!(
+                    "matmul_backward: grad_output has shape {sg:?}, expected {:?}",
+                    matmul_out_shape(&sa, &sb, &d)
+                )));
+            }
+            ensure_room::<T>("matmul_backward", &[&sg, &sa, &sb])?;
+            let (dg, da, db) = (data(&g), data(&a), data(&b));
+            let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
+            PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+        }
+    )
+}
+
+/// `x @ weight^T + bias` for `x` (m, k), `weight` (n, k) (PyTorch's layout), `bias` (n,).
+#[pyfunction]
+#[pyo3(signature = (x, weight, bias=None))]
+pub fn linear<'py>(
+    py: Python<'py>,
+    x: &Arr<'py>,
+    weight: &Arr<'py>,
+    bias: Option<&Arr<'py>>,
+) -> PyResult<Arr<'py>> {
+    with_float!("linear", [("x", x), ("weight", weight)], |T| {
+        let (x, w) = (borrow::<T>(x)?, borrow::<T>(weight)?);
+        let b = bias.map(borrow::<T>).transpose()?;
+        let (sx, sw) = (shape(&x), shape(&w));
+        if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
             return Err(shape_error(format!(
-                "matmul_backward: grad_output has shape {sg:?}, expected {:?}",
-                matmul_out_shape(&sa, &sb, &d)
+                "linear: input has shape {sx:?} and weight {sw:?}; expected (N, in) and (out, in)"
             )));
         }
-        let (dg, da, db) = (data(&g), data(&a), data(&b));
-        let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
-        PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+        let (dx, dw) = (data(&x), data(&w));
+        let db = b.as_ref().map(|b| data(b));
+        let v = run(py, || {
+            gemm::linear(&dx, &dw, db.as_deref(), sx[0], sx[1], sw[0])
+        })?;
+        out(py, v, &[sx[0], sw[0]])
     })
+}
+
+/// Gradients of `linear`: `(grad_x, grad_weight, grad_bias)`.
+#[pyfunction]
+pub fn linear_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    x: &Arr<'py>,
+    weight: &Arr<'py>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    with_float!(
+        "linear_backward",
+        [("grad_output", grad_output), ("x", x), ("weight", weight)],
+        |T| {
+            let (g, x, w) = (
+                borrow::<T>(grad_output)?,
+                borrow::<T>(x)?,
+                borrow::<T>(weight)?,
+            );
+            let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
+            if sx.len() != 2 || sw.len() != 2 || sg != [sx[0], sw[0]] || sx[1] != sw[1] {
+                return Err(shape_error(format!(
+                    "linear_backward: grad_output {sg:?}, x {sx:?} and weight {sw:?} do not fit"
+                )));
+            }
+            let (dg, dx, dw) = (data(&g), data(&x), data(&w));
+            let (gx, gw, gb) = run(py, || {
+                gemm::linear_backward(&dg, &dx, &dw, sx[0], sx[1], sw[0])
+            })?;
+            PyTuple::new(
+                py,
+                [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[sw[0]])?],
+            )
+        }
+    )
 }
 
 /// Registers this file's functions on the module.
@@ -382,11 +504,39 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ($($f:ident),+ $(,)?) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )+ };
     }
     add_all!(
-        add, add_backward, sub, sub_backward, mul, mul_backward, div, div_backward,
-        exp, exp_backward, log, log_backward, sqrt, sqrt_backward, neg, neg_backward,
-        pow, pow_backward, sum, sum_backward, mean, mean_backward, max, max_backward,
-        sum_to_shape, softmax, softmax_backward, log_softmax, log_softmax_backward,
-        matmul, matmul_backward,
+        add,
+        add_backward,
+        sub,
+        sub_backward,
+        mul,
+        mul_backward,
+        div,
+        div_backward,
+        exp,
+        exp_backward,
+        log,
+        log_backward,
+        sqrt,
+        sqrt_backward,
+        neg,
+        neg_backward,
+        pow,
+        pow_backward,
+        sum,
+        sum_backward,
+        mean,
+        mean_backward,
+        max,
+        max_backward,
+        sum_to_shape,
+        softmax,
+        softmax_backward,
+        log_softmax,
+        log_softmax_backward,
+        matmul,
+        matmul_backward,
+        linear,
+        linear_backward,
     );
     Ok(())
 }
