@@ -20,11 +20,19 @@ from ._classification import *  # noqa: F403
 from ._classification import __all__ as _cls
 from ._contrastive import *  # noqa: F403
 from ._contrastive import __all__ as _con
+from ._conv import *  # noqa: F403
+from ._conv import __all__ as _convf
 from ._distribution import *  # noqa: F403
 from ._distribution import __all__ as _dist
 from ._margin import *  # noqa: F403
 from ._margin import __all__ as _mar
+from ._norm import *  # noqa: F403
+from ._norm import __all__ as _normf
 from ._regression import *  # noqa: F403
 from ._regression import __all__ as _reg
 
-__all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg]  # noqa: PLE0604
+__all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg, *_convf, *_normf]
+
+from ._autograd import wrap_module as _wrap_module
+
+_wrap_module(globals(), __all__)

@@ -12,7 +12,19 @@ import functools
 import inspect
 from typing import Any, Callable
 
+from ..exceptions import FerrogradError
 from ..tensor import Tensor, _make
+
+# Losses of (input - target): the gradient with respect to the target is the negated one.
+_TARGET_NEGATED = {"mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"}
+
+
+def _with_target_grad(bwd: Callable[..., Any]) -> Callable[..., Any]:
+    def both(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        g = bwd(*args, **kwargs)
+        return g, -g
+
+    return both
 
 
 def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,7 +46,15 @@ def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable
 
         def backward(g: Any) -> Any:
             res = bwd(g, *arrays, **kw_arrays)
-            return res if isinstance(res, tuple) else (res,)
+            res = res if isinstance(res, tuple) else (res,)
+            for i, a in enumerate(pos):
+                if isinstance(a, Tensor) and a.requires_grad and (i >= len(res) or res[i] is None):
+                    name = list(sig.parameters)[i]
+                    raise FerrogradError(
+                        f"{fwd.__name__}: no gradient with respect to '{name}' is available; "
+                        f"pass it as a plain array or call .detach() on it"
+                    )
+            return res
 
         return _make(out, pos, backward)
 
@@ -47,4 +67,6 @@ def wrap_module(namespace: dict[str, Any], names: list[str]) -> None:
         bwd = namespace.get(f"{name}_backward")
         if name.endswith("_backward") or bwd is None:
             continue
+        if name in _TARGET_NEGATED:
+            bwd = _with_target_grad(bwd)
         namespace[name] = differentiable(namespace[name], bwd)

@@ -1,0 +1,179 @@
+"""Number-for-number parity with PyTorch, run only where PyTorch is installed.
+
+The suite's references are the NumPy formulas in tests/reference.py; this file is a second,
+independent check of the semantics (defaults, reductions, edge rules) against PyTorch itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ferrograd as fg
+import ferrograd.functional as F
+from ferrograd import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+RNG = np.random.default_rng(0)
+
+
+def t(x: np.ndarray, grad: bool = False):
+    return torch.tensor(x, dtype=torch.float64, requires_grad=grad)
+
+
+def check(ours, ref_fn, x, *rest, rtol=1e-10, atol=1e-12):
+    """Compares forward values and input gradients (through autograd on both sides)."""
+    xt = t(x, grad=True)
+    ref = ref_fn(xt, *rest)
+    ref.sum().backward() if ref.dim() else ref.backward()
+    xf = fg.tensor(x, requires_grad=True)
+    out = ours(xf)
+    out.sum().backward() if out.ndim else out.backward()
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(xf.grad, xt.grad.numpy(), rtol=rtol, atol=atol)
+
+
+LOGITS = RNG.standard_normal((6, 4)) * 3
+LABELS = np.array([0, 3, -100, 1, 2, 3])
+WEIGHT = np.array([0.5, 1.0, 2.0, 0.25])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy(reduction, smoothing):
+    kw = {"reduction": reduction, "label_smoothing": smoothing}
+    check(
+        lambda x: F.cross_entropy(x, LABELS, weight=WEIGHT, **kw),
+        lambda x: TF.cross_entropy(x, torch.tensor(LABELS), weight=t(WEIGHT), **kw),
+        LOGITS,
+    )
+    p = RNG.dirichlet(np.ones(4), 6)
+    check(
+        lambda x: F.cross_entropy(x, p, weight=WEIGHT, **kw),
+        lambda x: TF.cross_entropy(x, t(p), weight=t(WEIGHT), **kw),
+        LOGITS,
+    )
+
+
+def test_cross_entropy_spatial_and_nll():
+    x = RNG.standard_normal((2, 3, 4, 5))
+    y = RNG.integers(0, 3, (2, 4, 5))
+    y[0, 0, 0] = -100
+    check(
+        lambda a: F.cross_entropy(a, y, weight=WEIGHT[:3]),
+        lambda a: TF.cross_entropy(a, torch.tensor(y), weight=t(WEIGHT[:3])),
+        x,
+    )
+    check(
+        lambda a: F.nll_loss(a, LABELS, weight=WEIGHT),
+        lambda a: TF.nll_loss(a, torch.tensor(LABELS), weight=t(WEIGHT)),
+        LOGITS,
+    )
+
+
+def test_binary_losses():
+    p = RNG.uniform(0.0, 1.0, (5, 3))
+    p[0, 0], p[1, 1] = 0.0, 1.0  # the clamp at -100
+    y = RNG.uniform(0, 1, (5, 3))
+    w = RNG.uniform(0.5, 2, 3)
+    got = F.binary_cross_entropy(p, y, weight=w, reduction="none")
+    want = TF.binary_cross_entropy(t(p), t(y), weight=t(w), reduction="none").numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    x = RNG.standard_normal((5, 3)) * 10
+    pw = np.array([1.0, 3.0, 0.5])
+    check(
+        lambda a: F.binary_cross_entropy_with_logits(a, y, weight=w, pos_weight=pw),
+        lambda a: TF.binary_cross_entropy_with_logits(a, t(y), weight=t(w), pos_weight=t(pw)),
+        x,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "mean", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(reduction, log_target):
+    x = np.log(RNG.dirichlet(np.ones(5), 4))
+    q = RNG.dirichlet(np.ones(5), 4)
+    q[0, 0] = 0.0
+    target = np.log(q + 1e-3) if log_target else q
+    check(
+        lambda a: F.kl_div(a, target, reduction=reduction, log_target=log_target),
+        lambda a: TF.kl_div(a, t(target), reduction=reduction, log_target=log_target),
+        x,
+    )
+
+
+def test_regression_losses():
+    x, y = RNG.standard_normal((4, 5)) * 2, RNG.standard_normal((4, 5))
+    for ours, ref, kw in [
+        (F.mse_loss, TF.mse_loss, {}),
+        (F.l1_loss, TF.l1_loss, {}),
+        (F.huber_loss, TF.huber_loss, {"delta": 0.7}),
+        (F.smooth_l1_loss, TF.smooth_l1_loss, {"beta": 0.7}),
+    ]:
+        check(lambda a, o=ours, k=kw: o(a, y, **k), lambda a, r=ref, k=kw: r(a, t(y), **k), x)
+
+
+def test_margin_and_embedding_losses():
+    x = RNG.standard_normal((6, 4))
+    check(
+        lambda a: F.multi_margin_loss(a, np.abs(LABELS) % 4, p=2, margin=0.7, weight=WEIGHT),
+        lambda a: TF.multi_margin_loss(
+            a, torch.tensor(np.abs(LABELS) % 4), p=2, margin=0.7, weight=t(WEIGHT)
+        ),
+        x,
+    )
+    s = np.where(RNG.random((6, 4)) > 0.5, 1.0, -1.0)
+    check(
+        lambda a: F.hinge_embedding_loss(a, s, margin=0.5),
+        lambda a: TF.hinge_embedding_loss(a, t(s), margin=0.5),
+        x,
+    )
+    check(lambda a: F.soft_margin_loss(a, s), lambda a: TF.soft_margin_loss(a, t(s)), x)
+    b, sign = RNG.standard_normal((6, 4)), np.where(RNG.random(6) > 0.5, 1.0, -1.0)
+    check(
+        lambda a: F.cosine_embedding_loss(a, b, sign, margin=0.1),
+        lambda a: TF.cosine_embedding_loss(a, t(b), t(sign), margin=0.1),
+        x,
+    )
+    p, n = RNG.standard_normal((6, 4)), RNG.standard_normal((6, 4))
+    for swap in (False, True):
+        check(
+            lambda a, sw=swap: F.triplet_margin_loss(a, p, n, margin=0.5, p=1.5, swap=sw),
+            lambda a, sw=swap: TF.triplet_margin_loss(a, t(p), t(n), margin=0.5, p=1.5, swap=sw),
+            x,
+        )
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("relu", {}),
+        ("leaky_relu", {"negative_slope": 0.3}),
+        ("sigmoid", {}),
+        ("tanh", {}),
+        ("gelu", {}),
+        ("gelu", {"approximate": "tanh"}),
+        ("elu", {"alpha": 0.5}),
+        ("silu", {}),
+        ("softplus", {"beta": 2.0, "threshold": 5.0}),
+        ("softmax", {"dim": 0}),
+        ("log_softmax", {"dim": 1}),
+    ],
+)
+def test_activations(name, kw):
+    x = RNG.standard_normal((5, 4)) * 4
+    check(lambda a: getattr(F, name)(a, **kw), lambda a: getattr(TF, name)(a, **kw), x)
+
+
+def test_linear_state_dict_moves_between_frameworks():
+    fg.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = RNG.standard_normal((5, 4))
+    np.testing.assert_allclose(
+        ours(fg.tensor(x)).data, theirs(t(x)).detach().numpy(), rtol=1e-12, atol=1e-14
+    )
