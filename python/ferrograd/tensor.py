@@ -371,6 +371,36 @@ class Tensor:
             axes = tuple(axes[0])
         return transpose(self, axes)
 
+    def relu(self) -> Tensor:
+        """max(0, x)."""
+        from .functional import relu
+
+        return relu(self)
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x))."""
+        from .functional import sigmoid
+
+        return sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        """Hyperbolic tangent."""
+        from .functional import tanh
+
+        return tanh(self)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        """Softmax along ``dim``."""
+        from .functional import softmax
+
+        return softmax(self, dim=dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        """Log-softmax along ``dim``."""
+        from .functional import log_softmax
+
+        return log_softmax(self, dim=dim)
+
     @property
     def T(self) -> Tensor:
         """The axes reversed."""

@@ -1,0 +1,711 @@
+//! Recurrent layers: one layer in one direction over a whole sequence, forward and backward
+//! (backpropagation through time), for the Elman cell (tanh or ReLU), LSTM and GRU.
+//!
+//! Weights use PyTorch's layouts and gate order: `w_ih` is (gates * hidden, input), `w_hh` is
+//! (gates * hidden, hidden), LSTM gates are i, f, g, o and GRU gates r, z, n with
+//! `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`. Arrays are row-major: the input is
+//! (steps, batch, input), states are (batch, hidden).
+//!
+//! The forward pass returns `states`, (steps, batch, width * hidden) with `width` 1, or 2 for
+//! the LSTM (h_t then c_t), the state after reading `x[t]` at position `t` in either direction;
+//! and `saved`, the gate activations the backward pass needs (empty for the Elman cell).
+//!
+//! ```
+//! use ferrograd_core::rnn::{forward, Cell, Run, SeqDims, Weights};
+//! let run = Run {
+//!     cell: Cell::RnnRelu,
+//!     d: SeqDims { steps: 2, batch: 1, input: 1, hidden: 1 },
+//!     x: &[1.0f64, -1.0],
+//!     h0: &[0.0],
+//!     c0: None,
+//!     w: Weights { w_ih: &[1.0], w_hh: &[0.0], b_ih: None, b_hh: None },
+//!     reverse: false,
+//! };
+//! assert_eq!(forward(&run).unwrap().states, vec![1.0, 0.0]);
+//! ```
+
+use crate::activation::sigmoid;
+use crate::error::Result;
+use crate::gemm::{gemm_strided, linear, Strided};
+use crate::real::Real;
+use crate::shape::checked_numel;
+use crate::{shape_err, value_err};
+
+/// The recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnTanh,
+    /// `h' = relu(W_ih x + b_ih + W_hh h + b_hh)`.
+    RnnRelu,
+    /// Long short-term memory, gates i, f, g, o.
+    Lstm,
+    /// Gated recurrent unit, gates r, z, n.
+    Gru,
+}
+
+impl Cell {
+    /// Parses PyTorch's mode names: `RNN_TANH`, `RNN_RELU`, `LSTM`, `GRU`.
+    pub fn parse(func: &str, mode: &str) -> Result<Self> {
+        match mode {
+            "RNN_TANH" => Ok(Cell::RnnTanh),
+            "RNN_RELU" => Ok(Cell::RnnRelu),
+            "LSTM" => Ok(Cell::Lstm),
+            "GRU" => Ok(Cell::Gru),
+            _ => value_err!(
+                "{func}: mode must be 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU', got '{mode}'"
+            ),
+        }
+    }
+
+    /// Weight rows per hidden unit.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::RnnTanh | Cell::RnnRelu => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// Values per step and batch row in `states`, in units of `hidden`.
+    pub fn state_width(self) -> usize {
+        if self == Cell::Lstm {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Values per step and batch row in `saved`, in units of `hidden`.
+    pub fn saved_width(self) -> usize {
+        match self {
+            Cell::RnnTanh | Cell::RnnRelu => 0,
+            Cell::Lstm | Cell::Gru => 4,
+        }
+    }
+}
+
+/// Sizes of one run: sequence length, batch, input features, hidden features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeqDims {
+    pub steps: usize,
+    pub batch: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// The parameters of one layer in one direction.
+#[derive(Debug)]
+pub struct Weights<'a, T> {
+    pub w_ih: &'a [T],
+    pub w_hh: &'a [T],
+    pub b_ih: Option<&'a [T]>,
+    pub b_hh: Option<&'a [T]>,
+}
+
+/// One layer in one direction: the cell, sizes, input sequence, initial states, parameters
+/// and whether to read the sequence from its end.
+#[derive(Debug)]
+pub struct Run<'a, T> {
+    pub cell: Cell,
+    pub d: SeqDims,
+    /// (steps, batch, input).
+    pub x: &'a [T],
+    /// (batch, hidden).
+    pub h0: &'a [T],
+    /// (batch, hidden), LSTM only.
+    pub c0: Option<&'a [T]>,
+    pub w: Weights<'a, T>,
+    pub reverse: bool,
+}
+
+// Copy without requiring `T: Copy` (the fields are references).
+impl<T> Clone for Weights<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Weights<'_, T> {}
+impl<T> Clone for Run<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Run<'_, T> {}
+
+/// Result of [`forward`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forward<T> {
+    /// (steps, batch, state_width * hidden): h_t (and c_t for the LSTM).
+    pub states: Vec<T>,
+    /// (steps, batch, saved_width * hidden): LSTM i, f, g, o; GRU r, z, n, W_hn h + b_hn.
+    pub saved: Vec<T>,
+}
+
+/// Result of [`backward`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grads<T> {
+    /// (steps, batch, input), when asked for.
+    pub dx: Option<Vec<T>>,
+    /// (batch, hidden).
+    pub dh0: Vec<T>,
+    /// (batch, hidden), LSTM only.
+    pub dc0: Option<Vec<T>>,
+    pub dw_ih: Vec<T>,
+    pub dw_hh: Vec<T>,
+    pub db_ih: Option<Vec<T>>,
+    pub db_hh: Option<Vec<T>>,
+}
+
+/// `numel` of a shape, or a shape error when it overflows.
+fn count(func: &str, shape: &[usize]) -> Result<usize> {
+    match checked_numel(shape) {
+        Some(n) => Ok(n),
+        None => shape_err!("{func}: sizes {shape:?} overflow"),
+    }
+}
+
+fn check_len<T>(func: &str, name: &str, a: &[T], want: usize) -> Result<()> {
+    if a.len() != want {
+        return shape_err!("{func}: {name} holds {} elements, expected {want}", a.len());
+    }
+    Ok(())
+}
+
+/// Checks every argument's length against the sizes.
+fn check<T>(func: &str, run: &Run<'_, T>) -> Result<()> {
+    let Run {
+        cell,
+        d,
+        x,
+        h0,
+        c0,
+        w,
+        ..
+    } = *run;
+    let g = count(func, &[cell.gates(), d.hidden])?;
+    count(
+        func,
+        &[
+            d.steps,
+            d.batch,
+            cell.state_width().max(cell.saved_width()),
+            d.hidden,
+        ],
+    )?;
+    count(func, &[d.steps, d.batch, g])?;
+    check_len(func, "input", x, count(func, &[d.steps, d.batch, d.input])?)?;
+    check_len(func, "h0", h0, count(func, &[d.batch, d.hidden])?)?;
+    check_len(func, "weight_ih", w.w_ih, count(func, &[g, d.input])?)?;
+    check_len(func, "weight_hh", w.w_hh, count(func, &[g, d.hidden])?)?;
+    if let Some(b) = w.b_ih {
+        check_len(func, "bias_ih", b, g)?;
+    }
+    if let Some(b) = w.b_hh {
+        check_len(func, "bias_hh", b, g)?;
+    }
+    match (cell, c0) {
+        (Cell::Lstm, Some(c)) => check_len(func, "c0", c, d.batch * d.hidden),
+        (Cell::Lstm, None) => shape_err!("{func}: the LSTM needs c0"),
+        (_, Some(_)) => shape_err!("{func}: only the LSTM takes c0"),
+        (_, None) => Ok(()),
+    }
+}
+
+/// The step at position `step` of the run (counting from the end when `reverse`).
+#[inline]
+fn position(steps: usize, step: usize, reverse: bool) -> usize {
+    if reverse {
+        steps - 1 - step
+    } else {
+        step
+    }
+}
+
+/// Runs one layer in one direction over the sequence `x` from the states `h0` (and `c0`).
+pub fn forward<T: Real>(run: &Run<'_, T>) -> Result<Forward<T>> {
+    check("rnn_forward", run)?;
+    let Run {
+        cell,
+        d,
+        x,
+        h0,
+        c0,
+        w,
+        reverse,
+    } = *run;
+    let (n, h) = (d.batch, d.hidden);
+    let g = cell.gates() * h;
+    let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
+    // the input projection of every step in one product
+    let xp = linear(x, w.w_ih, w.b_ih, d.steps * n, d.input, g)?;
+    let mut states = vec![T::zero(); d.steps * n * sw];
+    let mut saved = vec![T::zero(); d.steps * n * vw];
+    let mut hp = vec![T::zero(); n * g];
+    let mut h_prev = h0.to_vec();
+    let mut c_prev = c0.map(<[T]>::to_vec).unwrap_or_default();
+    let w_hh_t = Strided {
+        data: w.w_hh,
+        rs: 1,
+        cs: h,
+    };
+    for step in 0..d.steps {
+        let t = position(d.steps, step, reverse);
+        // hp = h_prev @ w_hh^T + b_hh
+        if let Some(b) = w.b_hh {
+            for row in 0..n {
+                hp[row * g..(row + 1) * g].copy_from_slice(b);
+            }
+        }
+        let hv = Strided {
+            data: &h_prev,
+            rs: h,
+            cs: 1,
+        };
+        gemm_strided(&mut hp, (n, h, g), hv, w_hh_t, w.b_hh.is_some(), true)?;
+        for b in 0..n {
+            let xr = &xp[(t * n + b) * g..(t * n + b + 1) * g];
+            let hr = &hp[b * g..(b + 1) * g];
+            let sr = &mut states[(t * n + b) * sw..(t * n + b + 1) * sw];
+            let vr = &mut saved[(t * n + b) * vw..(t * n + b + 1) * vw];
+            for k in 0..h {
+                match cell {
+                    Cell::RnnTanh => sr[k] = (xr[k] + hr[k]).tanh(),
+                    Cell::RnnRelu => sr[k] = (xr[k] + hr[k]).max(T::zero()),
+                    Cell::Lstm => {
+                        let i = sigmoid(xr[k] + hr[k]);
+                        let f = sigmoid(xr[h + k] + hr[h + k]);
+                        let gg = (xr[2 * h + k] + hr[2 * h + k]).tanh();
+                        let o = sigmoid(xr[3 * h + k] + hr[3 * h + k]);
+                        let c = f * c_prev[b * h + k] + i * gg;
+                        sr[k] = o * c.tanh();
+                        sr[h + k] = c;
+                        vr[k] = i;
+                        vr[h + k] = f;
+                        vr[2 * h + k] = gg;
+                        vr[3 * h + k] = o;
+                    }
+                    Cell::Gru => {
+                        let r = sigmoid(xr[k] + hr[k]);
+                        let z = sigmoid(xr[h + k] + hr[h + k]);
+                        let hn = hr[2 * h + k];
+                        let nn = (xr[2 * h + k] + r * hn).tanh();
+                        sr[k] = (T::one() - z) * nn + z * h_prev[b * h + k];
+                        vr[k] = r;
+                        vr[h + k] = z;
+                        vr[2 * h + k] = nn;
+                        vr[3 * h + k] = hn;
+                    }
+                }
+            }
+        }
+        for b in 0..n {
+            let sr = &states[(t * n + b) * sw..(t * n + b + 1) * sw];
+            h_prev[b * h..(b + 1) * h].copy_from_slice(&sr[..h]);
+            if cell == Cell::Lstm {
+                c_prev[b * h..(b + 1) * h].copy_from_slice(&sr[h..]);
+            }
+        }
+    }
+    Ok(Forward { states, saved })
+}
+
+/// Column sums of a (rows, cols) matrix.
+fn column_sums<T: Real>(a: &[T], cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); cols];
+    if cols > 0 {
+        for row in a.chunks_exact(cols) {
+            for (acc, &v) in out.iter_mut().zip(row) {
+                *acc = *acc + v;
+            }
+        }
+    }
+    out
+}
+
+/// Gradients of [`forward`] given `grad_states`, the gradient of its `states` (h and, for
+/// the LSTM, c at every step). `states` and `saved` are what [`forward`] returned for the
+/// same run; `dx` is computed only when `need_dx`.
+pub fn backward<T: Real>(
+    run: &Run<'_, T>,
+    grad_states: &[T],
+    states: &[T],
+    saved: &[T],
+    need_dx: bool,
+) -> Result<Grads<T>> {
+    let func = "rnn_backward";
+    check(func, run)?;
+    let Run {
+        cell,
+        d,
+        x,
+        h0,
+        c0,
+        w,
+        reverse,
+    } = *run;
+    let (n, h) = (d.batch, d.hidden);
+    let g = cell.gates() * h;
+    let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
+    check_len(func, "grad_states", grad_states, d.steps * n * sw)?;
+    check_len(func, "states", states, d.steps * n * sw)?;
+    check_len(func, "saved", saved, d.steps * n * vw)?;
+    let gs = grad_states;
+    let gru = cell == Cell::Gru;
+
+    // d loss / d (input projection) and d loss / d (W_hh h + b_hh) at every step; they are
+    // the same but for the GRU's n gate
+    let mut d_xp = vec![T::zero(); d.steps * n * g];
+    let mut d_hp = if gru { d_xp.clone() } else { Vec::new() };
+    // the state each step starts from, for the gradient of w_hh
+    let mut h_prevs = vec![T::zero(); d.steps * n * h];
+    let mut dh = vec![T::zero(); n * h];
+    let mut dc = vec![T::zero(); if cell == Cell::Lstm { n * h } else { 0 }];
+    let mut dh_next = vec![T::zero(); n * h];
+    let w_hh = Strided {
+        data: w.w_hh,
+        rs: h,
+        cs: 1,
+    };
+    for step in (0..d.steps).rev() {
+        let t = position(d.steps, step, reverse);
+        let prev = (step > 0).then(|| position(d.steps, step - 1, reverse));
+        for b in 0..n {
+            let row = t * n + b;
+            let (prev_h, prev_c): (&[T], &[T]) = match prev {
+                Some(p) => {
+                    let s = &states[(p * n + b) * sw..(p * n + b + 1) * sw];
+                    (&s[..h], &s[h..])
+                }
+                None => (
+                    &h0[b * h..(b + 1) * h],
+                    c0.map_or(&[][..], |c| &c[b * h..(b + 1) * h]),
+                ),
+            };
+            h_prevs[row * h..(row + 1) * h].copy_from_slice(prev_h);
+            let sr = &states[row * sw..(row + 1) * sw];
+            let gr = &gs[row * sw..(row + 1) * sw];
+            let vr = &saved[row * vw..(row + 1) * vw];
+            let dxr = &mut d_xp[row * g..(row + 1) * g];
+            for k in 0..h {
+                let dhv = dh[b * h + k] + gr[k];
+                match cell {
+                    Cell::RnnTanh => dxr[k] = dhv * (T::one() - sr[k] * sr[k]),
+                    Cell::RnnRelu => {
+                        dxr[k] = if sr[k] > T::zero() { dhv } else { T::zero() };
+                    }
+                    Cell::Lstm => {
+                        let (i, f, gg, o) = (vr[k], vr[h + k], vr[2 * h + k], vr[3 * h + k]);
+                        let tc = sr[h + k].tanh();
+                        let dcv = dc[b * h + k] + gr[h + k] + dhv * o * (T::one() - tc * tc);
+                        dxr[k] = dcv * gg * i * (T::one() - i);
+                        dxr[h + k] = dcv * prev_c[k] * f * (T::one() - f);
+                        dxr[2 * h + k] = dcv * i * (T::one() - gg * gg);
+                        dxr[3 * h + k] = dhv * tc * o * (T::one() - o);
+                        dc[b * h + k] = dcv * f;
+                    }
+                    Cell::Gru => {
+                        let (r, z, nn, hn) = (vr[k], vr[h + k], vr[2 * h + k], vr[3 * h + k]);
+                        let dn = dhv * (T::one() - z) * (T::one() - nn * nn);
+                        let dz = dhv * (prev_h[k] - nn) * z * (T::one() - z);
+                        let dr = dn * hn * r * (T::one() - r);
+                        dxr[k] = dr;
+                        dxr[h + k] = dz;
+                        dxr[2 * h + k] = dn;
+                        let dhr = &mut d_hp[row * g..(row + 1) * g];
+                        dhr[k] = dr;
+                        dhr[h + k] = dz;
+                        dhr[2 * h + k] = dn * r;
+                        dh_next[b * h + k] = dhv * z;
+                    }
+                }
+            }
+        }
+        // dh for the step before: d_hp[t] @ w_hh (plus the GRU's direct path, already there)
+        let src = if gru { &d_hp } else { &d_xp };
+        let dv = Strided {
+            data: &src[t * n * g..(t + 1) * n * g],
+            rs: g,
+            cs: 1,
+        };
+        gemm_strided(&mut dh_next, (n, g, h), dv, w_hh, gru, true)?;
+        std::mem::swap(&mut dh, &mut dh_next);
+    }
+
+    let tn = d.steps * n;
+    let d_hp = if gru { &d_hp } else { &d_xp };
+    let mut dw_ih = vec![T::zero(); g * d.input];
+    let dxp_t = Strided {
+        data: &d_xp,
+        rs: 1,
+        cs: g,
+    };
+    let xv = Strided {
+        data: x,
+        rs: d.input,
+        cs: 1,
+    };
+    gemm_strided(&mut dw_ih, (g, tn, d.input), dxp_t, xv, false, true)?;
+    let mut dw_hh = vec![T::zero(); g * h];
+    let dhp_t = Strided {
+        data: d_hp,
+        rs: 1,
+        cs: g,
+    };
+    let hv = Strided {
+        data: &h_prevs,
+        rs: h,
+        cs: 1,
+    };
+    gemm_strided(&mut dw_hh, (g, tn, h), dhp_t, hv, false, true)?;
+    let dx = if need_dx {
+        let mut dx = vec![T::zero(); tn * d.input];
+        let dv = Strided {
+            data: &d_xp,
+            rs: g,
+            cs: 1,
+        };
+        let wv = Strided {
+            data: w.w_ih,
+            rs: d.input,
+            cs: 1,
+        };
+        gemm_strided(&mut dx, (tn, g, d.input), dv, wv, false, true)?;
+        Some(dx)
+    } else {
+        None
+    };
+    Ok(Grads {
+        dx,
+        dh0: dh,
+        dc0: (cell == Cell::Lstm).then_some(dc),
+        dw_ih,
+        dw_hh,
+        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)),
+        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CELLS: [Cell; 4] = [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru];
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    struct Case {
+        cell: Cell,
+        d: SeqDims,
+        x: Vec<f64>,
+        h0: Vec<f64>,
+        c0: Option<Vec<f64>>,
+        params: Vec<Vec<f64>>, // w_ih, w_hh, b_ih, b_hh
+    }
+
+    impl Case {
+        fn new(cell: Cell) -> Self {
+            let d = SeqDims {
+                steps: 3,
+                batch: 2,
+                input: 3,
+                hidden: 2,
+            };
+            let g = cell.gates() * d.hidden;
+            Case {
+                cell,
+                d,
+                x: values(d.steps * d.batch * d.input, 1),
+                h0: values(d.batch * d.hidden, 2),
+                c0: (cell == Cell::Lstm).then(|| values(d.batch * d.hidden, 3)),
+                params: vec![
+                    values(g * d.input, 4),
+                    values(g * d.hidden, 5),
+                    values(g, 6),
+                    values(g, 7),
+                ],
+            }
+        }
+
+        fn run(&self, reverse: bool) -> Run<'_, f64> {
+            Run {
+                cell: self.cell,
+                d: self.d,
+                x: &self.x,
+                h0: &self.h0,
+                c0: self.c0.as_deref(),
+                w: Weights {
+                    w_ih: &self.params[0],
+                    w_hh: &self.params[1],
+                    b_ih: Some(&self.params[2]),
+                    b_hh: Some(&self.params[3]),
+                },
+                reverse,
+            }
+        }
+
+        /// sum(states * weights) for a fixed weighting.
+        fn loss(&self, reverse: bool, gw: &[f64]) -> f64 {
+            let states = forward(&self.run(reverse)).unwrap().states;
+            states.iter().zip(gw).map(|(a, b)| a * b).sum()
+        }
+    }
+
+    /// The argument `which` of a case: x, h0, c0, w_ih, w_hh, b_ih, b_hh.
+    fn arg(case: &mut Case, which: usize) -> &mut Vec<f64> {
+        match which {
+            0 => &mut case.x,
+            1 => &mut case.h0,
+            2 => case.c0.as_mut().unwrap(),
+            k => &mut case.params[k - 3],
+        }
+    }
+
+    /// Central differences of `loss` with respect to every element of one argument.
+    fn numeric(case: &mut Case, which: usize, reverse: bool, gw: &[f64]) -> Vec<f64> {
+        let eps = 1e-6;
+        let len = arg(case, which).len();
+        let mut out = vec![0.0; len];
+        for (j, o) in out.iter_mut().enumerate() {
+            let orig = arg(case, which)[j];
+            arg(case, which)[j] = orig + eps;
+            let up = case.loss(reverse, gw);
+            arg(case, which)[j] = orig - eps;
+            let down = case.loss(reverse, gw);
+            arg(case, which)[j] = orig;
+            *o = (up - down) / (2.0 * eps);
+        }
+        out
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        for cell in CELLS {
+            for reverse in [false, true] {
+                let mut case = Case::new(cell);
+                let run = case.run(reverse);
+                let fwd = forward(&run).unwrap();
+                let gw = values(fwd.states.len(), 9);
+                let gr = backward(&run, &gw, &fwd.states, &fwd.saved, true).unwrap();
+                let analytic: Vec<Option<Vec<f64>>> = vec![
+                    gr.dx,
+                    Some(gr.dh0),
+                    gr.dc0,
+                    Some(gr.dw_ih),
+                    Some(gr.dw_hh),
+                    gr.db_ih,
+                    gr.db_hh,
+                ];
+                for (which, a) in analytic.into_iter().enumerate() {
+                    let Some(a) = a else {
+                        assert!(which == 2 && cell != Cell::Lstm);
+                        continue;
+                    };
+                    let num = numeric(&mut case, which, reverse, &gw);
+                    assert_eq!(a.len(), num.len());
+                    for (j, (u, v)) in a.iter().zip(&num).enumerate() {
+                        assert!(
+                            (u - v).abs() < 1e-7 + 1e-5 * v.abs(),
+                            "{cell:?} reverse={reverse} arg {which}[{j}]: {u} vs {v}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reverse_reads_the_sequence_from_the_end() {
+        let case = Case::new(Cell::Gru);
+        let rev = forward(&case.run(true)).unwrap();
+        let (n, h) = (case.d.batch, case.d.hidden);
+        // the state at the last position is the first one computed: from h0 and x[T-1] alone
+        let mut single = Case::new(Cell::Gru);
+        single.d.steps = 1;
+        single.x = case.x[(case.d.steps - 1) * n * case.d.input..].to_vec();
+        let one = forward(&single.run(false)).unwrap();
+        let last = (case.d.steps - 1) * n * h;
+        assert_eq!(&rev.states[last..], &one.states[..]);
+    }
+
+    #[test]
+    fn no_grad_for_the_input_unless_asked() {
+        let case = Case::new(Cell::Lstm);
+        let run = case.run(false);
+        let fwd = forward(&run).unwrap();
+        let gw = vec![1.0; fwd.states.len()];
+        let gr = backward(&run, &gw, &fwd.states, &fwd.saved, false).unwrap();
+        assert!(gr.dx.is_none() && gr.dc0.is_some());
+    }
+
+    #[test]
+    fn bad_sizes_are_errors_not_panics() {
+        let case = Case::new(Cell::Lstm);
+        let good = case.run(false);
+        let x_short = Run {
+            x: &case.x[1..],
+            ..good
+        };
+        assert!(forward(&x_short).is_err());
+        assert!(forward(&Run { c0: None, ..good }).is_err());
+        assert!(forward(&Run {
+            cell: Cell::Gru,
+            ..good
+        })
+        .is_err());
+        let huge = SeqDims {
+            steps: usize::MAX,
+            ..good.d
+        };
+        assert!(forward(&Run { d: huge, ..good }).is_err());
+        let fwd = forward(&good).unwrap();
+        let short = vec![0.0; fwd.states.len() - 1];
+        assert!(backward(&good, &short, &fwd.states, &fwd.saved, true).is_err());
+        assert!(backward(&good, &fwd.states, &fwd.states, &short, true).is_err());
+        assert!(Cell::parse("f", "rnn").is_err());
+    }
+
+    #[test]
+    fn empty_batch_and_sequence_work() {
+        for cell in CELLS {
+            let g = cell.gates() * 3;
+            let (wi, wh) = (vec![0.5; g * 2], vec![0.5; g * 3]);
+            let run = Run {
+                cell,
+                d: SeqDims {
+                    steps: 0,
+                    batch: 0,
+                    input: 2,
+                    hidden: 3,
+                },
+                x: &[],
+                h0: &[],
+                c0: (cell == Cell::Lstm).then_some(&[][..]),
+                w: Weights {
+                    w_ih: &wi[..],
+                    w_hh: &wh[..],
+                    b_ih: None,
+                    b_hh: None,
+                },
+                reverse: false,
+            };
+            let f = forward(&run).unwrap();
+            assert!(f.states.is_empty());
+            let gr = backward(&run, &[], &f.states, &f.saved, true).unwrap();
+            assert_eq!(gr.dw_ih, vec![0.0; g * 2]);
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! Bindings of the norm kernels: batch norm (training and evaluation), layer norm and
+//! embedding, each with its backward (behind `ferrograd.functional.batch_norm`, `layer_norm`
+//! and `embedding`).
+//!
+//! Every float argument has the input's dtype (float32 or float64); embedding indices arrive
+//! as int64 arrays (the Python layer converts other integer dtypes).
+
+use ferrograd_core::norm as core;
+use ferrograd_core::shape::checked_numel;
+use numpy::{Element, PyArrayDyn};
+use pyo3::exceptions::PyMemoryError;
+use pyo3::prelude::*;
+use std::borrow::Cow;
+
+use crate::arrays::{borrow, common_float, data, out, shape, In};
+use crate::errors::{dtype_error, run, shape_error};
+use crate::with_float;
+
+type Arr<'py> = Bound<'py, PyAny>;
+type Grads<'py> = (Arr<'py>, Option<Arr<'py>>, Option<Arr<'py>>);
+/// `(output, mean, invstd, new_running_mean, new_running_var)` of a training batch norm.
+type TrainOut<'py> = (
+    Arr<'py>,
+    Arr<'py>,
+    Arr<'py>,
+    Option<Arr<'py>>,
+    Option<Arr<'py>>,
+);
+
+/// An optional float argument of the input's dtype, borrowed.
+fn borrow_opt<'py, T: Element>(
+    func: &str,
+    name: &str,
+    input: &Arr<'py>,
+    obj: Option<&Arr<'py>>,
+) -> PyResult<Option<In<'py, T>>> {
+    match obj {
+        None => Ok(None),
+        Some(o) => {
+            common_float(func, &[("input", input), (name, o)])?;
+            Ok(Some(borrow::<T>(o)?))
+        }
+    }
+}
+
+/// The data of an optional array.
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> Option<Cow<'a, [T]>> {
+    a.as_ref().map(data)
+}
+
+/// Checks that an optional per-channel argument is 1-D.
+fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> PyResult<()> {
+    match a.as_ref().map(shape) {
+        Some(s) if s.len() != 1 => Err(shape_error(format!(
+            "{func}: {name} must be 1-D, got shape {s:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Borrows `obj` as an int64 index array, or a `DTypeError` naming `func` and `name`.
+fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py, i64>> {
+    if obj.cast::<PyArrayDyn<i64>>().is_err() {
+        let what = obj
+            .getattr("dtype")
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| obj.get_type().to_string());
+        return Err(dtype_error(format!(
+            "{func}: {name} must be an int64 array of indices, got {what}"
+        )));
+    }
+    borrow::<i64>(obj)
+}
+
+/// Checks, before computing, that an output of `shape` can be allocated as `T` (a failed
+/// allocation inside a kernel would abort the interpreter).
+fn ensure_room<T>(func: &str, shape: &[usize]) -> PyResult<()> {
+    let n = checked_numel(shape)
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
+        .ok_or_else(|| shape_error(format!("{func}: an output of shape {shape:?} is too big")))?;
+    if n >= 1 << 24 {
+        Vec::<T>::new()
+            .try_reserve_exact(n)
+            .map_err(|_| PyMemoryError::new_err(format!("{func}: cannot allocate {n} elements")))?;
+    }
+    Ok(())
+}
+
+/// Training-mode batch norm over (N, C, *spatial); returns `(output, mean, invstd,
+/// new_running_mean, new_running_var)` (the last two None without running statistics).
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (input, weight=None, bias=None, running_mean=None, running_var=None,
+                    momentum=0.1, eps=1e-5))]
+pub fn batch_norm_train<'py>(
+    py: Python<'py>,
+    input: &Arr<'py>,
+    weight: Option<&Arr<'py>>,
+    bias: Option<&Arr<'py>>,
+    running_mean: Option<&Arr<'py>>,
+    running_var: Option<&Arr<'py>>,
+    momentum: f64,
+    eps: f64,
+) -> PyResult<TrainOut<'py>> {
+    let func = "batch_norm";
+    if running_mean.is_some() != running_var.is_some() {
+        return Err(shape_error(format!(
+            "{func}: give both running_mean and running_var, or neither"
+        )));
+    }
+    with_float!(func, [("input", input)], |T| {
+        let x = borrow::<T>(input)?;
+        let w = borrow_opt::<T>(func, "weight", input, weight)?;
+        let b = borrow_opt::<T>(func, "bias", input, bias)?;
+        let rm = borrow_opt::<T>(func, "running_mean", input, running_mean)?;
+        let rv = borrow_opt::<T>(func, "running_var", input, running_var)?;
+        for (name, a) in [
+            ("weight", &w),
+            ("bias", &b),
+            ("running_mean", &rm),
+            ("running_var", &rv),
+        ] {
+            check_1d(func, name, a)?;
+        }
+        let sx = shape(&x);
+        let (dx, dw, db, drm, drv) = (
+            data(&x),
+            data_opt(&w),
+            data_opt(&b),
+            data_opt(&rm),
+            data_opt(&rv),
+        );
+        let running = drm.as_deref().zip(drv.as_deref());
+        let r = run(py, || {
+            core::batch_norm_train(
+                &dx,
+                &sx,
+                dw.as_deref(),
+                db.as_deref(),
+                running,
+                momentum,
+                eps,
+            )
+        })?;
+        let c = [r.mean.len()];
+        let new_rm = r.running_mean.map(|v| out(py, v, &c)).transpose()?;
+        let new_rv = r.running_var.map(|v| out(py, v, &c)).transpose()?;
+        Ok((
+            out(py, r.output, &sx)?,
+            out(py, r.mean, &c)?,
+            out(py, r.invstd, &c)?,
+            new_rm,
+            new_rv,
+        ))
+    })
+}
+
+/// Evaluation-mode batch norm with running statistics; returns `(output, invstd)`.
+#[pyfunction]
+#[pyo3(signature = (input, running_mean, running_var, weight=None, bias=None, eps=1e-5))]
+pub fn batch_norm_eval<'py>(
+    py: Python<'py>,
+    input: &Arr<'py>,
+    running_mean: &Arr<'py>,
+    running_var: &Arr<'py>,
+    weight: Option<&Arr<'py>>,
+    bias: Option<&Arr<'py>>,
+    eps: f64,
+) -> PyResult<(Arr<'py>, Arr<'py>)> {
+    let func = "batch_norm";
+    with_float!(
+        func,
+        [
+            ("input", input),
+            ("running_mean", running_mean),
+            ("running_var", running_var)
+        ],
+        |T| {
+            let x = borrow::<T>(input)?;
+            let rm = Some(borrow::<T>(running_mean)?);
+            let rv = Some(borrow::<T>(running_var)?);
+            let w = borrow_opt::<T>(func, "weight", input, weight)?;
+            let b = borrow_opt::<T>(func, "bias", input, bias)?;
+            for (name, a) in [
+                ("weight", &w),
+                ("bias", &b),
+                ("running_mean", &rm),
+                ("running_var", &rv),
+            ] {
+                check_1d(func, name, a)?;
+            }
+            let sx = shape(&x);
+            let (dx, dw, db) = (data(&x), data_opt(&w), data_opt(&b));
+            let (drm, drv) = (data_opt(&rm), data_opt(&rv));
+            let (y, invstd) = run(py, || {
+                core::batch_norm_eval(
+                    &dx,
+                    &sx,
+                    drm.as_deref().unwrap_or_default(),
+                    drv.as_deref().unwrap_or_default(),
+                    dw.as_deref(),
+                    db.as_deref(),
+                    eps,
+                )
+            })?;
+            let c = [invstd.len()];
+            Ok((out(py, y, &sx)?, out(py, invstd, &c)?))
+        }
+    )
+}
+
+/// Gradient of batch norm from `mean` and `invstd` per channel (the saved batch statistics
+/// when `training`, else the running mean and the invstd of `batch_norm_eval`); returns
+/// `(grad_input, grad_weight, grad_bias)`, the last two None unless `param_grads`.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (grad_output, input, mean, invstd, weight=None, training=true,
+                    param_grads=true))]
+pub fn batch_norm_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    input: &Arr<'py>,
+    mean: &Arr<'py>,
+    invstd: &Arr<'py>,
+    weight: Option<&Arr<'py>>,
+    training: bool,
+    param_grads: bool,
+) -> PyResult<Grads<'py>> {
+    let func = "batch_norm_backward";
+    with_float!(
+        func,
+        [
+            ("input", input),
+            ("grad_output", grad_output),
+            ("mean", mean),
+            ("invstd", invstd)
+        ],
+        |T| {
+            let (x, g) = (borrow::<T>(input)?, borrow::<T>(grad_output)?);
+            let (m, k) = (borrow::<T>(mean)?, borrow::<T>(invstd)?);
+            let w = borrow_opt::<T>(func, "weight", input, weight)?;
+            check_1d(func, "weight", &w)?;
+            let (sx, sg) = (shape(&x), shape(&g));
+            if sx != sg {
+                return Err(shape_error(format!(
+                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                )));
+            }
+            let (dx, dg, dm, dk, dw) = (data(&x), data(&g), data(&m), data(&k), data_opt(&w));
+            let r = run(py, || {
+                core::batch_norm_backward(
+                    &dg,
+                    &dx,
+                    &sx,
+                    (&dm, &dk),
+                    dw.as_deref(),
+                    training,
+                    param_grads,
+                )
+            })?;
+            let c = [dm.len()];
+            let gw = r.weight.map(|v| out(py, v, &c)).transpose()?;
+            let gb = r.bias.map(|v| out(py, v, &c)).transpose()?;
+            Ok((out(py, r.input, &sx)?, gw, gb))
+        }
+    )
+}
+
+/// Rows, values per row and the leading shape of a layer-norm input, checking that its
+/// trailing axes are `normalized_shape`.
+fn layer_split(
+    func: &str,
+    sx: &[usize],
+    normalized_shape: &[usize],
+) -> PyResult<(usize, usize, Vec<usize>)> {
+    let k = normalized_shape.len();
+    if k == 0 || sx.len() < k || sx[sx.len() - k..] != *normalized_shape {
+        return Err(shape_error(format!(
+            "{func}: normalized_shape {normalized_shape:?} must be non-empty and equal the \
+             trailing axes of the input, got input of shape {sx:?}"
+        )));
+    }
+    let lead = sx[..sx.len() - k].to_vec();
+    Ok((
+        lead.iter().product(),
+        normalized_shape.iter().product(),
+        lead,
+    ))
+}
+
+/// Checks that an optional elementwise-affine argument has shape `normalized_shape`.
+fn check_affine<T: Element>(
+    func: &str,
+    name: &str,
+    a: &Option<In<'_, T>>,
+    normalized_shape: &[usize],
+) -> PyResult<()> {
+    match a.as_ref().map(shape) {
+        Some(s) if s != normalized_shape => Err(shape_error(format!(
+            "{func}: {name} must have shape normalized_shape = {normalized_shape:?}, got {s:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Layer norm over the trailing `normalized_shape` axes; returns `(output, mean, invstd)`
+/// with the statistics of shape `input.shape[:-len(normalized_shape)]`.
+#[pyfunction]
+#[pyo3(signature = (input, normalized_shape, weight=None, bias=None, eps=1e-5))]
+pub fn layer_norm<'py>(
+    py: Python<'py>,
+    input: &Arr<'py>,
+    normalized_shape: Vec<usize>,
+    weight: Option<&Arr<'py>>,
+    bias: Option<&Arr<'py>>,
+    eps: f64,
+) -> PyResult<(Arr<'py>, Arr<'py>, Arr<'py>)> {
+    let func = "layer_norm";
+    with_float!(func, [("input", input)], |T| {
+        let x = borrow::<T>(input)?;
+        let w = borrow_opt::<T>(func, "weight", input, weight)?;
+        let b = borrow_opt::<T>(func, "bias", input, bias)?;
+        let sx = shape(&x);
+        let (rows, d, lead) = layer_split(func, &sx, &normalized_shape)?;
+        check_affine(func, "weight", &w, &normalized_shape)?;
+        check_affine(func, "bias", &b, &normalized_shape)?;
+        let (dx, dw, db) = (data(&x), data_opt(&w), data_opt(&b));
+        let r = run(py, || {
+            core::layer_norm(&dx, rows, d, dw.as_deref(), db.as_deref(), eps)
+        })?;
+        Ok((
+            out(py, r.output, &sx)?,
+            out(py, r.mean, &lead)?,
+            out(py, r.invstd, &lead)?,
+        ))
+    })
+}
+
+/// Gradient of layer norm from its saved `mean` and `invstd`; returns `(grad_input,
+/// grad_weight, grad_bias)`, the last two None unless `param_grads`.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (grad_output, input, normalized_shape, mean, invstd, weight=None,
+                    param_grads=true))]
+pub fn layer_norm_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    input: &Arr<'py>,
+    normalized_shape: Vec<usize>,
+    mean: &Arr<'py>,
+    invstd: &Arr<'py>,
+    weight: Option<&Arr<'py>>,
+    param_grads: bool,
+) -> PyResult<Grads<'py>> {
+    let func = "layer_norm_backward";
+    with_float!(
+        func,
+        [
+            ("input", input),
+            ("grad_output", grad_output),
+            ("mean", mean),
+            ("invstd", invstd)
+        ],
+        |T| {
+            let (x, g) = (borrow::<T>(input)?, borrow::<T>(grad_output)?);
+            let (m, k) = (borrow::<T>(mean)?, borrow::<T>(invstd)?);
+            let w = borrow_opt::<T>(func, "weight", input, weight)?;
+            let (sx, sg) = (shape(&x), shape(&g));
+            if sx != sg {
+                return Err(shape_error(format!(
+                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                )));
+            }
+            let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
+            check_affine(func, "weight", &w, &normalized_shape)?;
+            let (dx, dg, dm, dk, dw) = (data(&x), data(&g), data(&m), data(&k), data_opt(&w));
+            let r = run(py, || {
+                core::layer_norm_backward(&dg, &dx, rows, d, &dm, &dk, dw.as_deref(), param_grads)
+            })?;
+            let gw = r
+                .weight
+                .map(|v| out(py, v, &normalized_shape))
+                .transpose()?;
+            let gb = r.bias.map(|v| out(py, v, &normalized_shape)).transpose()?;
+            Ok((out(py, r.input, &sx)?, gw, gb))
+        }
+    )
+}
+
+/// (num_embeddings, embedding_dim) of a 2-D table.
+fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
+    match sw {
+        [v, d] => Ok((*v, *d)),
+        _ => Err(shape_error(format!(
+            "{func}: weight must be 2-D (num_embeddings, embedding_dim), got shape {sw:?}"
+        ))),
+    }
+}
+
+/// Embedding lookup: rows of `weight` at the int64 indices `input`; the output has shape
+/// `input.shape + (embedding_dim,)`.
+#[pyfunction]
+pub fn embedding<'py>(py: Python<'py>, input: &Arr<'py>, weight: &Arr<'py>) -> PyResult<Arr<'py>> {
+    let func = "embedding";
+    let idx = borrow_index(func, "input", input)?;
+    with_float!(func, [("weight", weight)], |T| {
+        let w = borrow::<T>(weight)?;
+        let (si, sw) = (shape(&idx), shape(&w));
+        let (num, dim) = table_dims(func, &sw)?;
+        let so: Vec<usize> = si.iter().copied().chain([dim]).collect();
+        ensure_room::<T>(func, &so)?;
+        let (di, dw) = (data(&idx), data(&w));
+        let v = run(py, || core::embedding(&di, &si, &dw, num, dim))?;
+        out(py, v, &so)
+    })
+}
+
+/// Gradient of `embedding` with respect to the (num_embeddings, embedding_dim) table: rows of
+/// `grad_output` added at their indices; the `padding_idx` row gets none.
+#[pyfunction]
+#[pyo3(signature = (grad_output, input, num_embeddings, padding_idx=None))]
+pub fn embedding_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    input: &Arr<'py>,
+    num_embeddings: usize,
+    padding_idx: Option<usize>,
+) -> PyResult<Arr<'py>> {
+    let func = "embedding_backward";
+    let idx = borrow_index(func, "input", input)?;
+    with_float!(func, [("grad_output", grad_output)], |T| {
+        let g = borrow::<T>(grad_output)?;
+        let (si, sg) = (shape(&idx), shape(&g));
+        if sg.len() != si.len() + 1 || sg[..si.len()] != si[..] {
+            return Err(shape_error(format!(
+                "{func}: grad_output must have shape input.shape + (embedding_dim,) = \
+                 {si:?} + (d,), got {sg:?}"
+            )));
+        }
+        let dim = sg[si.len()];
+        let so = [num_embeddings, dim];
+        ensure_room::<T>(func, &so)?;
+        let (di, dg) = (data(&idx), data(&g));
+        let v = run(py, || {
+            core::embedding_backward(&dg, &di, &si, num_embeddings, dim, padding_idx)
+        })?;
+        out(py, v, &so)
+    })
+}
+
+/// Registers this file's functions on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_norm_train, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm_eval, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_norm_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(embedding_backward, m)?)?;
+    Ok(())
+}
