@@ -1,0 +1,698 @@
+"""Learning-rate schedules with PyTorch's names, arguments and sequences.
+
+A scheduler wraps an optimizer and rewrites each group's ``"lr"`` when :meth:`step` is called
+(once per epoch, or once per batch for :class:`OneCycleLR`), after ``optimizer.step()``.
+Creating a scheduler sets the learning rate of "epoch 0" right away. Sequences follow
+PyTorch's chainable (recursive) form; ``step(epoch)`` uses the closed form where PyTorch has
+one. ``state_dict()`` / ``load_state_dict()`` save and restore everything but the optimizer,
+so a resumed run continues the same sequence (save and load the optimizer alongside).
+
+Examples
+--------
+>>> import numpy as np
+>>> from ferrograd import nn, optim
+>>> from ferrograd.optim.lr_scheduler import StepLR
+>>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+>>> sched = StepLR(opt, step_size=2, gamma=0.5)
+>>> lrs = []
+>>> for epoch in range(5):
+...     lrs.append(sched.get_last_lr()[0])
+...     opt.step()
+...     sched.step()
+>>> lrs
+[0.1, 0.1, 0.05, 0.05, 0.025]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Union
+
+from .optimizer import Optimizer
+
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]
+
+_EPOCH_WARNING = (
+    "The epoch parameter in `scheduler.step()` is deprecated (as in PyTorch); the closed form "
+    "is used when an epoch is given. Call `scheduler.step()` without arguments instead."
+)
+
+
+def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
+    """One value per parameter group: a list of the right length, or a scalar repeated."""
+    if isinstance(param, (list, tuple)):
+        if len(param) != len(optimizer.param_groups):
+            raise ValueError(
+                f"{name} must have the same length as optimizer.param_groups. {name} has "
+                f"{len(param)} values, param_groups has {len(optimizer.param_groups)}."
+            )
+        return list(param)
+    return [param] * len(optimizer.param_groups)
+
+
+class LRScheduler:
+    """Base class of the epoch-indexed schedules.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose groups' ``"lr"`` this scheduler sets.
+    last_epoch : int
+        Index of the last epoch when resuming (the groups then need ``"initial_lr"``);
+        -1 (default) starts from the optimizer's current learning rates.
+    """
+
+    _is_initial: bool = False
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        "resuming an optimizer"
+                    )
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The learning rate of each group for ``last_epoch`` (chainable form)."""
+        raise NotImplementedError
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last :meth:`step` (one per parameter group)."""
+        return list(self._last_lr)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advances one epoch and writes the new learning rates into the optimizer.
+
+        Parameters
+        ----------
+        epoch : int, optional
+            Deprecated in PyTorch: jump to this epoch (closed form where available).
+        """
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = epoch
+            closed = getattr(self, "_get_closed_form_lr", None)
+            values = closed() if closed is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer (copied)."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state saved by :meth:`state_dict`."""
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+    def _lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class StepLR(LRScheduler):
+    """Multiplies the learning rate by ``gamma`` every ``step_size`` epochs.
+
+    ``lr = base_lr * gamma ** (epoch // step_size)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    step_size : int
+        Period of the decay, in epochs.
+    gamma : float
+        Multiplicative factor (default 0.1).
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.StepLR(opt, step_size=30)
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._lrs()
+        return [lr * self.gamma for lr in self._lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiplies the learning rate by ``gamma`` at each milestone epoch.
+
+    ``lr = base_lr * gamma ** (number of milestones <= epoch)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    milestones : iterable of int
+        Epoch indices (a repeated milestone applies ``gamma`` that many times).
+    gamma : float
+        Multiplicative factor (default 0.1).
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.MultiStepLR(opt, milestones=[30, 80], gamma=0.1)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return self._lrs()
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        ms = sorted(self.milestones.elements())
+        return [b * self.gamma ** bisect_right(ms, self.last_epoch) for b in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiplies the learning rate by ``gamma`` every epoch: ``lr = base_lr * gamma**epoch``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    gamma : float
+        Multiplicative factor.
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._lrs()
+        return [lr * self.gamma for lr in self._lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [b * self.gamma**self.last_epoch for b in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Cosine annealing from the base learning rate down to ``eta_min`` over ``T_max`` epochs.
+
+    .. math::
+        \eta_t = \eta_{min} + \tfrac12 (\eta_{base} - \eta_{min})
+                 (1 + \cos(\pi t / T_{max}))
+
+    computed, like PyTorch, by the equivalent recursion from the previous learning rate (so
+    changes made to the learning rate from outside carry over). After ``T_max`` the cosine
+    continues (the rate rises again); stop stepping or use a longer ``T_max`` to avoid that.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    T_max : int
+        Number of epochs of the half period.
+    eta_min : float
+        Smallest learning rate (default 0).
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    >>> for _ in range(2):
+    ...     sched.step()
+    >>> round(sched.get_last_lr()[0], 12)
+    0.5
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        t, tm, lo = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._lrs()
+        if self._step_count == 1 and t > 0:
+            return [lo + (b - lo) * (1 + math.cos(t * math.pi / tm)) / 2 for b in self.base_lrs]
+        if (t - 1 - tm) % (2 * tm) == 0:
+            return [
+                lr + (b - lo) * (1 - math.cos(math.pi / tm)) / 2
+                for b, lr in zip(self.base_lrs, self._lrs())
+            ]
+        ratio = (1 + math.cos(math.pi * t / tm)) / (1 + math.cos(math.pi * (t - 1) / tm))
+        return [ratio * (lr - lo) + lo for lr in self._lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        t, tm, lo = self.last_epoch, self.T_max, self.eta_min
+        return [lo + (b - lo) * (1 + math.cos(math.pi * t / tm)) / 2 for b in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Linear warm-up (or decay): the factor on the base learning rate goes from
+    ``start_factor`` to ``end_factor`` over ``total_iters`` epochs, then stays.
+
+    ``lr = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    start_factor : float
+        Factor at epoch 0, in (0, 1] (default 1/3).
+    end_factor : float
+        Factor from ``total_iters`` on, in [0, 1] (default 1).
+    total_iters : int
+        Length of the ramp in epochs (default 5).
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 12))
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError(
+                "Starting multiplicative factor expected to be greater than 0 and less or "
+                "equal to 1."
+            )
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        s, e, n, t = self.start_factor, self.end_factor, self.total_iters, self.last_epoch
+        if t == 0:
+            return [lr * s for lr in self._lrs()]
+        if self._is_initial or t > n:
+            return self._lrs()
+        factor = 1.0 + (e - s) / (n * s + (t - 1) * (e - s))
+        return [lr * factor for lr in self._lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        s, e, n, t = self.start_factor, self.end_factor, self.total_iters, self.last_epoch
+        return [b * (s + (e - s) * min(n, t) / n) for b in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy: warm up to ``max_lr``, then anneal far below the start.
+
+    Stepped once per batch. Over the first ``pct_start`` of ``total_steps`` the rate goes from
+    ``max_lr / div_factor`` up to ``max_lr``; over the rest down to ``initial_lr /
+    final_div_factor`` (cosine by default). With ``cycle_momentum`` the momentum (SGD,
+    RMSprop) or beta1 (Adam) moves the opposite way between ``max_momentum`` and
+    ``base_momentum``. ``three_phase=True`` gives the paper's symmetric warm-up and
+    cool-down followed by a final annihilation phase.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    max_lr : float or list of float
+        Peak learning rate (per group).
+    total_steps : int, optional
+        Number of steps in the cycle; or give ``epochs`` and ``steps_per_epoch``.
+    epochs, steps_per_epoch : int, optional
+        ``total_steps = epochs * steps_per_epoch``.
+    pct_start : float
+        Fraction of the cycle spent increasing the rate (default 0.3).
+    anneal_strategy : {"cos", "linear"}
+        Shape of each phase (default "cos").
+    cycle_momentum : bool
+        Cycle momentum / beta1 inversely to the rate (default True).
+    base_momentum, max_momentum : float or list of float
+        Momentum at the peak and at the ends of the cycle (defaults 0.85 and 0.95).
+    div_factor : float
+        ``initial_lr = max_lr / div_factor`` (default 25).
+    final_div_factor : float
+        ``min_lr = initial_lr / final_div_factor`` (default 1e4).
+    three_phase : bool
+        Use the three-phase schedule (default False).
+    last_epoch : int
+        Index of the last batch when resuming (default -1).
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=0.01, momentum=0.9)
+    >>> sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=100)
+    >>> round(sched.get_last_lr()[0], 12), opt.param_groups[0]["momentum"]
+    (0.04, 0.95)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: Union[float, list[float]],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: Union[float, list[float]] = 0.85,
+        max_momentum: Union[float, list[float]] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if total_steps is not None:
+            if not isinstance(total_steps, int) or total_steps <= 0:
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+            self.total_steps = total_steps
+        elif epochs is not None and steps_per_epoch is not None:
+            if not isinstance(epochs, int) or epochs <= 0:
+                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+                raise ValueError(
+                    f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}"
+                )
+            self.total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        n = self.total_steps
+        self._schedule_phases: list[dict[str, Any]]
+        if three_phase:
+            self._schedule_phases = [
+                {"end_step": float(pct_start * n) - 1, "start_lr": "initial_lr",
+                 "end_lr": "max_lr", "start_momentum": "max_momentum",
+                 "end_momentum": "base_momentum"},
+                {"end_step": float(2 * pct_start * n) - 2, "start_lr": "max_lr",
+                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
+                 "end_momentum": "max_momentum"},
+                {"end_step": n - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
+                 "start_momentum": "max_momentum", "end_momentum": "max_momentum"},
+            ]  # fmt: skip
+        else:
+            self._schedule_phases = [
+                {"end_step": float(pct_start * n) - 1, "start_lr": "initial_lr",
+                 "end_lr": "max_lr", "start_momentum": "max_momentum",
+                 "end_momentum": "base_momentum"},
+                {"end_step": n - 1, "start_lr": "max_lr", "end_lr": "min_lr",
+                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
+            ]  # fmt: skip
+        if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
+            )
+        self._anneal_func_type = anneal_strategy
+        max_lrs = _format_param("max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for m, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = m / div_factor
+                group["max_lr"] = m
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            maxes = _format_param("max_momentum", optimizer, max_momentum)
+            bases = _format_param("base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for m, b, group in zip(maxes, bases, optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (m, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m
+                    group["max_momentum"] = m
+                    group["base_momentum"] = b
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"Tried to step {step} times. The specified number of total steps is "
+                f"{self.total_steps}"
+            )
+        lrs = []
+        last = len(self._schedule_phases) - 1
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            lr = momentum = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == last:
+                    pct = (step - start) / (end - start)
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    if self.cycle_momentum:
+                        momentum = self._anneal(
+                            group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                        )
+                    break
+                start = phase["end_step"]
+            lrs.append(lr)
+            if self.cycle_momentum:
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Reduces the learning rate when a monitored metric stops improving.
+
+    Call ``step(metric)`` after each validation. When ``patience`` epochs in a row bring no
+    improvement (better than the best by more than ``threshold``), every group's rate is
+    multiplied by ``factor`` (not below ``min_lr``), then ``cooldown`` epochs pass before
+    bad epochs count again.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    mode : {"min", "max"}
+        Whether the metric should decrease (a loss) or increase (an accuracy).
+    factor : float
+        ``new_lr = lr * factor``; must be below 1 (default 0.1).
+    patience : int
+        Bad epochs tolerated before reducing (default 10).
+    threshold : float
+        Minimum change that counts as an improvement (default 1e-4).
+    threshold_mode : {"rel", "abs"}
+        ``best * (1 -/+ threshold)`` or ``best -/+ threshold`` (default "rel").
+    cooldown : int
+        Epochs to wait after a reduction (default 0).
+    min_lr : float or list of float
+        Lower bound on the learning rate, per group (default 0).
+    eps : float
+        Reductions smaller than this are skipped (default 1e-8).
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for val_loss in [1.0, 0.9, 0.95, 0.97]:
+    ...     sched.step(val_loss)
+    >>> sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: Union[float, list[float]] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        self.factor = factor
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != len(optimizer.param_groups):
+                raise ValueError(
+                    f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}"
+                )
+            self.default_min_lr: float | None = None
+            self.min_lrs = list(min_lr)
+        else:
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.last_epoch = 0
+        self._last_lr = self._lrs()
+        self._init_is_better(mode, threshold, threshold_mode)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Records this epoch's metric and reduces the learning rate if it has plateaued."""
+        current = float(metrics)
+        if epoch is None:
+            epoch = self.last_epoch + 1
+        else:
+            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+        self.last_epoch = epoch
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._lrs()
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"The number of param groups in the optimizer ({len(groups)}) differs from "
+                    f"when ReduceLROnPlateau was initialized ({len(self.min_lrs)}); set "
+                    "min_lrs to match"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for i, group in enumerate(groups):
+            old = float(group["lr"])
+            new = max(old * self.factor, self.min_lrs[i])
+            if old - new > self.eps:
+                group["lr"] = new
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether the scheduler is waiting after a reduction."""
+        return self.cooldown_counter > 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError("mode " + mode + " is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError("threshold mode " + threshold_mode + " is unknown!")
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state saved by :meth:`state_dict`."""
+        super().load_state_dict(state_dict)
+        self._init_is_better(self.mode, self.threshold, self.threshold_mode)

@@ -1,0 +1,127 @@
+"""RMSprop: gradients scaled by a running root mean square."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop with PyTorch's update rule (``torch.optim.RMSprop``).
+
+    For each parameter :math:`p` with gradient :math:`g` (negated when ``maximize``):
+
+    .. math::
+        g &\leftarrow g + \lambda p \quad (\text{weight\_decay } \lambda \ne 0) \\
+        s &\leftarrow \alpha s + (1 - \alpha) g^2 \\
+        d &\leftarrow \sqrt{s - a^2} + \epsilon \text{ with }
+             a \leftarrow \alpha a + (1 - \alpha) g \text{ (centered), else } \sqrt{s} + \epsilon \\
+        p &\leftarrow p - \text{lr} \cdot b \text{ with } b \leftarrow \mu b + g / d
+             \quad (\mu > 0), \text{ else } p - \text{lr} \cdot g / d
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        Parameters or parameter groups (see :class:`Optimizer`).
+    lr : float
+        Learning rate (default 1e-2).
+    alpha : float
+        Smoothing constant of the square average (default 0.99).
+    eps : float
+        Added to the denominator after the square root (default 1e-8).
+    weight_decay : float
+        Coupled weight decay (default 0).
+    momentum : float
+        Momentum factor :math:`\mu` (default 0).
+    centered : bool
+        Normalize by an estimate of the gradient's variance instead of its second moment.
+    maximize : bool
+        Maximize the objective instead of minimizing it.
+
+    Notes
+    -----
+    State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0) and
+    ``grad_avg`` (centered).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import nn, optim
+    >>> w = nn.Parameter(np.array([1.0]))
+    >>> opt = optim.RMSprop([w], lr=0.01)
+    >>> w.grad = np.array([2.0])
+    >>> opt.step()
+    >>> round(float(w.data[0]), 4)
+    0.9
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not 0.0 <= group["eps"]:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if not 0.0 <= group["momentum"]:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if not 0.0 <= group["alpha"]:
+            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+
+    def _step_group(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
+    ) -> None:
+        keys = ["square_avg"]
+        if group["centered"]:
+            keys.append("grad_avg")
+        if group["momentum"] > 0:
+            keys.append("momentum_buffer")
+        cols, steps = self._gather(params, tuple(keys))
+        named = dict(zip(keys, cols))
+        square_avgs = named["square_avg"]
+        grad_avgs = named.get("grad_avg")
+        bufs = named.get("momentum_buffer")
+        _core.rmsprop_step(
+            [p.data for p in params],
+            grads,
+            square_avgs,
+            grad_avgs,
+            bufs,
+            lr=float(group["lr"]),
+            alpha=float(group["alpha"]),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            momentum=float(group["momentum"]),
+            centered=bool(group["centered"]),
+            maximize=bool(group["maximize"]),
+        )
+        self._commit_steps(params, steps)
