@@ -202,8 +202,7 @@ fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
     let inner = parallelism(rows, item_len / rows.max(1), d.k);
     let threads = rayon::current_num_threads();
     let total = d.batch * d.m * d.n * d.k;
-    if matches!(inner, Parallelism::None) && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS
-    {
+    if matches!(inner, Parallelism::None) && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS {
         out.par_chunks_mut(item_len)
             .enumerate()
             .for_each(|(i, o)| f(i, o, Parallelism::None));
@@ -266,7 +265,16 @@ pub fn matmul_backward<T: Real>(
         // grad of a: g_i (m x n) @ b_i^T (n x k)
         if d.a_batched && !d.b_batched {
             let rows = d.batch * m;
-            gemm_into(&mut ga, rows, k, n, vg, vb.t(), false, parallelism(rows, k, n));
+            gemm_into(
+                &mut ga,
+                rows,
+                k,
+                n,
+                vg,
+                vb.t(),
+                false,
+                parallelism(rows, k, n),
+            );
         } else if d.a_batched {
             per_item(&mut ga, &d, m * k, m, |i, o, par| {
                 gemm_into(o, m, k, n, vg.at(i * m * n), vb.at(i * sb).t(), false, par)
@@ -274,13 +282,31 @@ pub fn matmul_backward<T: Real>(
         } else {
             let par = parallelism(m, k, n);
             for i in 0..d.batch {
-                gemm_into(&mut ga, m, k, n, vg.at(i * m * n), vb.at(i * sb).t(), i > 0, par);
+                gemm_into(
+                    &mut ga,
+                    m,
+                    k,
+                    n,
+                    vg.at(i * m * n),
+                    vb.at(i * sb).t(),
+                    i > 0,
+                    par,
+                );
             }
         }
         // grad of b: a_i^T (k x m) @ g_i (m x n)
         if !d.b_batched && d.a_batched {
             let rows = d.batch * m;
-            gemm_into(&mut gb, k, n, rows, va.t(), vg, false, parallelism(k, n, rows));
+            gemm_into(
+                &mut gb,
+                k,
+                n,
+                rows,
+                va.t(),
+                vg,
+                false,
+                parallelism(k, n, rows),
+            );
         } else if d.b_batched {
             per_item(&mut gb, &d, k * n, k, |i, o, par| {
                 gemm_into(o, k, n, m, va.at(i * sa).t(), vg.at(i * m * n), false, par)
@@ -355,4 +381,187 @@ mod tests {
     fn wrong_sizes_are_errors() {
         assert!(matmul(&[1.0f32; 6], &[1.0; 5], dims(1, 2, 3, 2, true, true)).is_err());
     }
+}
+
+/// `x (m x k) @ w^T + bias` for a weight `w` of shape (n, k) in PyTorch's layout, with
+/// the transpose read through strides. Returns m x n.
+pub fn linear<T: Real>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Vec<T>> {
+    if x.len() != m * k || w.len() != n * k || bias.is_some_and(|b| b.len() != n) {
+        return shape_err!(
+            "linear: input holds {} elements, weight {} and bias {:?}; expected {m}x{k}, \
+             {n}x{k} and {n}",
+            x.len(),
+            w.len(),
+            bias.map(|b| b.len())
+        );
+    }
+    let mut out = vec![T::zero(); m * n];
+    if let Some(b) = bias {
+        if n > 0 {
+            for row in out.chunks_mut(n) {
+                row.copy_from_slice(b);
+            }
+        }
+    }
+    let (vx, vw) = (View::rows(x, k), View::rows(w, k).t());
+    // SAFETY: sizes checked above.
+    unsafe {
+        gemm_into(
+            &mut out,
+            m,
+            n,
+            k,
+            vx,
+            vw,
+            bias.is_some(),
+            parallelism(m, n, k),
+        )
+    };
+    Ok(out)
+}
+
+/// Gradients of [`linear`]: `(g @ w, g^T @ x, column sums of g)`.
+pub fn linear_backward<T: Real>(
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+    linear_backward_opt(g, x, w, m, k, n, true)
+}
+
+/// [`linear_backward`], skipping the input gradient (returned empty) unless `input_grad`.
+pub fn linear_backward_opt<T: Real>(
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+    input_grad: bool,
+) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+    if g.len() != m * n || x.len() != m * k || w.len() != n * k {
+        return shape_err!(
+            "linear_backward: grad_output holds {} elements, input {} and weight {}; expected \
+             {m}x{n}, {m}x{k} and {n}x{k}",
+            g.len(),
+            x.len(),
+            w.len()
+        );
+    }
+    let mut gx = vec![T::zero(); if input_grad { m * k } else { 0 }];
+    let mut gw = vec![T::zero(); n * k];
+    let (vg, vx, vw) = (View::rows(g, n), View::rows(x, k), View::rows(w, k));
+    // SAFETY: sizes checked above.
+    unsafe {
+        if input_grad {
+            gemm_into(&mut gx, m, k, n, vg, vw, false, parallelism(m, k, n));
+        }
+        gemm_into(&mut gw, n, k, m, vg.t(), vx, false, parallelism(n, k, m));
+    }
+    let mut gb = vec![T::zero(); n];
+    if n > 0 {
+        for row in g.chunks(n) {
+            for (acc, &v) in gb.iter_mut().zip(row) {
+                *acc = *acc + v;
+            }
+        }
+    }
+    Ok((gx, gw, gb))
+}
+
+#[cfg(test)]
+mod linear_tests {
+    use super::*;
+
+    #[test]
+    fn linear_matches_matmul_with_transposed_weight() {
+        let (m, k, n) = (3, 4, 2);
+        let x: Vec<f64> = (0..m * k).map(|v| v as f64 * 0.5).collect();
+        let w: Vec<f64> = (0..n * k).map(|v| 1.0 - v as f64).collect();
+        let b = [10.0, 20.0];
+        let y = linear(&x, &w, Some(&b), m, k, n).unwrap();
+        for i in 0..m {
+            for j in 0..n {
+                let want: f64 = (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum::<f64>() + b[j];
+                assert!((y[i * n + j] - want).abs() < 1e-12);
+            }
+        }
+        let g = vec![1.0; m * n];
+        let (gx, gw, gb) = linear_backward(&g, &x, &w, m, k, n).unwrap();
+        assert_eq!(gb, vec![3.0, 3.0]);
+        assert!((gx[0] - (w[0] + w[k])).abs() < 1e-12);
+        assert!((gw[0] - (x[0] + x[k] + x[2 * k])).abs() < 1e-12);
+    }
+}
+
+/// A matrix operand read from a slice through element strides: element (i, j) is
+/// `data[i * rs + j * cs]`, so a transpose is the same slice with the strides swapped.
+#[derive(Clone, Copy)]
+pub struct Strided<'a, T> {
+    pub data: &'a [T],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<T> Strided<'_, T> {
+    /// Whether every element of a `rows x cols` matrix lies inside `data`.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        if rows == 0 || cols == 0 {
+            return true;
+        }
+        (rows - 1)
+            .checked_mul(self.rs)
+            .zip((cols - 1).checked_mul(self.cs))
+            .and_then(|(a, b)| a.checked_add(b))
+            .is_some_and(|last| last < self.data.len())
+    }
+
+    fn view(&self) -> View<T> {
+        View {
+            ptr: self.data.as_ptr(),
+            rs: self.rs as isize,
+            cs: self.cs as isize,
+        }
+    }
+}
+
+/// `dst (m x n, row-major) = [dst +] a (m x k) @ b (k x n)` for strided operands, `(m, k, n)`
+/// given as `dims`. With `threads`, a large product is split over the rayon pool; pass false
+/// when already running on it. Operands that do not fit their slices are a `ShapeError`.
+pub fn gemm_strided<T: Real>(
+    dst: &mut [T],
+    dims: (usize, usize, usize),
+    a: Strided<'_, T>,
+    b: Strided<'_, T>,
+    accumulate: bool,
+    threads: bool,
+) -> Result<()> {
+    let (m, k, n) = dims;
+    if m.checked_mul(n) != Some(dst.len()) || !a.fits(m, k) || !b.fits(k, n) {
+        return shape_err!(
+            "gemm_strided: operands of {} and {} elements and an output of {} do not hold a \
+             {m}x{k} @ {k}x{n} product",
+            a.data.len(),
+            b.data.len(),
+            dst.len()
+        );
+    }
+    let par = if threads {
+        parallelism(m, n, k)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the extents of both operands and of the output were checked above.
+    unsafe { gemm_into(dst, m, n, k, a.view(), b.view(), accumulate, par) };
+    Ok(())
 }

@@ -1,0 +1,273 @@
+"""A captured training step: forward, loss, backward and optimizer update in one Rust call.
+
+For small models the cost of any eager framework is the per-op overhead of Python, not the
+arithmetic. :func:`compile` reads a ``Sequential`` model built from supported layers, its loss
+and its optimizer once, and returns a callable ``step(x, y) -> loss`` that runs the whole
+training step in Rust on the model's own parameter arrays and the optimizer's own state
+arrays. Afterwards the parameters and the optimizer state (moments, step counts, momentum
+buffers) are what eager steps would have produced, so eager and compiled steps can be mixed,
+checkpointed and scheduled (a learning-rate scheduler's changes are read at every call).
+Gradients are not written to ``.grad``.
+
+Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, ``Flatten``,
+``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``ELU``, ``SiLU``, ``Identity`` and
+``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices, mean, optional label
+smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss`` (mean); optimizers
+``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all parameters. Anything
+else runs eagerly, with a warning saying why.
+
+Examples
+--------
+>>> import numpy as np
+>>> import ferrograd as fg
+>>> from ferrograd import nn, optim
+>>> fg.manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+>>> opt = optim.Adam(model.parameters(), lr=1e-2)
+>>> step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+>>> x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+>>> y = np.arange(32) % 3
+>>> first = step(x, y)
+>>> for _ in range(50):
+...     last = step(x, y)
+>>> last < first
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _core
+from .exceptions import DTypeError, FerrogradError
+from .tensor import Tensor
+
+_ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
+_LOSSES = {
+    "CrossEntropyLoss": "cross_entropy",
+    "MSELoss": "mse_loss",
+    "L1Loss": "l1_loss",
+    "HuberLoss": "huber_loss",
+    "SmoothL1Loss": "smooth_l1_loss",
+}
+
+
+class Unsupported(FerrogradError):
+    """Raised internally when a model, loss or optimizer cannot be captured."""
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _describe_layer(m: Any) -> list[tuple[str, list[int], list[float]]]:
+    name = type(m).__name__
+    settings = getattr(m, "settings", {})
+    if name == "Linear":
+        return [("linear", [m.in_features, m.out_features, int(m.bias is not None)], [])]
+    if name in _ACTS:
+        return [(_ACTS[name], [], [])]
+    if name == "LeakyReLU":
+        return [("leaky_relu", [], [float(settings["negative_slope"])])]
+    if name == "ELU":
+        return [("elu", [], [float(settings["alpha"])])]
+    if name == "GELU":
+        return [("gelu", [], [1.0 if settings["approximate"] == "tanh" else 0.0])]
+    if name == "Identity" or (name == "Dropout" and m.p == 0.0):
+        return []
+    if name == "Flatten":
+        if (m.start_dim, m.end_dim) != (1, -1):
+            raise Unsupported("Flatten with start_dim != 1 or end_dim != -1")
+        return [("flatten", [], [])]
+    if name == "Conv2d":
+        if getattr(m, "padding_mode", "zeros") != "zeros" or isinstance(m.padding, str):
+            raise Unsupported("Conv2d with string padding or a padding_mode other than zeros")
+        kh, kw = m.kernel_size
+        ints = [m.in_channels, m.out_channels, kh, kw, *m.stride, *m.padding, *m.dilation]
+        return [("conv2d", [*ints, m.groups, int(m.bias is not None)], [])]
+    if name == "MaxPool2d":
+        if getattr(m, "return_indices", False):
+            raise Unsupported("MaxPool2d with return_indices")
+        ints = [*_pair(m.kernel_size), *_pair(m.stride), *_pair(m.padding), *_pair(m.dilation)]
+        return [("max_pool2d", [*ints, int(bool(m.ceil_mode))], [])]
+    if name == "AvgPool2d":
+        if m.divisor_override is not None:
+            raise Unsupported("AvgPool2d with divisor_override")
+        ints = [*_pair(m.kernel_size), *_pair(m.stride), *_pair(m.padding)]
+        return [("avg_pool2d", [*ints, int(bool(m.ceil_mode)), int(bool(m.count_include_pad))], [])]
+    if name == "Sequential":
+        return [d for child in m for d in _describe_layer(child)]
+    raise Unsupported(f"layer {name} (or this configuration of it)")
+
+
+def _describe_loss(loss_fn: Any) -> tuple[str, float]:
+    name = type(loss_fn).__name__
+    if name not in _LOSSES:
+        raise Unsupported(f"loss {name}")
+    s = dict(getattr(loss_fn, "settings", {}))
+    if s.get("reduction", "mean") != "mean":
+        raise Unsupported(f"{name} with reduction={s['reduction']!r}")
+    if name == "CrossEntropyLoss":
+        if s.get("weight") is not None or s.get("ignore_index", -100) != -100:
+            raise Unsupported("CrossEntropyLoss with class weights or a custom ignore_index")
+        return "cross_entropy", float(s.get("label_smoothing", 0.0))
+    if name == "HuberLoss":
+        return "huber_loss", float(s["delta"])
+    if name == "SmoothL1Loss":
+        return "smooth_l1_loss", float(s["beta"])
+    return _LOSSES[name], 0.0
+
+
+def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
+    owner: dict[int, dict[str, Any]] = {}
+    for g in optimizer.param_groups:
+        for p in g["params"]:
+            owner[id(p)] = g
+    groups = []
+    for p in params:
+        if id(p) not in owner:
+            raise Unsupported("a model parameter that the optimizer does not update")
+        if not p.requires_grad:
+            raise Unsupported("frozen parameters")
+        groups.append(owner[id(p)])
+    first = groups[0]
+    keys = [k for k in first if k != "params"]
+    for g in groups[1:]:
+        if g is not first and any(g.get(k) != first.get(k) for k in keys):
+            raise Unsupported("parameter groups with different hyperparameters")
+    return first
+
+
+class CompiledStep:
+    """``step(x, y) -> loss``: one training step of ``model`` (see :func:`compile`)."""
+
+    def __init__(self, model: Any, loss_fn: Any, optimizer: Any) -> None:
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.params = list(model.parameters())
+        self.reason: str | None = None
+        self._plan: Any = None
+        try:
+            kind = type(optimizer).__name__
+            if kind not in ("SGD", "Adam", "AdamW"):
+                raise Unsupported(f"optimizer {kind}")
+            layers = _describe_layer(model)
+            loss, loss_arg = _describe_loss(loss_fn)
+            if not self.params:
+                raise Unsupported("a model without parameters")
+            if len({p.dtype for p in self.params}) != 1:
+                raise Unsupported("parameters of mixed dtypes")
+            _one_group(optimizer, self.params)
+            self._plan = _core.StepPlan(layers, loss, loss_arg)
+            if self._plan.n_params != len(self.params):
+                raise Unsupported("parameters outside the captured layers")
+            self._kind = kind
+            self._labels = loss == "cross_entropy"
+        except Unsupported as e:
+            self.reason = str(e)
+            warnings.warn(
+                f"ferrograd.compile: {e} is not supported by the captured step; running eagerly",
+                stacklevel=3,
+            )
+
+    @property
+    def compiled(self) -> bool:
+        """True when steps run as one Rust call, False when they run eagerly."""
+        return self._plan is not None
+
+    def __call__(self, x: Any, y: Any) -> float:
+        if self._plan is None:
+            return self._eager(x, y)
+        dt = self.params[0].dtype
+        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
+        ya = y.data if isinstance(y, Tensor) else y
+        if self._labels:
+            ya = np.asarray(ya)
+            if ya.dtype.kind not in "iu":
+                raise DTypeError(f"compiled step: class labels must be integers, got {ya.dtype}")
+            ya = np.ascontiguousarray(ya, dtype=np.int64)
+        else:
+            ya = np.ascontiguousarray(ya, dtype=dt)
+        group = _one_group(self.optimizer, self.params)
+        opt = self.optimizer
+        data = [p.data for p in self.params]
+        if self._kind == "SGD":
+            fresh: list[bool] = []
+            bufs = None
+            if group["momentum"] != 0:
+                items = opt.state._items
+                fresh = [
+                    id(p) not in items or items[id(p)][1].get("momentum_buffer") is None
+                    for p in self.params
+                ]
+                (bufs,), _ = opt._gather(self.params, ("momentum_buffer",))
+            loss = self._plan.sgd(
+                xa,
+                ya,
+                data,
+                bufs,
+                fresh,
+                lr=float(group["lr"]),
+                momentum=float(group["momentum"]),
+                dampening=float(group["dampening"]),
+                weight_decay=float(group["weight_decay"]),
+                nesterov=bool(group["nesterov"]),
+                maximize=bool(group["maximize"]),
+            )
+            return loss
+        amsgrad = bool(group["amsgrad"])
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        cols, steps = opt._gather(self.params, keys)
+        beta1, beta2 = group["betas"]
+        loss = self._plan.adam(
+            xa,
+            ya,
+            data,
+            cols[0],
+            cols[1],
+            cols[2] if amsgrad else None,
+            steps,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            amsgrad=amsgrad,
+            maximize=bool(group["maximize"]),
+            decoupled_weight_decay=bool(group.get("decoupled_weight_decay", False)),
+        )
+        opt._commit_steps(self.params, steps)
+        return loss
+
+    def _eager(self, x: Any, y: Any) -> float:
+        self.optimizer.zero_grad()
+        xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        loss = self.loss_fn(self.model(xt), y)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.data)
+
+
+def compile(model: Any, loss_fn: Any, optimizer: Any) -> Callable[[Any, Any], float]:
+    """Captures ``model``'s training step with ``loss_fn`` and ``optimizer``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A ``Sequential`` of supported layers (see the module docstring).
+    loss_fn : nn.Module
+        A loss module, e.g. ``nn.CrossEntropyLoss()``.
+    optimizer : optim.Optimizer
+        ``SGD``, ``Adam`` or ``AdamW`` over the model's parameters.
+
+    Returns
+    -------
+    CompiledStep
+        ``step(x, y) -> float``: the loss before the update. ``step.compiled`` says whether
+        the step was captured; if not, ``step.reason`` says why and steps run eagerly.
+    """
+    return CompiledStep(model, loss_fn, optimizer)

@@ -1,0 +1,384 @@
+//! A captured training step: forward through a chain of layers, the loss, the backward pass
+//! and the parameter update, in one call with no Python in between.
+//!
+//! The chain is a [`Plan`] (what `ferrograd.compile` builds from a `Sequential` model); the
+//! parameters stay in the caller's buffers and are updated in place by the caller's update
+//! function (an optimizer step over all of them), so the model and the optimizer state end
+//! up exactly where eager steps would put them.
+
+use crate::activation::{self, Activation};
+use crate::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
+use crate::error::Result;
+use crate::gemm;
+use crate::loss::classification::{self, ClassOptions, ClassTarget, FastMath, View};
+use crate::loss::regression::{self, RegressionLoss};
+use crate::loss::Reduction;
+use crate::shape::fmt_shape;
+use crate::{shape_err, value_err};
+
+/// One layer of a captured model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// `x @ weight^T + bias`; parameters `weight` (out, in) then `bias` (out,) if present.
+    Linear {
+        in_f: usize,
+        out_f: usize,
+        bias: bool,
+    },
+    /// An elementwise activation.
+    Act(Activation),
+    /// Merges every axis after the first.
+    Flatten,
+    /// 2-D convolution; parameters `weight` (c_out, c_in / groups, kh, kw) then `bias`.
+    Conv2d {
+        c_in: usize,
+        c_out: usize,
+        kernel: [usize; 2],
+        spec: Conv2dSpec,
+        bias: bool,
+    },
+    /// 2-D max pooling.
+    MaxPool2d(Pool2dSpec),
+    /// 2-D average pooling.
+    AvgPool2d {
+        spec: Pool2dSpec,
+        count_include_pad: bool,
+    },
+}
+
+impl Layer {
+    /// Number of parameter buffers the layer owns.
+    pub fn n_params(&self) -> usize {
+        match self {
+            Layer::Linear { bias, .. } | Layer::Conv2d { bias, .. } => 1 + usize::from(*bias),
+            _ => 0,
+        }
+    }
+}
+
+/// The loss at the end of the chain (mean reduction).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LossSpec {
+    /// Cross-entropy of logits against class indices.
+    CrossEntropy { label_smoothing: f64 },
+    /// A pointwise regression loss against targets of the output's shape.
+    Regression(RegressionLoss),
+}
+
+/// The targets of one step.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a, T> {
+    /// Class indices, one per sample.
+    Labels(&'a [i64]),
+    /// Values of the output's shape.
+    Values(&'a [T]),
+}
+
+/// A captured model: the layers in order and the loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub layers: Vec<Layer>,
+    pub loss: LossSpec,
+}
+
+/// What a layer keeps from the forward pass for its backward.
+enum Saved {
+    None,
+    Pool { dims: Pool2dDims, indices: Vec<i64> },
+    AvgPool { dims: Pool2dDims },
+    Conv { dims: Conv2dDims },
+}
+
+impl Plan {
+    /// Number of parameter buffers the plan expects, in order.
+    pub fn n_params(&self) -> usize {
+        self.layers.iter().map(Layer::n_params).sum()
+    }
+
+    /// Runs forward, loss, backward, then `update(params, grads)` once; returns the loss.
+    ///
+    /// `params` are the parameter buffers in plan order; the gradients handed to `update`
+    /// line up with them.
+    pub fn step<T: FastMath, U>(
+        &self,
+        x: &[T],
+        x_shape: &[usize],
+        target: Target<'_, T>,
+        params: &mut [&mut [T]],
+        update: U,
+    ) -> Result<T>
+    where
+        U: FnOnce(&mut [&mut [T]], &[Vec<T>]) -> Result<()>,
+    {
+        if params.len() != self.n_params() {
+            return value_err!(
+                "compiled step: the plan has {} parameter buffers, got {}",
+                self.n_params(),
+                params.len()
+            );
+        }
+        if x_shape.iter().product::<usize>() != x.len() || x_shape.is_empty() {
+            return shape_err!("compiled step: input has shape {}", fmt_shape(x_shape));
+        }
+        // Forward, keeping each layer's input.
+        let mut inputs: Vec<(Vec<T>, Vec<usize>)> = Vec::with_capacity(self.layers.len());
+        let mut saved: Vec<Saved> = Vec::with_capacity(self.layers.len());
+        let mut cur = x.to_vec();
+        let mut shape = x_shape.to_vec();
+        let mut pi = 0;
+        for layer in &self.layers {
+            let (out, out_shape, keep) = forward(layer, &cur, &shape, &params[pi..])?;
+            pi += layer.n_params();
+            inputs.push((std::mem::replace(&mut cur, out), shape));
+            shape = out_shape;
+            saved.push(keep);
+        }
+        let (loss, mut g) = self.loss_and_grad(&cur, &shape, target)?;
+        // Backward, collecting parameter gradients in plan order.
+        let mut grads: Vec<Vec<T>> = vec![Vec::new(); params.len()];
+        for (li, layer) in self.layers.iter().enumerate().rev() {
+            pi -= layer.n_params();
+            let (xin, xshape) = &inputs[li];
+            let need_input_grad = li > 0;
+            g = backward(
+                layer,
+                &g,
+                xin,
+                xshape,
+                &saved[li],
+                &params[pi..],
+                &mut grads[pi..],
+                need_input_grad,
+            )?;
+        }
+        update(params, &grads)?;
+        Ok(loss)
+    }
+
+    fn loss_and_grad<T: FastMath>(
+        &self,
+        out: &[T],
+        shape: &[usize],
+        target: Target<'_, T>,
+    ) -> Result<(T, Vec<T>)> {
+        let one = [T::one()];
+        let g_view = View::new(&one, &[]);
+        match (self.loss, target) {
+            (LossSpec::CrossEntropy { label_smoothing }, Target::Labels(labels)) => {
+                let tshape = [labels.len()];
+                let mut opts = ClassOptions::new(Reduction::Mean);
+                opts.label_smoothing = label_smoothing;
+                let (loss, _, grad) = classification::cross_entropy_with_grad(
+                    g_view,
+                    View::new(out, shape),
+                    ClassTarget::Index(View::new(labels, &tshape)),
+                    &opts,
+                )?;
+                Ok((loss[0], grad))
+            }
+            (LossSpec::Regression(kind), Target::Values(t)) => {
+                let loss = regression::loss(kind, out, shape, t, shape, Reduction::Mean)?;
+                let grad = regression::loss_backward(
+                    kind,
+                    &one,
+                    &[],
+                    out,
+                    shape,
+                    t,
+                    shape,
+                    Reduction::Mean,
+                )?;
+                Ok((loss[0], grad))
+            }
+            _ => value_err!("compiled step: the targets do not match the loss"),
+        }
+    }
+}
+
+type Forward<T> = (Vec<T>, Vec<usize>, Saved);
+
+fn forward<T: FastMath>(
+    layer: &Layer,
+    x: &[T],
+    shape: &[usize],
+    params: &[&mut [T]],
+) -> Result<Forward<T>> {
+    Ok(match layer {
+        Layer::Linear { in_f, out_f, bias } => {
+            if shape.len() != 2 || shape[1] != *in_f {
+                return shape_err!(
+                    "compiled step: Linear({in_f}, {out_f}) got input of shape {}",
+                    fmt_shape(shape)
+                );
+            }
+            let b = if *bias { Some(&*params[1]) } else { None };
+            let y = gemm::linear(x, params[0], b, shape[0], *in_f, *out_f)?;
+            (y, vec![shape[0], *out_f], Saved::None)
+        }
+        Layer::Act(a) => (activation::forward(*a, x)?, shape.to_vec(), Saved::None),
+        Layer::Flatten => {
+            let n = shape.first().copied().unwrap_or(1);
+            let rest = if n == 0 { 0 } else { x.len() / n };
+            (x.to_vec(), vec![n, rest], Saved::None)
+        }
+        Layer::Conv2d {
+            c_out,
+            kernel,
+            spec,
+            bias,
+            c_in,
+        } => {
+            let wshape = [*c_out, *c_in / spec.groups.max(1), kernel[0], kernel[1]];
+            let blen = bias.then_some(*c_out);
+            let dims = Conv2dDims::new("compiled step: Conv2d", shape, &wshape, blen, *spec)?;
+            let b = if *bias { Some(&*params[1]) } else { None };
+            let y = conv::conv2d(x, params[0], b, &dims)?;
+            (y, dims.out_shape().to_vec(), Saved::Conv { dims })
+        }
+        Layer::MaxPool2d(spec) => {
+            let dims = Pool2dDims::new("compiled step: MaxPool2d", shape, *spec)?;
+            let (y, indices) = conv::max_pool2d(x, &dims)?;
+            let out = pool_out_shape(shape, &dims);
+            (y, out, Saved::Pool { dims, indices })
+        }
+        Layer::AvgPool2d {
+            spec,
+            count_include_pad,
+        } => {
+            let dims = Pool2dDims::new("compiled step: AvgPool2d", shape, *spec)?;
+            let y = conv::avg_pool2d(x, &dims, *count_include_pad, None)?;
+            let out = pool_out_shape(shape, &dims);
+            (y, out, Saved::AvgPool { dims })
+        }
+    })
+}
+
+fn pool_out_shape(shape: &[usize], d: &Pool2dDims) -> Vec<usize> {
+    let mut out = shape.to_vec();
+    let nd = out.len();
+    out[nd - 2] = d.oh;
+    out[nd - 1] = d.ow;
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward<T: FastMath>(
+    layer: &Layer,
+    g: &[T],
+    x: &[T],
+    shape: &[usize],
+    saved: &Saved,
+    params: &[&mut [T]],
+    grads: &mut [Vec<T>],
+    need_input_grad: bool,
+) -> Result<Vec<T>> {
+    Ok(match (layer, saved) {
+        (Layer::Linear { in_f, out_f, bias }, _) => {
+            let (gx, gw, gb) = gemm::linear_backward_opt(
+                g,
+                x,
+                params[0],
+                shape[0],
+                *in_f,
+                *out_f,
+                need_input_grad,
+            )?;
+            grads[0] = gw;
+            if *bias {
+                grads[1] = gb;
+            }
+            gx
+        }
+        (Layer::Act(a), _) => {
+            if need_input_grad {
+                activation::backward(*a, g, x)?
+            } else {
+                Vec::new()
+            }
+        }
+        (Layer::Flatten, _) => g.to_vec(),
+        (Layer::Conv2d { bias, .. }, Saved::Conv { dims }) => {
+            let (gx, gw, gb) = conv::conv2d_backward(g, x, params[0], dims, need_input_grad)?;
+            grads[0] = gw;
+            if *bias {
+                grads[1] = gb;
+            }
+            gx
+        }
+        (Layer::MaxPool2d(_), Saved::Pool { dims, indices }) => {
+            conv::max_pool2d_backward(g, indices, dims.planes, dims.h * dims.w, dims.oh * dims.ow)?
+        }
+        (
+            Layer::AvgPool2d {
+                count_include_pad, ..
+            },
+            Saved::AvgPool { dims },
+        ) => conv::avg_pool2d_backward(g, dims, *count_include_pad, None)?,
+        _ => return value_err!("compiled step: internal: layer and saved state differ"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sgd_on_a_linear_model_lowers_the_loss() {
+        let plan = Plan {
+            layers: vec![
+                Layer::Linear {
+                    in_f: 2,
+                    out_f: 4,
+                    bias: true,
+                },
+                Layer::Act(Activation::Tanh),
+                Layer::Linear {
+                    in_f: 4,
+                    out_f: 1,
+                    bias: true,
+                },
+            ],
+            loss: LossSpec::Regression(RegressionLoss::Mse),
+        };
+        let x = [0.5f64, -1.0, 1.5, 0.25, -0.5, 2.0];
+        let y = [1.0f64, -1.0, 0.5];
+        let mut w1 = vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.05, -0.15];
+        let mut b1 = vec![0.0; 4];
+        let mut w2 = vec![0.2, -0.1, 0.3, 0.1];
+        let mut b2 = vec![0.0];
+        let mut losses = vec![];
+        for _ in 0..50 {
+            let mut params: Vec<&mut [f64]> = vec![&mut w1, &mut b1, &mut w2, &mut b2];
+            let loss = plan
+                .step(&x, &[3, 2], Target::Values(&y), &mut params, |ps, gs| {
+                    for (p, g) in ps.iter_mut().zip(gs) {
+                        p.iter_mut().zip(g).for_each(|(p, g)| *p -= 0.1 * g);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            losses.push(loss);
+        }
+        assert!(losses[49] < 0.5 * losses[0], "{losses:?}");
+    }
+
+    #[test]
+    fn wrong_parameter_count_is_an_error() {
+        let plan = Plan {
+            layers: vec![Layer::Linear {
+                in_f: 2,
+                out_f: 1,
+                bias: false,
+            }],
+            loss: LossSpec::Regression(RegressionLoss::Mse),
+        };
+        let r = plan.step(
+            &[1.0f32, 2.0],
+            &[1, 2],
+            Target::Values(&[1.0]),
+            &mut [],
+            |_, _| Ok(()),
+        );
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,442 @@
+//! Bindings of the captured training step (`ferrograd.compile`): a plan object built once from
+//! the model's layers, whose methods run forward, loss, backward and an optimizer update in one
+//! call, updating the parameter and optimizer-state arrays in place.
+
+use ferrograd_core::activation::{Activation, GeluApprox};
+use ferrograd_core::conv::{Conv2dSpec, Pool2dSpec};
+use ferrograd_core::loss::classification::FastMath;
+use ferrograd_core::loss::regression::RegressionLoss;
+use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
+use ferrograd_core::step::{Layer, LossSpec, Plan, Target};
+use numpy::{Element, PyReadwriteArrayDyn};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::arrays::{borrow, data, float_of, shape, Float};
+use crate::errors::{run, to_py};
+use crate::optim::borrow_mut_list;
+
+type Obj<'py> = Bound<'py, PyAny>;
+
+fn bad(msg: String) -> PyErr {
+    PyValueError::new_err(msg)
+}
+
+fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
+    if v.len() != N || v.iter().any(|&x| x < 0) {
+        return Err(bad(format!(
+            "StepPlan: layer '{kind}' needs {N} non-negative integers, got {v:?}"
+        )));
+    }
+    let mut out = [0; N];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = x as usize;
+    }
+    Ok(out)
+}
+
+fn float_arg(kind: &str, v: &[f64]) -> PyResult<f64> {
+    v.first()
+        .copied()
+        .ok_or_else(|| bad(format!("StepPlan: layer '{kind}' needs a float argument")))
+}
+
+fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> PyResult<Layer> {
+    Ok(match kind {
+        "linear" => {
+            let [in_f, out_f, bias] = ints::<3>(kind, i)?;
+            Layer::Linear {
+                in_f,
+                out_f,
+                bias: bias != 0,
+            }
+        }
+        "relu" => Layer::Act(Activation::Relu),
+        "sigmoid" => Layer::Act(Activation::Sigmoid),
+        "tanh" => Layer::Act(Activation::Tanh),
+        "silu" => Layer::Act(Activation::Silu),
+        "gelu" => Layer::Act(Activation::Gelu {
+            approximate: if f.first().copied().unwrap_or(0.0) != 0.0 {
+                GeluApprox::Tanh
+            } else {
+                GeluApprox::None
+            },
+        }),
+        "leaky_relu" => Layer::Act(Activation::LeakyRelu {
+            negative_slope: float_arg(kind, f)?,
+        }),
+        "elu" => Layer::Act(Activation::Elu {
+            alpha: float_arg(kind, f)?,
+        }),
+        "flatten" => Layer::Flatten,
+        "conv2d" => {
+            let [c_in, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias] = ints::<12>(kind, i)?;
+            Layer::Conv2d {
+                c_in,
+                c_out,
+                kernel: [kh, kw],
+                spec: Conv2dSpec::new([sh, sw], [ph, pw], [dh, dw], groups),
+                bias: bias != 0,
+            }
+        }
+        "max_pool2d" => {
+            let [kh, kw, sh, sw, ph, pw, dh, dw, ceil] = ints::<9>(kind, i)?;
+            Layer::MaxPool2d(Pool2dSpec {
+                kernel: [kh, kw],
+                stride: [sh, sw],
+                padding: [ph, pw],
+                dilation: [dh, dw],
+                ceil_mode: ceil != 0,
+            })
+        }
+        "avg_pool2d" => {
+            let [kh, kw, sh, sw, ph, pw, ceil, include] = ints::<8>(kind, i)?;
+            Layer::AvgPool2d {
+                spec: Pool2dSpec {
+                    kernel: [kh, kw],
+                    stride: [sh, sw],
+                    padding: [ph, pw],
+                    dilation: [1, 1],
+                    ceil_mode: ceil != 0,
+                },
+                count_include_pad: include != 0,
+            }
+        }
+        _ => return Err(bad(format!("StepPlan: unsupported layer '{kind}'"))),
+    })
+}
+
+fn parse_loss(name: &str, arg: f64) -> PyResult<LossSpec> {
+    Ok(match name {
+        "cross_entropy" => LossSpec::CrossEntropy {
+            label_smoothing: arg,
+        },
+        "mse_loss" => LossSpec::Regression(RegressionLoss::Mse),
+        "l1_loss" => LossSpec::Regression(RegressionLoss::L1),
+        "huber_loss" => LossSpec::Regression(RegressionLoss::Huber { delta: arg }),
+        "smooth_l1_loss" => LossSpec::Regression(RegressionLoss::SmoothL1 { beta: arg }),
+        _ => return Err(bad(format!("StepPlan: unsupported loss '{name}'"))),
+    })
+}
+
+/// A captured model (layers and loss) whose steps run entirely in Rust.
+#[pyclass(frozen, module = "ferrograd._core")]
+pub struct StepPlan {
+    plan: Plan,
+}
+
+/// The optimizer update applied after the backward pass.
+enum Update<'a, T> {
+    Adam {
+        hp: optim::Adam,
+        m: Vec<&'a mut [T]>,
+        v: Vec<&'a mut [T]>,
+        vmax: Option<Vec<&'a mut [T]>>,
+        steps: &'a [f64],
+    },
+    Sgd {
+        hp: optim::Sgd,
+        buf: Option<Vec<&'a mut [T]>>,
+        fresh: &'a [bool],
+    },
+}
+
+impl<T: FastMath> Update<'_, T> {
+    fn apply(self, params: &mut [&mut [T]], grads: &[Vec<T>]) -> ferrograd_core::Result<()> {
+        match self {
+            Update::Adam {
+                hp,
+                m,
+                v,
+                vmax,
+                steps,
+            } => {
+                let mut vmax = vmax.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
+                let slots = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.into_iter().zip(v))
+                    .enumerate()
+                    .map(|(i, ((p, g), (m, v)))| AdamSlot {
+                        param: &mut **p,
+                        grad: g,
+                        exp_avg: m,
+                        exp_avg_sq: v,
+                        max_exp_avg_sq: vmax.as_mut().and_then(|vm| vm[i].take()),
+                        step: steps[i],
+                    })
+                    .collect();
+                optim::adam_step(&hp, slots)
+            }
+            Update::Sgd { hp, buf, fresh } => {
+                let mut buf = buf.map(|b| b.into_iter().map(Some).collect::<Vec<_>>());
+                let slots = params
+                    .iter_mut()
+                    .zip(grads)
+                    .enumerate()
+                    .map(|(i, (p, g))| SgdSlot {
+                        param: &mut **p,
+                        grad: g,
+                        momentum_buffer: buf.as_mut().and_then(|b| b[i].take()),
+                        fresh_buffer: fresh.get(i).copied().unwrap_or(false),
+                    })
+                    .collect();
+                optim::sgd_step(&hp, slots)
+            }
+        }
+    }
+}
+
+fn slices<'a, T: Element>(arrs: &'a mut [PyReadwriteArrayDyn<'_, T>]) -> Vec<&'a mut [T]> {
+    arrs.iter_mut()
+        .map(|a| a.as_slice_mut().expect("checked C-contiguous"))
+        .collect()
+}
+
+/// State arrays of the update, borrowed for writing.
+struct StateArrays<'py, T: Element> {
+    a: Vec<PyReadwriteArrayDyn<'py, T>>,
+    b: Vec<PyReadwriteArrayDyn<'py, T>>,
+    c: Option<Vec<PyReadwriteArrayDyn<'py, T>>>,
+}
+
+enum OptArgs<'a, 'py> {
+    Adam {
+        hp: optim::Adam,
+        exp_avgs: &'a [Obj<'py>],
+        exp_avg_sqs: &'a [Obj<'py>],
+        max_exp_avg_sqs: Option<&'a [Obj<'py>]>,
+        steps: &'a [f64],
+    },
+    Sgd {
+        hp: optim::Sgd,
+        momentum_buffers: Option<&'a [Obj<'py>]>,
+        fresh: &'a [bool],
+    },
+}
+
+impl StepPlan {
+    fn run_step<'py, T: FastMath + Element>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: &[Obj<'py>],
+        opt: OptArgs<'_, 'py>,
+        want: Float,
+    ) -> PyResult<f64> {
+        let func = "compiled step";
+        if params.len() != self.plan.n_params() {
+            return Err(bad(format!(
+                "{func}: the model has {} parameter arrays, got {}",
+                self.plan.n_params(),
+                params.len()
+            )));
+        }
+        let xa = borrow::<T>(x)?;
+        let (xs, xd) = (shape(&xa), data(&xa));
+        let labels;
+        let values;
+        let values_data;
+        let tgt = match self.plan.loss {
+            LossSpec::CrossEntropy { .. } => {
+                labels = borrow::<i64>(target)?;
+                Target::Labels(
+                    labels
+                        .as_slice()
+                        .map_err(|_| bad(format!("{func}: labels must be C-contiguous")))?,
+                )
+            }
+            LossSpec::Regression(_) => {
+                values = borrow::<T>(target)?;
+                values_data = data(&values);
+                Target::Values(&values_data[..])
+            }
+        };
+        let shapes: Vec<Vec<usize>> = params
+            .iter()
+            .map(|p| p.getattr("shape").and_then(|s| s.extract::<Vec<usize>>()))
+            .collect::<PyResult<_>>()?;
+        let mut pa = borrow_mut_list::<T>(func, "params", params, None, want)?;
+        let mut st: StateArrays<'py, T> = match &opt {
+            OptArgs::Adam {
+                exp_avgs,
+                exp_avg_sqs,
+                max_exp_avg_sqs,
+                ..
+            } => StateArrays {
+                a: borrow_mut_list::<T>(func, "exp_avgs", exp_avgs, Some(&shapes), want)?,
+                b: borrow_mut_list::<T>(func, "exp_avg_sqs", exp_avg_sqs, Some(&shapes), want)?,
+                c: max_exp_avg_sqs
+                    .map(|v| borrow_mut_list::<T>(func, "max_exp_avg_sqs", v, Some(&shapes), want))
+                    .transpose()?,
+            },
+            OptArgs::Sgd {
+                momentum_buffers, ..
+            } => StateArrays {
+                a: match momentum_buffers {
+                    Some(v) => {
+                        borrow_mut_list::<T>(func, "momentum_buffers", v, Some(&shapes), want)?
+                    }
+                    None => Vec::new(),
+                },
+                b: Vec::new(),
+                c: None,
+            },
+        };
+        let mut ps = slices(&mut pa);
+        let update = match opt {
+            OptArgs::Adam { hp, steps, .. } => Update::Adam {
+                hp,
+                m: slices(&mut st.a),
+                v: slices(&mut st.b),
+                vmax: st.c.as_mut().map(|c| slices(c)),
+                steps,
+            },
+            OptArgs::Sgd {
+                hp,
+                momentum_buffers,
+                fresh,
+            } => Update::Sgd {
+                hp,
+                buf: momentum_buffers.map(|_| slices(&mut st.a)),
+                fresh,
+            },
+        };
+        let plan = &self.plan;
+        let loss = run(py, || {
+            plan.step(&xd, &xs, tgt, &mut ps, |p, g| update.apply(p, g))
+        })?;
+        Ok(num_traits::ToPrimitive::to_f64(&loss).unwrap_or(f64::NAN))
+    }
+}
+
+#[pymethods]
+impl StepPlan {
+    /// Builds a plan from `(kind, ints, floats)` layer descriptions and a loss name.
+    #[new]
+    #[pyo3(signature = (layers, loss, loss_arg=0.0))]
+    fn new(layers: Vec<(String, Vec<i64>, Vec<f64>)>, loss: &str, loss_arg: f64) -> PyResult<Self> {
+        let layers = layers
+            .iter()
+            .map(|(k, i, f)| parse_layer(k, i, f))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(StepPlan {
+            plan: Plan {
+                layers,
+                loss: parse_loss(loss, loss_arg)?,
+            },
+        })
+    }
+
+    /// Number of parameter arrays the plan expects, in order.
+    #[getter]
+    fn n_params(&self) -> usize {
+        self.plan.n_params()
+    }
+
+    /// One step with an Adam (or AdamW) update; returns the loss before the update.
+    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay))]
+    #[allow(clippy::too_many_arguments)]
+    fn adam<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        exp_avgs: Vec<Obj<'py>>,
+        exp_avg_sqs: Vec<Obj<'py>>,
+        max_exp_avg_sqs: Option<Vec<Obj<'py>>>,
+        steps: Vec<f64>,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+        amsgrad: bool,
+        maximize: bool,
+        decoupled_weight_decay: bool,
+    ) -> PyResult<f64> {
+        let hp = optim::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            decoupled_weight_decay,
+        };
+        hp.validate().map_err(to_py)?;
+        let n = params.len();
+        if exp_avgs.len() != n || exp_avg_sqs.len() != n || steps.len() != n {
+            return Err(bad(
+                "compiled step: one Adam state entry per parameter is needed".into(),
+            ));
+        }
+        let opt = OptArgs::Adam {
+            hp,
+            exp_avgs: &exp_avgs,
+            exp_avg_sqs: &exp_avg_sqs,
+            max_exp_avg_sqs: max_exp_avg_sqs.as_deref(),
+            steps: &steps,
+        };
+        let want = float_of("compiled step", "x", x)?;
+        match want {
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want),
+        }
+    }
+
+    /// One step with an SGD update; returns the loss before the update.
+    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize))]
+    #[allow(clippy::too_many_arguments)]
+    fn sgd<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        momentum_buffers: Option<Vec<Obj<'py>>>,
+        fresh: Vec<bool>,
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        weight_decay: f64,
+        nesterov: bool,
+        maximize: bool,
+    ) -> PyResult<f64> {
+        let hp = optim::Sgd {
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+            maximize,
+        };
+        hp.validate().map_err(to_py)?;
+        if momentum_buffers
+            .as_ref()
+            .is_some_and(|b| b.len() != params.len())
+        {
+            return Err(bad(
+                "compiled step: one momentum buffer per parameter is needed".into(),
+            ));
+        }
+        let opt = OptArgs::Sgd {
+            hp,
+            momentum_buffers: momentum_buffers.as_deref(),
+            fresh: &fresh,
+        };
+        let want = float_of("compiled step", "x", x)?;
+        match want {
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want),
+        }
+    }
+}
+
+/// Registers the plan class on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StepPlan>()
+}
