@@ -13,9 +13,25 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, functional, ops
+from . import _core, functional, nn, ops, optim, random
+from .compile import compile
 from .exceptions import DTypeError, FerrogradError, ShapeError
-from .gradcheck import check_backward, numerical_gradient
+from .gradcheck import check_backward, gradcheck, numerical_gradient
+from .random import manual_seed
+from .serialization import CheckpointError, load, save
+from .tensor import (
+    Tensor,
+    cat,
+    concat,
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+    stack,
+    tensor,
+    where,
+)
 
 __version__: str = _core.__version__
 
@@ -26,13 +42,33 @@ def num_threads() -> int:
 
 
 __all__ = [
+    "CheckpointError",
     "DTypeError",
     "FerrogradError",
     "ShapeError",
+    "Tensor",
     "__version__",
+    "cat",
     "check_backward",
+    "compile",
+    "concat",
+    "enable_grad",
     "functional",
+    "get_default_dtype",
+    "gradcheck",
+    "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "nn",
+    "no_grad",
     "num_threads",
     "numerical_gradient",
     "ops",
+    "optim",
+    "random",
+    "save",
+    "set_default_dtype",
+    "stack",
+    "tensor",
+    "where",
 ]

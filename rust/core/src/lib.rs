@@ -15,11 +15,16 @@ pub mod real;
 pub mod shape;
 
 pub mod activation;
-pub mod softmax;
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod loss;
+pub mod norm;
+pub mod optim;
 pub mod reduce;
+pub mod rnn;
+pub mod softmax;
+pub mod step;
 
 pub use error::{Error, Result};
 pub use real::Real;

@@ -4,9 +4,14 @@
 use pyo3::prelude::*;
 
 mod arrays;
+mod conv;
 mod errors;
 mod functional;
+mod norm;
 mod ops;
+mod optim;
+mod rnn;
+mod step;
 
 /// Sizes the rayon pool from `FERROGRAD_NUM_THREADS` (default: every core).
 fn init_threads() {
@@ -16,7 +21,9 @@ fn init_threads() {
         .filter(|&n| n > 0)
         .unwrap_or(0);
     // Fails only if the pool already exists, which is harmless.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
 }
 
 /// Number of threads the kernels use.
@@ -32,5 +39,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     ops::register(m)?;
     functional::register(m)?;
+    conv::register(m)?;
+    norm::register(m)?;
+    optim::register(m)?;
+    rnn::register(m)?;
+    step::register(m)?;
     Ok(())
 }
