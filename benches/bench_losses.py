@@ -113,7 +113,8 @@ def main() -> None:
         line = (
             f"{r['case']:18s} {r['numpy_ms']:8.2f} {r['ferrograd_forward_ms']:8.2f} "
             f"{r['ferrograd_backward_ms']:8.2f} {r['ferrograd_ms']:8.2f} "
-            f"{r['ferrograd_fused_ms']:8.2f}   {r['ratio_vs_numpy']:5.1f}x {r['ratio_fused_vs_numpy']:5.1f}x"
+            f"{r['ferrograd_fused_ms']:8.2f}   {r['ratio_vs_numpy']:5.1f}x "
+            f"{r['ratio_fused_vs_numpy']:5.1f}x"
             f"   {r['numpy_gbps']:7.1f} {r['ferrograd_gbps']:6.1f} {r['ferrograd_fused_gbps']:6.1f}"
         )
         if torch is not None:

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import best_time, torch_or_none, write_results  # noqa: E402
-
-import ferrograd as fg  # noqa: E402
-from ferrograd import nn, optim, tensor  # noqa: E402
+import ferrograd as fg
+from _common import best_time, torch_or_none, write_results
+from ferrograd import nn, optim, tensor
 
 
 def mlp(sizes: list[int]) -> nn.Module:

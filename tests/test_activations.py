@@ -306,3 +306,13 @@ def test_empty_inputs() -> None:
         fwd, bwd = fns(name)
         assert fwd(np.zeros((0, 3))).shape == (0, 3)
         assert bwd(np.zeros((0, 3)), np.zeros((0, 3))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_large_inputs_run_in_parallel_chunks(name: str) -> None:
+    fwd, bwd = fns(name)
+    ref, grad_ref, _ = ACTIVATIONS[name]
+    rng = np.random.default_rng(4)
+    x, g = rng.uniform(-4, 4, 100_003), rng.standard_normal(100_003)
+    assert_close(fwd(x), ref(x), np.float64)
+    assert_close(bwd(g, x), grad_ref(g, x), np.float64)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd import nn, optim, tensor
 
 RNG = np.random.default_rng(0)

@@ -164,7 +164,9 @@ def test_batch_norm_non_contiguous_and_integer_input() -> None:
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape", [(64, 40, 17), (4096, 12), (8, 3, 64, 64), (2, 70, 300)])
+@pytest.mark.parametrize(
+    "shape", [(64, 40, 17), (4096, 12), (8, 3, 64, 64), (2, 70, 300), (512, 300), (100, 40, 9)]
+)
 def test_batch_norm_large_inputs(dtype: Any, shape: tuple[int, ...]) -> None:
     """Sizes where the kernels run in parallel and switch between their splitting schemes."""
     rng = np.random.default_rng(4)
@@ -219,16 +221,18 @@ def test_layer_norm_matches_reference(
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_layer_norm_large_and_int_shape(dtype: Any) -> None:
+@pytest.mark.parametrize("shape", [(300, 7, 40), (200, 300)])
+def test_layer_norm_large_and_int_shape(dtype: Any, shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(5)
-    x = (rng.standard_normal((300, 7, 40)) + 2).astype(dtype)
-    w, b = rng.standard_normal(40).astype(dtype), rng.standard_normal(40).astype(dtype)
+    d = shape[-1]
+    x = (rng.standard_normal(shape) + 2).astype(dtype)
+    w, b = rng.standard_normal(d).astype(dtype), rng.standard_normal(d).astype(dtype)
     xt, wt, bt = (tensor(v, requires_grad=True) for v in (x, w, b))
-    y = F.layer_norm(xt, 40, wt, bt)
-    _close(y, R.layer_norm_ref(x, (40,), w, b), dtype, 40)
+    y = F.layer_norm(xt, d, wt, bt)
+    _close(y, R.layer_norm_ref(x, (d,), w, b), dtype, 40)
     g = rng.standard_normal(x.shape).astype(dtype)
     y.backward(g)
-    dx, dw, db = R.layer_norm_grad_ref(g, x, (40,), w)
+    dx, dw, db = R.layer_norm_grad_ref(g, x, (d,), w)
     _close(xt.grad, dx, dtype, 40)
     _close(wt.grad, dw, dtype, 200)
     _close(bt.grad, db, dtype, 200)

@@ -6,11 +6,10 @@ independent check of the semantics (defaults, reductions, edge rules) against Py
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.functional as F
+import numpy as np
+import pytest
 from ferrograd import nn
 
 torch = pytest.importorskip("torch")

@@ -74,8 +74,8 @@ def softplus(input: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> n
 def softplus_backward(
     grad_output: np.ndarray, input: np.ndarray, beta: float = 1.0, threshold: float = 20.0
 ) -> np.ndarray: ...
-def softmax_backward_input(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) -> np.ndarray: ...
-def log_softmax_backward_input(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) -> np.ndarray: ...
+def softmax_backward_input(grad_output: np.ndarray, input: np.ndarray, dim: int = ...) -> np.ndarray: ...
+def log_softmax_backward_input(grad_output: np.ndarray, input: np.ndarray, dim: int = ...) -> np.ndarray: ...
 def mse_loss(input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray: ...
 def mse_loss_backward(
     grad_output: np.ndarray, input: np.ndarray, target: np.ndarray, reduction: str = "mean"
@@ -85,34 +85,34 @@ def l1_loss_backward(
     grad_output: np.ndarray, input: np.ndarray, target: np.ndarray, reduction: str = "mean"
 ) -> np.ndarray: ...
 def huber_loss(
-    input: np.ndarray, target: np.ndarray, reduction: str = "mean", delta: float = 1.0
+    input: np.ndarray, target: np.ndarray, reduction: str = "mean", delta: float = ...
 ) -> np.ndarray: ...
 def huber_loss_backward(
     grad_output: np.ndarray,
     input: np.ndarray,
     target: np.ndarray,
     reduction: str = "mean",
-    delta: float = 1.0,
+    delta: float = ...,
 ) -> np.ndarray: ...
 def smooth_l1_loss(
-    input: np.ndarray, target: np.ndarray, reduction: str = "mean", beta: float = 1.0
+    input: np.ndarray, target: np.ndarray, reduction: str = "mean", beta: float = ...
 ) -> np.ndarray: ...
 def smooth_l1_loss_backward(
     grad_output: np.ndarray,
     input: np.ndarray,
     target: np.ndarray,
     reduction: str = "mean",
-    beta: float = 1.0,
+    beta: float = ...,
 ) -> np.ndarray: ...
-def entropy(p: np.ndarray, dim: int = -1, base: Optional[float] = None) -> np.ndarray: ...
+def entropy(p: np.ndarray, dim: int = ..., base: Optional[float] = None) -> np.ndarray: ...
 def entropy_backward(
-    grad_output: np.ndarray, p: np.ndarray, dim: int = -1, base: Optional[float] = None
+    grad_output: np.ndarray, p: np.ndarray, dim: int = ..., base: Optional[float] = None
 ) -> np.ndarray: ...
 def cross_entropy_dist(
-    p: np.ndarray, q: np.ndarray, dim: int = -1, base: Optional[float] = None
+    p: np.ndarray, q: np.ndarray, dim: int = ..., base: Optional[float] = None
 ) -> np.ndarray: ...
 def cross_entropy_dist_backward(
-    grad_output: np.ndarray, p: np.ndarray, q: np.ndarray, dim: int = -1, base: Optional[float] = None
+    grad_output: np.ndarray, p: np.ndarray, q: np.ndarray, dim: int = ..., base: Optional[float] = None
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def kl_div(
     input: np.ndarray, target: np.ndarray, reduction: str = "mean", log_target: bool = False
@@ -422,11 +422,12 @@ def avg_pool2d_backward(
 
 # functional: classification (rust/py/src/functional/classification.rs)
 # Class-index targets are int64 arrays; class-probability targets have the input's dtype.
+# ignore_index defaults to -100 (shown as ... because the runtime signature does).
 def cross_entropy(
     input: np.ndarray,
     target: np.ndarray,
     weight: Optional[np.ndarray] = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> np.ndarray: ...
@@ -435,7 +436,7 @@ def cross_entropy_backward(
     input: np.ndarray,
     target: np.ndarray,
     weight: Optional[np.ndarray] = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> np.ndarray: ...
@@ -444,7 +445,7 @@ def cross_entropy_with_grad(
     input: np.ndarray,
     target: np.ndarray,
     weight: Optional[np.ndarray] = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]: ...
@@ -452,7 +453,7 @@ def nll_loss(
     input: np.ndarray,
     target: np.ndarray,
     weight: Optional[np.ndarray] = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
 ) -> np.ndarray: ...
 def nll_loss_backward(
@@ -460,7 +461,7 @@ def nll_loss_backward(
     input: np.ndarray,
     target: np.ndarray,
     weight: Optional[np.ndarray] = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
 ) -> np.ndarray: ...
 def binary_cross_entropy(

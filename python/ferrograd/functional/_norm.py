@@ -1,10 +1,10 @@
 """The normalization and embedding part of :mod:`ferrograd.functional`: ``batch_norm``,
 ``layer_norm`` and ``embedding``, with the semantics of ``torch.nn.functional``.
 
-Each function takes NumPy arrays (and returns an array) or :class:`~ferrograd.Tensor`\\ s (and
-returns a Tensor whose backward gives gradients for the input, ``weight`` and ``bias``). The
-statistics are computed in Rust in fused passes; the saved batch statistics feed the backward,
-so the forward is never recomputed.
+Each function takes NumPy arrays (and returns an array) or :class:`~ferrograd.Tensor` objects
+(and returns a Tensor whose backward gives gradients for the input, ``weight`` and ``bias``).
+The statistics are computed in Rust in fused passes; the saved batch statistics feed the
+backward, so the forward is never recomputed.
 
 Examples
 --------

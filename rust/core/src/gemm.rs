@@ -68,6 +68,13 @@ struct OutPtr<T>(*mut T);
 unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
 
+impl<T> OutPtr<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// `dst (m x n, row stride ld) = [dst +] lhs (m x k) @ rhs (k x n)` on one thread.
 ///
 /// # Safety
@@ -150,13 +157,12 @@ unsafe fn gemm_into<T: Real>(
     let blocks: Vec<usize> = (0..len).step_by(step.max(16)).collect();
     blocks.into_par_iter().for_each(|start| {
         let size = step.min(len - start);
-        let out = out;
         if split_rows {
             let l = lhs.at_signed(start as isize * lhs.rs);
-            gemm_block(out.0.add(start * n), n, size, n, k, l, rhs, accumulate);
+            gemm_block(out.get().add(start * n), n, size, n, k, l, rhs, accumulate);
         } else {
             let r = rhs.at_signed(start as isize * rhs.cs);
-            gemm_block(out.0.add(start), n, m, size, k, lhs, r, accumulate);
+            gemm_block(out.get().add(start), n, m, size, k, lhs, r, accumulate);
         }
     });
 }

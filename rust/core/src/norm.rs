@@ -24,9 +24,17 @@ const COLUMN_SPLIT: usize = 256;
 /// Columns per block when column sums are split by columns.
 const COLUMN_BLOCK: usize = 64;
 
-/// Channels with at least this many values per sample are mapped segment by segment with
-/// per-channel coefficients; smaller ones row by row with coefficients repeated per column.
+/// Channels with at least this many values per sample (segments) are summed and mapped
+/// segment by segment with per-channel coefficients; shorter ones row by row, as columns of
+/// an (N, C * S) matrix, with coefficients repeated per column.
 const SEGMENT_MIN: usize = 16;
+
+/// From this many channels on, segment sums are split over threads by blocks of channels;
+/// fewer channels are split by chunks of rows.
+const CHANNEL_SPLIT: usize = 32;
+
+/// Channels per block when segment sums are split by channels.
+const CHANNEL_BLOCK: usize = 16;
 
 #[inline(always)]
 fn wide<T: Real>(v: T) -> f64 {
@@ -76,6 +84,27 @@ fn sqdev64<T: Real>(x: &[T], m: f64) -> f64 {
         s += d * d;
     }
     s
+}
+
+/// `sum(g)` and `sum(g * (x - m))` in f64.
+fn grad_sums64<T: Real>(g: &[T], x: &[T], m: f64) -> [f64; 2] {
+    let (mut a, mut b) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let (gc, xc) = (g.chunks_exact(LANES), x.chunks_exact(LANES));
+    let (gr, xr) = (gc.remainder(), xc.remainder());
+    for (gq, xq) in gc.zip(xc) {
+        for ((a, b), (&gv, &xv)) in a.iter_mut().zip(b.iter_mut()).zip(gq.iter().zip(xq)) {
+            let gv = wide(gv);
+            *a += gv;
+            *b += gv * (wide(xv) - m);
+        }
+    }
+    let (mut sa, mut sb) = (lanes_total(&a), lanes_total(&b));
+    for (&gv, &xv) in gr.iter().zip(xr) {
+        let gv = wide(gv);
+        sa += gv;
+        sb += gv * (wide(xv) - m);
+    }
+    [sa, sb]
 }
 
 /// `sum(g * w)` and `sum(g * w * (x - m) * k)` over one layer-norm row, in f64.
@@ -177,34 +206,6 @@ fn fold_channels(cols: &[f64], c: usize, s: usize) -> Vec<f64> {
     }
     cols.chunks(s).map(|q| q.iter().sum()).collect()
 }
-
-/// `sum(g)` and `sum(g * (x - m))` in f64.
-fn grad_sums64<T: Real>(g: &[T], x: &[T], m: f64) -> [f64; 2] {
-    let (mut a, mut b) = ([0.0f64; LANES], [0.0f64; LANES]);
-    let (gc, xc) = (g.chunks_exact(LANES), x.chunks_exact(LANES));
-    let (gr, xr) = (gc.remainder(), xc.remainder());
-    for (gq, xq) in gc.zip(xc) {
-        for ((a, b), (&gv, &xv)) in a.iter_mut().zip(b.iter_mut()).zip(gq.iter().zip(xq)) {
-            let gv = wide(gv);
-            *a += gv;
-            *b += gv * (wide(xv) - m);
-        }
-    }
-    let (mut sa, mut sb) = (lanes_total(&a), lanes_total(&b));
-    for (&gv, &xv) in gr.iter().zip(xr) {
-        let gv = wide(gv);
-        sa += gv;
-        sb += gv * (wide(xv) - m);
-    }
-    [sa, sb]
-}
-
-/// From this many channels on, segment sums are split over threads by blocks of channels;
-/// fewer channels are split by chunks of rows.
-const CHANNEL_SPLIT: usize = 32;
-
-/// Channels per block when segment sums are split by channels.
-const CHANNEL_BLOCK: usize = 16;
 
 /// Two f64 sums per channel of an (n, c, s) array with long segments: `seg(ch, off)` sums
 /// the segment of channel `ch` that starts at `off`. As for [`column_sums`], the order of the
@@ -903,7 +904,13 @@ pub fn embedding<T: Real>(
     let op = "embedding";
     check_table(op, weight.len(), num, dim)?;
     check_indices(op, idx, idx_shape, num)?;
-    let mut out = vec![T::zero(); idx.len() * dim];
+    let size = idx.len().checked_mul(dim).ok_or_else(|| {
+        crate::Error::Shape(format!(
+            "{op}: an output of {} rows of {dim} values is too big",
+            idx.len()
+        ))
+    })?;
+    let mut out = vec![T::zero(); size];
     if dim == 0 {
         return Ok(out);
     }

@@ -129,19 +129,17 @@ pub fn softmax_backward<T: Real>(
     let body = |b: usize, blk: &mut [T]| {
         let yb = &y[b * block..(b + 1) * block];
         let mut s = vec![T::zero(); inner];
-        for k in 0..n {
-            for i in 0..inner {
-                let gv = blk[k * inner + i];
-                s[i] = s[i] + if log { gv } else { gv * yb[k * inner + i] };
+        for (gk, yk) in blk.chunks(inner).zip(yb.chunks(inner)) {
+            for ((si, &gv), &yv) in s.iter_mut().zip(gk).zip(yk) {
+                *si = *si + if log { gv } else { gv * yv };
             }
         }
-        for k in 0..n {
-            for i in 0..inner {
-                let idx = k * inner + i;
-                blk[idx] = if log {
-                    blk[idx] - yb[idx].exp() * s[i]
+        for (gk, yk) in blk.chunks_mut(inner).zip(yb.chunks(inner)) {
+            for ((gv, &yv), &si) in gk.iter_mut().zip(yk).zip(&s) {
+                *gv = if log {
+                    *gv - yv.exp() * si
                 } else {
-                    yb[idx] * (blk[idx] - s[i])
+                    yv * (*gv - si)
                 };
             }
         }

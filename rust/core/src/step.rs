@@ -218,7 +218,7 @@ fn forward<T: FastMath>(
         Layer::Act(a) => (activation::forward(*a, x)?, shape.to_vec(), Saved::None),
         Layer::Flatten => {
             let n = shape.first().copied().unwrap_or(1);
-            let rest = if n == 0 { 0 } else { x.len() / n };
+            let rest = x.len().checked_div(n).unwrap_or(0);
             (x.to_vec(), vec![n, rest], Saved::None)
         }
         Layer::Conv2d {

@@ -158,7 +158,7 @@ impl<T: FastMath> Update<'_, T> {
                     .zip(m.into_iter().zip(v))
                     .enumerate()
                     .map(|(i, ((p, g), (m, v)))| AdamSlot {
-                        param: &mut **p,
+                        param: p,
                         grad: g,
                         exp_avg: m,
                         exp_avg_sq: v,
@@ -175,7 +175,7 @@ impl<T: FastMath> Update<'_, T> {
                     .zip(grads)
                     .enumerate()
                     .map(|(i, (p, g))| SgdSlot {
-                        param: &mut **p,
+                        param: p,
                         grad: g,
                         momentum_buffer: buf.as_mut().and_then(|b| b[i].take()),
                         fresh_buffer: fresh.get(i).copied().unwrap_or(false),

@@ -14,7 +14,7 @@ use super::regression::{
 };
 use super::Reduction;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
+use crate::parallel::{fill_indexed, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes};
 use crate::softmax::split_axis;
@@ -90,10 +90,31 @@ impl AxisPlan {
         })
     }
 
-    /// Index of the reduced output that flat input position `i` belongs to.
-    #[inline(always)]
-    fn out_index(&self, i: usize) -> usize {
-        (i / (self.n * self.inner)) * self.inner + i % self.inner
+    /// `out[i] = f(i, g[j])` for every input position `i`, where `j` is the reduced output
+    /// (distribution) that `i` belongs to; walks rows so that no index is divided per element.
+    fn fill_spread<T: Real, F: Fn(usize, T) -> T + Sync>(&self, out: &mut [T], g: &[T], f: F) {
+        let (n, inner) = (self.n, self.inner);
+        if self.out_len == 1 {
+            let g0 = g[0];
+            fill_indexed(out, |i| f(i, g0));
+        } else if inner == 1 {
+            // Each row of length n is one distribution.
+            for_each_row(out, n, |o, row| {
+                let (gj, base) = (g[o], o * n);
+                for (k, v) in row.iter_mut().enumerate() {
+                    *v = f(base + k, gj);
+                }
+            });
+        } else {
+            // Row r = (o, k) of length inner meets the outputs o * inner .. (o + 1) * inner.
+            for_each_row(out, inner, |r, row| {
+                let (o, base) = (r / n, r * inner);
+                let gs = &g[o * inner..(o + 1) * inner];
+                for (i, (v, &gj)) in row.iter_mut().zip(gs).enumerate() {
+                    *v = f(base + i, gj);
+                }
+            });
+        }
     }
 
     /// `out[j] = sum_k term(input index of (j, k))` for every output `j`.
@@ -182,11 +203,9 @@ pub fn entropy_backward<T: Real>(
     let plan = AxisPlan::new(func, shape, axis)?;
     plan.check_grad(func, gshape, g.len())?;
     check_probabilities(func, "p", p, shape)?;
-    let lb = T::c(ln_b.unwrap_or(1.0));
+    let g = in_base(g.to_vec(), ln_b);
     let mut out = vec![T::zero(); p.len()];
-    fill_indexed(&mut out, |i| {
-        -(p[i].ln() + T::one()) * g[plan.out_index(i)] / lb
-    });
+    plan.fill_spread(&mut out, &g, |i, gj| -(p[i].ln() + T::one()) * gj);
     Ok(out)
 }
 
@@ -243,17 +262,18 @@ pub fn cross_entropy_dist_backward<T: Real>(
     plan.check_grad(func, gshape, g.len())?;
     check_probabilities(func, "p", p, pshape)?;
     check_probabilities(func, "q", q, qshape)?;
-    let lb = T::c(ln_b.unwrap_or(1.0));
+    // grad_output over ln(base), once per distribution rather than per element.
+    let g = in_base(g.to_vec(), ln_b);
     let zero = T::zero();
     let mut gp = vec![zero; p.len()];
     let mut gq = vec![zero; q.len()];
-    fill_indexed(&mut gp, |i| -q[i].ln() * g[plan.out_index(i)] / lb);
-    fill_indexed(&mut gq, |i| {
+    plan.fill_spread(&mut gp, &g, |i, gj| -q[i].ln() * gj);
+    plan.fill_spread(&mut gq, &g, |i, gj| {
         let (a, b) = (p[i], q[i]);
         if a == zero && !b.is_nan() {
             zero
         } else {
-            -(a / b) * g[plan.out_index(i)] / lb
+            -(a / b) * gj
         }
     });
     Ok((gp, gq))

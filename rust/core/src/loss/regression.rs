@@ -27,10 +27,11 @@ pub(crate) fn sum_range<T: Real, F: Fn(usize) -> T>(lo: usize, hi: usize, f: &F)
     let mut start = lo;
     while start < hi {
         let end = (start + BLOCK).min(hi);
-        for (b, i) in buf.iter_mut().zip(start..end) {
-            *b = f(i);
+        let block = &mut buf[..end - start];
+        for (j, b) in block.iter_mut().enumerate() {
+            *b = f(start + j);
         }
-        partials.push(sum_slice(&buf[..end - start]));
+        partials.push(sum_slice(block));
         start = end;
     }
     sum_slice(&partials)
@@ -155,14 +156,32 @@ impl RegressionLoss {
 /// The sign of `d` with `sign(0) = 0` and NaN kept.
 #[inline(always)]
 fn sign<T: Real>(d: T) -> T {
-    if d > T::zero() {
-        T::one()
-    } else if d < T::zero() {
-        -T::one()
-    } else if d == T::zero() {
-        T::zero()
-    } else {
+    // Sequential selects rather than a chain of branches, so that loops vectorise.
+    let s = if d > T::zero() { T::one() } else { T::zero() };
+    let s = if d < T::zero() { -T::one() } else { s };
+    if d.is_nan() {
         d
+    } else {
+        s
+    }
+}
+
+/// `out[i] = slope(input[i] - target[i]) * grad`, where `grad` is `g[i]` for reduction none
+/// and the scalar `g[0] * scale` otherwise.
+fn fill_grad<T: Real, F: Fn(T) -> T + Sync>(
+    out: &mut [T],
+    input: &[T],
+    target: &[T],
+    g: &[T],
+    per_element: bool,
+    scale: T,
+    slope: F,
+) {
+    if per_element {
+        fill_indexed(out, |i| slope(input[i] - target[i]) * g[i]);
+    } else {
+        let gs = g[0] * scale;
+        fill_indexed(out, |i| slope(input[i] - target[i]) * gs);
     }
 }
 
@@ -192,21 +211,25 @@ pub fn loss<T: Real>(
             let dl = T::c(delta);
             reduce_indexed(reduction, n, batch, |i| {
                 let a = d(i).abs();
+                let (quad, lin) = (half * a * a, dl * (a - half * dl));
                 if a < dl {
-                    half * a * a
+                    quad
                 } else {
-                    dl * (a - half * dl)
+                    lin
                 }
             })
         }
         RegressionLoss::SmoothL1 { beta } => {
-            let b = T::c(beta);
+            // A multiplication by 1/(2 beta), not a division: a select between the two sides
+            // would otherwise be compiled as a branch around the division.
+            let (b, hb) = (T::c(beta), T::c(0.5 / beta));
             reduce_indexed(reduction, n, batch, |i| {
                 let a = d(i).abs();
+                let (quad, lin) = (a * a * hb, a - half * b);
                 if a < b {
-                    half * a * a / b
+                    quad
                 } else {
-                    a - half * b
+                    lin
                 }
             })
         }
@@ -238,41 +261,34 @@ pub fn loss_backward<T: Real>(
     check_loss_grad(func, reduction, gshape, g.len(), ishape, n)?;
     let scale: T = reduction.scale(n, batch_of(ishape));
     let none = reduction == Reduction::None;
-    let gi = |i: usize| if none { g[i] } else { g[0] * scale };
-    let d = |i: usize| input[i] - target[i];
     let mut out = vec![T::zero(); n];
     match kind {
         RegressionLoss::Mse => {
             let two = T::c(2.0);
-            fill_indexed(&mut out, |i| two * d(i) * gi(i));
+            fill_grad(&mut out, input, target, g, none, scale, |d| two * d);
         }
-        RegressionLoss::L1 => fill_indexed(&mut out, |i| sign(d(i)) * gi(i)),
+        RegressionLoss::L1 => fill_grad(&mut out, input, target, g, none, scale, sign),
         RegressionLoss::Huber { delta } => {
+            // d clipped to [-delta, delta] by selects (NaN passes through both).
             let dl = T::c(delta);
-            fill_indexed(&mut out, |i| {
-                let d = d(i);
-                let slope = if d < -dl {
-                    -dl
-                } else if d > dl {
+            fill_grad(&mut out, input, target, g, none, scale, |d| {
+                let c = if d < -dl { -dl } else { d };
+                if c > dl {
                     dl
                 } else {
-                    d
-                };
-                slope * gi(i)
+                    c
+                }
             });
         }
         RegressionLoss::SmoothL1 { beta } => {
             let b = T::c(beta);
-            fill_indexed(&mut out, |i| {
-                let d = d(i);
-                let slope = if d <= -b {
-                    -T::one()
-                } else if d >= b {
+            fill_grad(&mut out, input, target, g, none, scale, |d| {
+                let c = if d <= -b { -T::one() } else { d / b };
+                if d >= b {
                     T::one()
                 } else {
-                    d / b
-                };
-                slope * gi(i)
+                    c
+                }
             });
         }
     }
