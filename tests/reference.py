@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-# ============================================================================ ops (tensor ops)
+# ======================================================== ops (tensor ops)
 
 
 def _f64(x: object) -> np.ndarray:
@@ -245,7 +245,7 @@ def matmul_grad_ref(grad: object, a: object, b: object) -> tuple[np.ndarray, np.
     )
 
 
-# ============================================================================ activations
+# ======================================================== activations
 
 
 def _act64(x: object) -> np.ndarray:
@@ -394,7 +394,7 @@ def log_softmax_dim_grad_ref(grad: object, x: object, dim: int = -1) -> np.ndarr
     return g - softmax_dim_ref(x, dim) * np.sum(g, axis=dim, keepdims=True)
 
 
-# ============================================================================ regression losses
+# ======================================================== regression losses
 
 
 def _loss_reduce(per: np.ndarray, reduction: str) -> np.ndarray:
@@ -465,7 +465,7 @@ def smooth_l1_loss_grad_ref(
     return _loss_grad(slope, grad, reduction)
 
 
-# ============================================================================ distribution measures
+# ======================================================== distribution measures
 
 
 def _log_base(base: float | None) -> float:
@@ -540,7 +540,7 @@ def kl_div_grad_ref(
     return _loss_grad(slope, grad, reduction)
 
 
-# ============================================================================ classification losses
+# ======================================================== classification losses
 
 
 def _class_rows(x: object) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -755,7 +755,7 @@ def binary_cross_entropy_with_logits_grad_ref(
     return _binary_coef(grad, reduction, x.shape) * _weights(weight, x.shape) * slope
 
 
-# ============================================================================ margin losses
+# ======================================================== margin losses
 
 
 def _margin_reduce(per: np.ndarray, reduction: str) -> np.ndarray:
@@ -875,7 +875,7 @@ def multi_margin_loss_grad_ref(
     return out.reshape(x.shape)
 
 
-# ============================================================================ contrastive losses
+# ======================================================== contrastive losses
 
 
 def cosine_embedding_loss_ref(
@@ -1019,7 +1019,7 @@ def nt_xent_loss_grad_ref(
     return dz[: n2 // 2], dz[n2 // 2 :]
 
 
-# ============================================================================ convolution and pooling
+# ======================================================== convolution and pooling
 
 
 def _pair_ref(v: object) -> tuple[int, int]:
@@ -1275,7 +1275,7 @@ def avg_pool2d_grad_ref(
     return out.reshape(v.shape)
 
 
-# ============================================================================ normalization and embedding
+# ======================================================== normalization and embedding
 
 
 def _channel_view(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -1439,7 +1439,7 @@ def embedding_grad_ref(
     return out
 
 
-# ============================================================================ recurrent layers
+# ======================================================== recurrent layers
 
 
 def _rnn_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -1541,7 +1541,7 @@ def rnn_ref(
     return output, h_n, (c_n if mode == "LSTM" else None)
 
 
-# ============================================================================ optimizers and schedules
+# ======================================================== optimizers and schedules
 
 
 def sgd_ref(
@@ -1800,7 +1800,7 @@ def plateau_ref(
     return out
 
 
-# ============================================================================ autograd and training
+# ======================================================== autograd and training
 
 
 def mlp_gradient_descent(

@@ -121,6 +121,12 @@ def test_every_public_function_is_covered():
     assert not missing, f"add autograd cases for {sorted(missing)}"
 
 
+def test_forward_only_keywords_do_not_reach_the_backward():
+    x = tensor(rand(3, 4), requires_grad=True)
+    F.relu(x, inplace=False).sum().backward()
+    np.testing.assert_array_equal(x.grad, (x.data > 0).astype(float))
+
+
 def test_plain_arrays_still_give_plain_arrays():
     y = F.relu(np.array([-1.0, 2.0]))
     assert isinstance(y, np.ndarray) and not isinstance(y, Tensor)

@@ -30,6 +30,8 @@ def _with_target_grad(bwd: Callable[..., Any]) -> Callable[..., Any]:
 def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable[..., Any]:
     """Wraps ``fwd`` so that Tensor arguments are tracked, with ``bwd`` as its gradient."""
     sig = inspect.signature(fwd)
+    bsig = inspect.signature(bwd).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in bsig.values())
 
     @functools.wraps(fwd)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,8 +46,13 @@ def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable
         kw_arrays = {k: (v.data if isinstance(v, Tensor) else v) for k, v in kw.items()}
         out = fwd(*arrays, **kw_arrays)
 
+        # Arguments go to the backward by name; forward-only options (such as ``inplace``)
+        # that the backward does not take are left out.
+        named = {k: (v.data if isinstance(v, Tensor) else v) for k, v in bound.arguments.items()}
+        bkw = named if takes_any else {k: v for k, v in named.items() if k in bsig}
+
         def backward(g: Any) -> Any:
-            res = bwd(g, *arrays, **kw_arrays)
+            res = bwd(g, **bkw)
             res = res if isinstance(res, tuple) else (res,)
             for i, a in enumerate(pos):
                 if isinstance(a, Tensor) and a.requires_grad and (i >= len(res) or res[i] is None):
