@@ -1,7 +1,7 @@
 //! Reductions over axes (sum, mean, max) and their gradients.
 
 use crate::error::Result;
-use crate::parallel::{worth_parallel, PAR_CHUNK};
+use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes, numel, reduced_shape, RowWalk};
 use crate::shape_err;
@@ -224,7 +224,7 @@ pub fn reduce_backward<T: Real>(
             } else {
                 T::one()
             };
-            fill_rows(&mut out, inner, |r, row| {
+            for_each_row(&mut out, inner, |r, row| {
                 let o = walk.offset(r, 1);
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = g[o + j * st] * scale;
@@ -242,7 +242,7 @@ pub fn reduce_backward<T: Real>(
                     }
                 }
             }
-            fill_rows(&mut out, inner, |r, row| {
+            for_each_row(&mut out, inner, |r, row| {
                 let (ox, o) = (walk.offset(r, 0), walk.offset(r, 1));
                 for (j, v) in row.iter_mut().enumerate() {
                     let k = o + j * st;
@@ -256,21 +256,6 @@ pub fn reduce_backward<T: Real>(
         }
     }
     Ok(out)
-}
-
-fn fill_rows<T: Real, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], inner: usize, f: F) {
-    if inner == 0 {
-        return;
-    }
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(inner)
-            .enumerate()
-            .for_each(|(r, row)| f(r, row));
-    } else {
-        for (r, row) in out.chunks_mut(inner).enumerate() {
-            f(r, row);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! (outer, n, inner): `n` is the axis length, `inner` the product of later axes.
 
 use crate::error::Result;
-use crate::parallel::worth_parallel;
+use crate::parallel::for_each_row;
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes};
 use crate::shape_err;
-use rayon::prelude::*;
 
 /// Splits `shape` around `axis` into (outer, n, inner).
 pub fn split_axis(op: &str, shape: &[usize], axis: isize) -> Result<(usize, usize, usize)> {
@@ -23,25 +22,13 @@ pub fn split_axis(op: &str, shape: &[usize], axis: isize) -> Result<(usize, usiz
     Ok((outer, shape[ax], inner))
 }
 
-/// Runs `f(block)` over each (n * inner) block, in parallel when the array is large.
-fn per_block<T: Real, F: Fn(&mut [T]) + Sync + Send>(out: &mut [T], block: usize, f: F) {
-    if block == 0 {
-        return;
-    }
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(block).for_each(&f);
-    } else {
-        out.chunks_mut(block).for_each(f);
-    }
-}
-
 /// Softmax along one axis (log-softmax when `log`), numerically stable: the maximum is
 /// subtracted before exponentiating.
 fn softmax_impl<T: Real>(x: &[T], shape: &[usize], axis: isize, log: bool) -> Result<Vec<T>> {
     let op = if log { "log_softmax" } else { "softmax" };
     let (_, n, inner) = split_axis(op, shape, axis)?;
     let mut out = x.to_vec();
-    per_block(&mut out, n * inner, |blk| {
+    for_each_row(&mut out, n * inner, |_, blk| {
         let mut m = vec![T::neg_infinity(); inner];
         for k in 0..n {
             for (i, mi) in m.iter_mut().enumerate() {
@@ -144,15 +131,7 @@ pub fn softmax_backward<T: Real>(
             }
         }
     };
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(b, blk)| body(b, blk));
-    } else {
-        out.chunks_mut(block)
-            .enumerate()
-            .for_each(|(b, blk)| body(b, blk));
-    }
+    for_each_row(&mut out, block, body);
     Ok(out)
 }
 
