@@ -229,3 +229,20 @@ def test_bad_input_raises_typed_errors_and_changes_nothing():
     assert len(opt.state) == 0 or all(
         float(s.get("step", 0)) == 0 for s in opt.state_dict()["state"].values()
     )
+
+
+def test_a_failed_compiled_sgd_step_leaves_momentum_without_history():
+    make_loss = LOSSES["cross_entropy"][0]
+    make_opt = OPTIMIZERS["sgd dampening"]
+    fg.manual_seed(0)
+    model = MODELS["mlp tanh"]()
+    opt = make_opt(model.parameters())
+    step = fg.compile(model, make_loss(), opt)
+    with pytest.raises(ValueError, match="label"):
+        step(X, LABELS + 10)
+    assert all("momentum_buffer" not in opt.state[p] for p in model.parameters())
+    for _ in range(5):
+        step(X, LABELS)
+    eager_model, _, _ = run(MODELS["mlp tanh"], make_opt, make_loss, X, LABELS, False, steps=5)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)

@@ -193,55 +193,19 @@ class CompiledStep:
         else:
             ya = np.ascontiguousarray(ya, dtype=dt)
         group = _one_group(self.optimizer, self.params)
-        opt = self.optimizer
         data = [p.data for p in self.params]
+        plan = self._plan
         if self._kind == "SGD":
-            fresh: list[bool] = []
-            bufs = None
-            if group["momentum"] != 0:
-                items = opt.state._items
-                fresh = [
-                    id(p) not in items or items[id(p)][1].get("momentum_buffer") is None
-                    for p in self.params
-                ]
-                (bufs,), _ = opt._gather(self.params, ("momentum_buffer",))
-            loss = self._plan.sgd(
-                xa,
-                ya,
-                data,
-                bufs,
-                fresh,
-                lr=float(group["lr"]),
-                momentum=float(group["momentum"]),
-                dampening=float(group["dampening"]),
-                weight_decay=float(group["weight_decay"]),
-                nesterov=bool(group["nesterov"]),
-                maximize=bool(group["maximize"]),
+            return self.optimizer._run_update(
+                group,
+                self.params,
+                lambda bufs, fresh, **hp: plan.sgd(xa, ya, data, bufs, fresh, **hp),
             )
-            return loss
-        amsgrad = bool(group["amsgrad"])
-        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
-        cols, steps = opt._gather(self.params, keys)
-        beta1, beta2 = group["betas"]
-        loss = self._plan.adam(
-            xa,
-            ya,
-            data,
-            cols[0],
-            cols[1],
-            cols[2] if amsgrad else None,
-            steps,
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=float(group["eps"]),
-            weight_decay=float(group["weight_decay"]),
-            amsgrad=amsgrad,
-            maximize=bool(group["maximize"]),
-            decoupled_weight_decay=bool(group.get("decoupled_weight_decay", False)),
+        return self.optimizer._run_update(
+            group,
+            self.params,
+            lambda m, v, vmax, steps, **hp: plan.adam(xa, ya, data, m, v, vmax, steps, **hp),
         )
-        opt._commit_steps(self.params, steps)
-        return loss
 
     def _eager(self, x: Any, y: Any) -> float:
         self.optimizer.zero_grad()

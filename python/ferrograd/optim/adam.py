@@ -107,18 +107,25 @@ class Adam(Optimizer):
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
     ) -> None:
+        data = [p.data for p in params]
+        self._run_update(
+            group,
+            params,
+            lambda m, v, vmax, steps, **hp: _core.adam_step(data, grads, m, v, vmax, steps, **hp),
+        )
+
+    def _run_update(self, group: dict[str, Any], params: list[Tensor], kernel: Any) -> Any:
+        """Gathers the moments and step numbers of ``params``, calls
+        ``kernel(exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, **hyperparameters)`` (the eager
+        step's kernel or a captured training step's) and records the steps once it succeeds."""
         amsgrad = bool(group["amsgrad"])
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
         cols, steps = self._gather(params, keys)
-        exp_avgs, exp_avg_sqs = cols[0], cols[1]
-        maxes = cols[2] if amsgrad else None
         beta1, beta2 = group["betas"]
-        _core.adam_step(
-            [p.data for p in params],
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            maxes,
+        result = kernel(
+            cols[0],
+            cols[1],
+            cols[2] if amsgrad else None,
             steps,
             lr=float(group["lr"]),
             beta1=float(beta1),
@@ -130,6 +137,7 @@ class Adam(Optimizer):
             decoupled_weight_decay=bool(group.get("decoupled_weight_decay", False)),
         )
         self._commit_steps(params, steps)
+        return result
 
 
 class AdamW(Adam):

@@ -92,6 +92,15 @@ class SGD(Optimizer):
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
     ) -> None:
+        data = [p.data for p in params]
+        self._run_update(
+            group, params, lambda bufs, fresh, **hp: _core.sgd_step(data, grads, bufs, fresh, **hp)
+        )
+
+    def _run_update(self, group: dict[str, Any], params: list[Tensor], kernel: Any) -> Any:
+        """Gathers the momentum state of ``params`` and calls
+        ``kernel(momentum_buffers, fresh, **hyperparameters)``, the eager step's kernel or a
+        captured training step's. If it fails, buffers made for it stay "without history"."""
         bufs = None
         fresh: list[bool] = []
         if group["momentum"] != 0:
@@ -101,9 +110,7 @@ class SGD(Optimizer):
                 fresh.append(item is None or item[1].get("momentum_buffer") is None)
             (bufs,), _ = self._gather(params, ("momentum_buffer",))
         try:
-            _core.sgd_step(
-                [p.data for p in params],
-                grads,
+            return kernel(
                 bufs,
                 fresh,
                 lr=float(group["lr"]),
