@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::real::Real;
 use crate::shape_err;
+use crate::team;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -53,7 +54,7 @@ impl<T> View<T> {
 }
 
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
-    let threads = rayon::current_num_threads();
+    let threads = team::threads();
     if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS {
         Parallelism::Rayon(threads)
     } else {
@@ -114,6 +115,112 @@ unsafe fn gemm_block<T: Real>(
     );
 }
 
+/// One product `dst (m x n, row stride n) = [dst +] lhs (m x k) @ rhs (k x n)`.
+#[derive(Clone, Copy)]
+struct Product<T> {
+    dst: OutPtr<T>,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    accumulate: bool,
+}
+
+/// A block of a [`Product`]: rows (or columns) `start..start + size` of its output.
+#[derive(Clone, Copy)]
+struct Piece<T> {
+    product: Product<T>,
+    rows: bool,
+    start: usize,
+    size: usize,
+}
+
+impl<T: Real> Product<T> {
+    /// `parts` blocks of rows (or of columns, when the output is wider than tall), aligned to
+    /// the kernel's register tile of 16.
+    fn pieces(self, parts: usize) -> impl Iterator<Item = Piece<T>> {
+        let rows = self.m >= self.n;
+        let len = if rows { self.m } else { self.n };
+        let step = (len.div_ceil(parts.max(1)).div_ceil(16) * 16).max(16);
+        (0..len).step_by(step).map(move |start| Piece {
+            product: self,
+            rows,
+            start,
+            size: step.min(len - start),
+        })
+    }
+
+    /// Whether there is nothing to multiply; clears the output when `k` is 0.
+    ///
+    /// # Safety
+    /// `dst` must address m*n elements.
+    unsafe fn trivial(&self) -> bool {
+        if self.m == 0 || self.n == 0 {
+            return true;
+        }
+        if self.k == 0 {
+            if !self.accumulate {
+                std::slice::from_raw_parts_mut(self.dst.get(), self.m * self.n).fill(T::zero());
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Threads worth giving this product on its own.
+    fn parts(&self) -> usize {
+        match parallelism(self.m, self.n, self.k) {
+            Parallelism::Rayon(t) => t,
+            _ => 1,
+        }
+    }
+}
+
+impl<T: Real> Piece<T> {
+    /// # Safety
+    /// The product's pointers must be valid; pieces run at once must not overlap.
+    unsafe fn compute(&self) {
+        let p = &self.product;
+        let (dst, s) = (p.dst.get(), self.start);
+        if self.rows {
+            let l = p.lhs.at_signed(s as isize * p.lhs.rs);
+            gemm_block(
+                dst.add(s * p.n),
+                p.n,
+                self.size,
+                p.n,
+                p.k,
+                l,
+                p.rhs,
+                p.accumulate,
+            );
+        } else {
+            let r = p.rhs.at_signed(s as isize * p.rhs.cs);
+            gemm_block(dst.add(s), p.n, p.m, self.size, p.k, p.lhs, r, p.accumulate);
+        }
+    }
+}
+
+/// Pieces shared with the team's threads.
+struct Pieces<T>(Vec<Piece<T>>);
+// SAFETY: pieces point into operands borrowed for the whole call, and into disjoint outputs.
+unsafe impl<T> Sync for Pieces<T> {}
+
+impl<T: Real> Pieces<T> {
+    /// Computes every piece, spread over the team.
+    ///
+    /// # Safety
+    /// As for [`Piece::compute`].
+    unsafe fn compute(&self) {
+        match self.0.as_slice() {
+            [] => {}
+            [one] => one.compute(),
+            all => team::run(all.len(), &|i| self.0[i].compute()),
+        }
+    }
+}
+
 /// `dst (m x n, row-major) = [dst +] lhs (m x k) @ rhs (k x n)`.
 ///
 /// With `par`, the output is cut into one block of rows (or of columns, when it is wider than
@@ -132,39 +239,63 @@ unsafe fn gemm_into<T: Real>(
     accumulate: bool,
     par: Parallelism,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst.fill(T::zero());
-        }
+    let product = Product {
+        dst: OutPtr(dst.as_mut_ptr()),
+        m,
+        n,
+        k,
+        lhs,
+        rhs,
+        accumulate,
+    };
+    if product.trivial() {
         return;
     }
     let threads = match par {
         Parallelism::Rayon(t) => t.max(1),
         _ => 1,
     };
-    let out = OutPtr(dst.as_mut_ptr());
-    if threads == 1 {
-        gemm_block(out.0, n, m, n, k, lhs, rhs, accumulate);
+    Pieces(product.pieces(threads).collect()).compute();
+}
+
+/// The arguments of one product for [`two_products`]: output, m, n, k, lhs and rhs.
+type ProductArgs<'a, T> = (&'a mut [T], usize, usize, usize, View<T>, View<T>);
+
+/// Computes two independent products `dst = lhs @ rhs` (operands as for [`gemm_into`]).
+/// When together they are worth threads and neither dwarfs the other, they run side by side
+/// on part of the team each: every thread then packs only its own operands, where splitting
+/// each product in turn packs the shared operand once per thread and wakes the team twice.
+///
+/// # Safety
+/// As for [`gemm_into`], for each product.
+unsafe fn two_products<T: Real>(p: ProductArgs<'_, T>, q: ProductArgs<'_, T>) {
+    let product = |(dst, m, n, k, lhs, rhs): ProductArgs<'_, T>| Product {
+        dst: OutPtr(dst.as_mut_ptr()),
+        m,
+        n,
+        k,
+        lhs,
+        rhs,
+        accumulate: false,
+    };
+    let (p, q) = (product(p), product(q));
+    let (p_trivial, q_trivial) = (p.trivial(), q.trivial());
+    let threads = team::threads();
+    let (p_macs, q_macs) = (p.m * p.n * p.k, q.m * q.n * q.k);
+    let balanced = p_macs.min(q_macs) * 4 >= p_macs.max(q_macs);
+    if threads < 2 || !balanced || p_macs + q_macs < PAR_MIN_MACS || p_trivial || q_trivial {
+        for (x, trivial) in [(p, p_trivial), (q, q_trivial)] {
+            if !trivial {
+                Pieces(x.pieces(x.parts()).collect()).compute();
+            }
+        }
         return;
     }
-    // Blocks aligned to the kernel's register tile (multiples of 16 rows or columns).
-    let split_rows = m >= n;
-    let len = if split_rows { m } else { n };
-    let step = len.div_ceil(threads).div_ceil(16) * 16;
-    let blocks: Vec<usize> = (0..len).step_by(step.max(16)).collect();
-    blocks.into_par_iter().for_each(|start| {
-        let size = step.min(len - start);
-        if split_rows {
-            let l = lhs.at_signed(start as isize * lhs.rs);
-            gemm_block(out.get().add(start * n), n, size, n, k, l, rhs, accumulate);
-        } else {
-            let r = rhs.at_signed(start as isize * rhs.cs);
-            gemm_block(out.get().add(start), n, m, size, k, lhs, r, accumulate);
-        }
-    });
+    let p_parts = (threads * p_macs)
+        .div_ceil(p_macs + q_macs)
+        .clamp(1, threads - 1);
+    let pieces = p.pieces(p_parts).chain(q.pieces(threads - p_parts));
+    Pieces(pieces.collect()).compute();
 }
 
 /// Shape of a (possibly batched) product `a @ b`: `batch` matrices of m x k times k x n.
@@ -266,6 +397,18 @@ pub fn matmul_backward<T: Real>(
     );
     let mut ga = vec![T::zero(); a.len()];
     let mut gb = vec![T::zero(); b.len()];
+    // A single (or flattened) product: the two gradients side by side, one per thread.
+    if d.batch == 1 || (d.a_batched && !d.b_batched) {
+        let rows = d.batch * m;
+        // SAFETY: every view addresses a checked slice of the right size.
+        unsafe {
+            two_products(
+                (&mut ga, rows, k, n, vg, vb.t()),
+                (&mut gb, k, n, rows, va.t(), vg),
+            )
+        };
+        return Ok((ga, gb));
+    }
     // SAFETY (all blocks): every view addresses a checked slice of the right size.
     unsafe {
         // grad of a: g_i (m x n) @ b_i^T (n x k)
@@ -470,9 +613,10 @@ pub fn linear_backward_opt<T: Real>(
     // SAFETY: sizes checked above.
     unsafe {
         if input_grad {
-            gemm_into(&mut gx, m, k, n, vg, vw, false, parallelism(m, k, n));
+            two_products((&mut gx, m, k, n, vg, vw), (&mut gw, n, k, m, vg.t(), vx));
+        } else {
+            gemm_into(&mut gw, n, k, m, vg.t(), vx, false, parallelism(n, k, m));
         }
-        gemm_into(&mut gw, n, k, m, vg.t(), vx, false, parallelism(n, k, m));
     }
     let mut gb = vec![T::zero(); n];
     if n > 0 {

@@ -12,7 +12,9 @@
 pub mod error;
 pub mod parallel;
 pub mod real;
+pub mod scratch;
 pub mod shape;
+pub mod team;
 
 pub mod activation;
 pub mod conv;

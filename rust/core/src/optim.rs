@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
+use crate::team;
 use crate::value_err;
 
 // ------------------------------------------------------------------------------ the driver
@@ -86,7 +87,7 @@ fn drive<P: Piece>(pieces: Vec<P>) {
         }
         work.push(p);
     }
-    work.into_par_iter().for_each(run_piece);
+    team::for_each(work, run_piece);
 }
 
 fn split_opt<T>(s: Option<&mut [T]>, mid: usize) -> (Option<&mut [T]>, Option<&mut [T]>) {

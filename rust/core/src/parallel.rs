@@ -1,6 +1,6 @@
-//! When to run in parallel, and helpers for splitting work over the rayon pool.
+//! When to run in parallel, and helpers for splitting work over the threads.
 
-use rayon::prelude::*;
+use crate::team;
 
 /// Below this many elements, a pass over memory is faster on one thread.
 pub const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -11,20 +11,19 @@ pub const PAR_CHUNK: usize = 1 << 14;
 /// True when `n` elements are worth splitting over threads.
 #[inline]
 pub fn worth_parallel(n: usize) -> bool {
-    n >= PAR_MIN_ELEMS && rayon::current_num_threads() > 1
+    n >= PAR_MIN_ELEMS && team::threads() > 1
 }
 
 /// Writes `out[i] = f(i)` for every `i`, in parallel for large outputs.
 pub fn fill_indexed<T: Send, F: Fn(usize) -> T + Sync>(out: &mut [T], f: F) {
     if worth_parallel(out.len()) {
-        out.par_chunks_mut(PAR_CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let base = c * PAR_CHUNK;
-                for (j, o) in chunk.iter_mut().enumerate() {
-                    *o = f(base + j);
-                }
-            });
+        let chunks = out.chunks_mut(PAR_CHUNK).enumerate().collect();
+        team::for_each(chunks, |(c, chunk): (usize, &mut [T])| {
+            let base = c * PAR_CHUNK;
+            for (j, o) in chunk.iter_mut().enumerate() {
+                *o = f(base + j);
+            }
+        });
     } else {
         for (i, o) in out.iter_mut().enumerate() {
             *o = f(i);
@@ -39,9 +38,14 @@ pub fn for_each_row<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], row_l
         return;
     }
     if worth_parallel(out.len()) {
-        out.par_chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(r, row)| f(r, row));
+        // Groups of whole rows of about `PAR_CHUNK` elements each.
+        let rows_per = (PAR_CHUNK / row_len).max(1);
+        let groups = out.chunks_mut(rows_per * row_len).enumerate().collect();
+        team::for_each(groups, |(g, group): (usize, &mut [T])| {
+            for (r, row) in group.chunks_mut(row_len).enumerate() {
+                f(g * rows_per + r, row);
+            }
+        });
     } else {
         for (r, row) in out.chunks_mut(row_len).enumerate() {
             f(r, row);

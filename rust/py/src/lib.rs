@@ -20,10 +20,22 @@ fn init_threads() {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or(0);
+    let n = if n == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        n
+    };
+    let builder = rayon::ThreadPoolBuilder::new().num_threads(n);
+    // The importing thread joins the pool as worker 0, so a kernel it calls runs its share of
+    // the work itself instead of handing all of it to the pool and sleeping until it is done.
+    // With one thread there would be no other worker to run jobs from other threads.
+    let builder = if n > 1 {
+        builder.use_current_thread()
+    } else {
+        builder
+    };
     // Fails only if the pool already exists, which is harmless.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global();
+    let _ = builder.build_global();
 }
 
 /// Number of threads the kernels use.
