@@ -28,6 +28,41 @@ def best_time(fn: Callable[[], Any], min_time: float = 0.3, repeat: int = 5) -> 
     return best
 
 
+def best_times(
+    fns: dict[str, Callable[[], Any]],
+    min_time: float = 0.3,
+    repeat: int = 5,
+    pause: float = 0.3,
+) -> dict[str, float]:
+    """Seconds per call for each of ``fns``, timed in alternating rounds; the best round counts.
+
+    Rounds of the candidates alternate, with a pause before each, so a library's worker
+    threads still spinning after its own round (OpenBLAS and OpenMP busy-wait for a while) do
+    not take a core from the next one, and a burst of load on a shared machine hits every
+    candidate alike rather than one. Each round follows an untimed quarter-round, so that
+    waking the threads after the pause is not counted either.
+    """
+    numbers = {}
+    for name, fn in fns.items():
+        fn()  # warm-up
+        t0 = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - t0, 1e-7)
+        numbers[name] = max(1, int(min_time / repeat / once))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            time.sleep(pause)
+            number = numbers[name]
+            for _ in range(max(2, number // 4)):  # untimed: wake the threads up again
+                fn()
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+    return best
+
+
 def torch_or_none() -> Any:
     """PyTorch if installed (threads set to ferrograd's), else None."""
     if os.environ.get("FERROGRAD_BENCH_NO_TORCH"):

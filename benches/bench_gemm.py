@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import best_time, torch_or_none, write_results
+from _common import best_times, torch_or_none, write_results
 from ferrograd import ops
 
 
@@ -31,7 +31,15 @@ def case(name: str, m: int, k: int, n: int, kind: str, torch) -> dict:
         fg = lambda: ops.matmul_backward(g, a, b)  # noqa: E731
         fn = lambda: (g @ b.T, a.T @ g)  # noqa: E731
         flops = 4 * m * k * n
-    t_fg, t_np = best_time(fg), best_time(fn)
+    fns = {"ferrograd": fg, "numpy": fn}
+    if torch is not None:
+        ta, tb, tg = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(g)
+        if kind == "forward":
+            fns["torch"] = lambda: ta @ tb
+        else:
+            fns["torch"] = lambda: (tg @ tb.T, ta.T @ tg)
+    t = best_times(fns)
+    t_fg, t_np = t["ferrograd"], t["numpy"]
     row = {
         "case": name,
         "kind": kind,
@@ -41,14 +49,8 @@ def case(name: str, m: int, k: int, n: int, kind: str, torch) -> dict:
         "ratio_vs_numpy": t_np / t_fg,
     }
     if torch is not None:
-        ta, tb, tg = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(g)
-        if kind == "forward":
-            ft = lambda: ta @ tb  # noqa: E731
-        else:
-            ft = lambda: (tg @ tb.T, ta.T @ tg)  # noqa: E731
-        t_t = best_time(ft)
-        row["torch_gflops"] = flops / t_t / 1e9
-        row["ratio_vs_torch"] = t_t / t_fg
+        row["torch_gflops"] = flops / t["torch"] / 1e9
+        row["ratio_vs_torch"] = t["torch"] / t_fg
     return row
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ferrograd as fg
-from _common import best_time, torch_or_none, write_results
+from _common import best_time, best_times, torch_or_none, write_results
 from ferrograd import nn, optim, tensor
 
 
@@ -109,33 +109,21 @@ def case(name: str, make, batch: int, x_shape: tuple, image, torch: Any) -> dict
     model = make()
     reference = model.state_dict()
     loss_fn = nn.CrossEntropyLoss()
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    step = fg.compile(model, loss_fn, opt)
+    step = fg.compile(model, loss_fn, optim.Adam(model.parameters(), lr=1e-3))
     assert step.compiled, step.reason
-    t_comp = best_time(lambda: step(x, y))
 
-    model.load_state_dict(reference)
-    opt_e = optim.Adam(model.parameters(), lr=1e-3)
+    eager_model = make()
+    eager_model.load_state_dict(reference)
+    opt_e = optim.Adam(eager_model.parameters(), lr=1e-3)
 
     def eager() -> None:
         opt_e.zero_grad()
-        loss_fn(model(tensor(x)), y).backward()
+        loss_fn(eager_model(tensor(x)), y).backward()
         opt_e.step()
 
-    t_eager = best_time(eager)
-    flops = 2 * sum(m * k * n for m, k, n in gemm_products(model, batch, image))
-    t_gemm = numpy_gemm_time(gemm_products(model, batch, image))
-    row = {
-        "case": name,
-        "batch": batch,
-        "compiled_steps_per_s": 1 / t_comp,
-        "eager_steps_per_s": 1 / t_eager,
-        "step_gflop": flops / 1e9,
-        "gemm_bound_fraction": t_gemm / t_comp,
-    }
+    fns = {"compiled": lambda: step(x, y), "eager": eager}
     if torch is not None:
-        model.load_state_dict(reference)
-        tm = torch_model(torch, model)
+        tm = torch_model(torch, eager_model)
         topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
         tloss = torch.nn.CrossEntropyLoss()
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -145,10 +133,22 @@ def case(name: str, make, batch: int, x_shape: tuple, image, torch: Any) -> dict
             tloss(tm(tx), ty).backward()
             topt.step()
 
-        t_torch = best_time(tstep)
-        row["torch_steps_per_s"] = 1 / t_torch
-        row["compiled_vs_torch"] = t_torch / t_comp
-        row["eager_vs_torch"] = t_torch / t_eager
+        fns["torch"] = tstep
+    t = best_times(fns)
+    flops = 2 * sum(m * k * n for m, k, n in gemm_products(model, batch, image))
+    t_gemm = numpy_gemm_time(gemm_products(model, batch, image))
+    row = {
+        "case": name,
+        "batch": batch,
+        "compiled_steps_per_s": 1 / t["compiled"],
+        "eager_steps_per_s": 1 / t["eager"],
+        "step_gflop": flops / 1e9,
+        "gemm_bound_fraction": t_gemm / t["compiled"],
+    }
+    if torch is not None:
+        row["torch_steps_per_s"] = 1 / t["torch"]
+        row["compiled_vs_torch"] = t["torch"] / t["compiled"]
+        row["eager_vs_torch"] = t["torch"] / t["eager"]
     return row
 
 
