@@ -19,11 +19,12 @@
 
 use crate::error::Result;
 use crate::gemm::{gemm_strided, Strided};
-use crate::parallel::worth_parallel;
+use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
+use crate::scratch::with_scratch;
 use crate::shape::{checked_numel, fmt_shape};
+use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// Convolutions of at least this many multiply-adds split the batch over threads.
 const PAR_MIN_MACS: usize = 1 << 18;
@@ -267,7 +268,7 @@ impl Conv2dDims {
             .n
             .saturating_mul(self.out_item())
             .saturating_mul(self.k_group());
-        let threads = rayon::current_num_threads();
+        let threads = team::threads();
         if threads > 1 && self.n > 1 && macs >= PAR_MIN_MACS {
             (self.n.div_ceil(threads.min(self.n)).min(cap), true)
         } else {
@@ -337,31 +338,38 @@ fn for_each_patch(d: &Conv2dDims, items: usize, mut f: impl FnMut(&Patch)) {
 }
 
 /// Unrolls the receptive fields of `items` batch items of `x` into `col`
-/// (`C_in * kH * kW` rows of `items * H_out * W_out`), which must be zero on entry: only the
-/// positions inside the image are written.
+/// (`C_in * kH * kW` rows of `items * H_out * W_out`). Every element is written, with zeros
+/// where the window lies in the padding, so `col` may hold anything on entry.
 fn im2col<T: Real>(x: &[T], d: &Conv2dDims, items: usize, col: &mut [T]) {
-    let (ow, w) = (d.ow, d.w);
+    let (ow, w, l) = (d.ow, d.w, d.oh * d.ow);
     let [sh, sw] = d.spec.stride;
     let shifted = sh == 1 && sw == 1 && ow == w;
     for_each_patch(d, items, |p| {
+        let block = &mut col[p.col..p.col + l];
         let (lo, hi) = p.xs;
         if lo == hi || p.ys.0 == p.ys.1 {
+            block.fill(T::zero());
             return;
         }
+        block[..p.ys.0 * ow].fill(T::zero());
+        block[p.ys.1 * ow..].fill(T::zero());
         if shifted {
             // Input and output rows have the same length, so the valid block is one shifted
             // run; the positions it wraps onto (outside lo..hi) are reset to zero after.
             let (a, b) = (p.ys.0 * ow + lo, (p.ys.1 - 1) * ow + hi);
             let src0 = (p.plane as isize + a as isize + p.y_off * w as isize + p.x_off) as usize;
-            col[p.col + a..p.col + b].copy_from_slice(&x[src0..src0 + (b - a)]);
-            clear_borders(&mut col[p.col..p.col + d.oh * ow], ow, p.ys, p.xs);
+            block[a..b].copy_from_slice(&x[src0..src0 + (b - a)]);
+            clear_borders(block, ow, p.ys, p.xs);
             return;
         }
         let x0 = (lo * sw) as isize + p.x_off;
         for oy in p.ys.0..p.ys.1 {
             let iy = ((oy * sh) as isize + p.y_off) as usize;
             let src = &x[p.plane + iy * w + x0 as usize..p.plane + (iy + 1) * w];
-            let dst = &mut col[p.col + oy * ow + lo..p.col + oy * ow + hi];
+            let row = &mut block[oy * ow..(oy + 1) * ow];
+            row[..lo].fill(T::zero());
+            row[hi..].fill(T::zero());
+            let dst = &mut row[lo..hi];
             if sw == 1 {
                 for (o, &v) in dst.iter_mut().zip(src) {
                     *o = v;
@@ -481,44 +489,47 @@ fn forward_block<T: Real>(
     let (l, kg, groups) = (d.oh * d.ow, d.k_group(), d.spec.groups);
     let cog = d.c_out / groups;
     let bl = items * l;
-    let mut col = vec![T::zero(); d.c_in * d.kh * d.kw * bl];
-    im2col(x, d, items, &mut col);
-    // dst (C_out x items * L) = [dst +] weight_g @ col_g for each group.
-    let product = |dst: &mut [T], accumulate: bool| -> Result<()> {
-        for g in 0..groups {
-            gemm_strided(
-                &mut dst[g * cog * bl..(g + 1) * cog * bl],
-                (cog, kg, bl),
-                weight_view(w, d, g, false),
-                rows_view(&col, g * kg, kg, bl),
-                accumulate,
-                threads,
-            )?;
-        }
-        Ok(())
-    };
-    if items == 1 {
-        // One item's (C_out x L) product is already in the output's layout.
-        if let Some(b) = bias {
-            for (row, &v) in out.chunks_mut(l).zip(b) {
-                row.fill(v);
+    with_scratch(d.c_in * d.kh * d.kw * bl, |col: &mut [T]| {
+        im2col(x, d, items, col);
+        let col: &[T] = col;
+        // dst (C_out x items * L) = [dst +] weight_g @ col_g for each group.
+        let product = |dst: &mut [T], accumulate: bool| -> Result<()> {
+            for g in 0..groups {
+                gemm_strided(
+                    &mut dst[g * cog * bl..(g + 1) * cog * bl],
+                    (cog, kg, bl),
+                    weight_view(w, d, g, false),
+                    rows_view(col, g * kg, kg, bl),
+                    accumulate,
+                    threads,
+                )?;
             }
-        }
-        return product(out, bias.is_some());
-    }
-    let mut tmp = vec![T::zero(); d.c_out * bl];
-    product(&mut tmp, false)?;
-    // (C_out, items, L) -> (items, C_out, L), adding the bias on the way.
-    for (b, item) in out.chunks_mut(d.out_item()).enumerate() {
-        for (co, row) in item.chunks_mut(l).enumerate() {
-            let src = &tmp[co * bl + b * l..co * bl + (b + 1) * l];
-            let add = bias.map_or(T::zero(), |bv| bv[co]);
-            for (o, &v) in row.iter_mut().zip(src) {
-                *o = v + add;
+            Ok(())
+        };
+        if items == 1 {
+            // One item's (C_out x L) product is already in the output's layout.
+            if let Some(b) = bias {
+                for (row, &v) in out.chunks_mut(l).zip(b) {
+                    row.fill(v);
+                }
             }
+            return product(out, bias.is_some());
         }
-    }
-    Ok(())
+        with_scratch(d.c_out * bl, |tmp: &mut [T]| {
+            product(tmp, false)?;
+            // (C_out, items, L) -> (items, C_out, L), adding the bias on the way.
+            for (b, item) in out.chunks_mut(d.out_item()).enumerate() {
+                for (co, row) in item.chunks_mut(l).enumerate() {
+                    let src = &tmp[co * bl + b * l..co * bl + (b + 1) * l];
+                    let add = bias.map_or(T::zero(), |bv| bv[co]);
+                    for (o, &v) in row.iter_mut().zip(src) {
+                        *o = v + add;
+                    }
+                }
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Runs `f(block, first_item, items, piece)` over the batch cut into blocks, in parallel
@@ -537,7 +548,9 @@ fn over_blocks<T: Send, R: Send>(
         f(first, per.min(n - first), piece, !parallel)
     };
     if parallel {
-        blocks.into_par_iter().enumerate().map(run).collect()
+        team::map(blocks.into_iter().enumerate().collect(), run)
+            .into_iter()
+            .collect()
     } else {
         blocks.into_iter().enumerate().map(run).collect()
     }
@@ -571,69 +584,87 @@ fn backward_block<T: Real>(
     gb: &mut [T],
     threads: bool,
 ) -> Result<()> {
-    let (l, kg, groups) = (d.oh * d.ow, d.k_group(), d.spec.groups);
-    let cog = d.c_out / groups;
-    let bl = items * l;
+    let (l, bl) = (d.oh * d.ow, items * d.oh * d.ow);
+    if items == 1 {
+        return backward_gathered(g, x, w, d, items, gx, gw, gb, threads);
+    }
     // grad_output as (C_out, items * L).
-    let gathered;
-    let gt: &[T] = if items == 1 {
-        g
-    } else {
-        let mut t = vec![T::zero(); d.c_out * bl];
+    with_scratch(d.c_out * bl, |t: &mut [T]| {
         for (b, item) in g.chunks(d.out_item()).enumerate() {
             for (co, row) in item.chunks(l).enumerate() {
                 t[co * bl + b * l..co * bl + (b + 1) * l].copy_from_slice(row);
             }
         }
-        gathered = t;
-        &gathered
-    };
+        backward_gathered(t, x, w, d, items, gx, gw, gb, threads)
+    })
+}
+
+/// [`backward_block`] with the output gradient `gt` as (C_out, items * L).
+#[allow(clippy::too_many_arguments)]
+fn backward_gathered<T: Real>(
+    gt: &[T],
+    x: &[T],
+    w: &[T],
+    d: &Conv2dDims,
+    items: usize,
+    gx: &mut [T],
+    gw: &mut [T],
+    gb: &mut [T],
+    threads: bool,
+) -> Result<()> {
+    let (l, kg, groups) = (d.oh * d.ow, d.k_group(), d.spec.groups);
+    let cog = d.c_out / groups;
+    let bl = items * l;
     for (acc, row) in gb.iter_mut().zip(gt.chunks(bl)) {
         *acc = *acc + row.iter().copied().sum::<T>();
     }
-    let mut col = vec![T::zero(); d.c_in * d.kh * d.kw * bl];
-    im2col(x, d, items, &mut col);
-    // grad_w_g (cog x kg) += g_g (cog x bl) @ col_g^T (bl x kg), computed as its transpose
-    // col_g (kg x bl) @ g_g^T (bl x cog): the long reduction then runs along rows of both.
-    let mut gwt = vec![T::zero(); kg * cog];
-    for grp in 0..groups {
-        let gg = &gt[grp * cog * bl..(grp + 1) * cog * bl];
-        gemm_strided(
-            &mut gwt,
-            (kg, bl, cog),
-            rows_view(&col, grp * kg, kg, bl),
-            Strided {
-                data: gg,
-                rs: 1,
-                cs: bl,
-            },
-            false,
-            threads,
-        )?;
-        let gwg = &mut gw[grp * cog * kg..(grp + 1) * cog * kg];
-        for (k, row) in gwt.chunks(cog).enumerate() {
-            for (co, &v) in row.iter().enumerate() {
-                let t = &mut gwg[co * kg + k];
-                *t = *t + v;
+    with_scratch(d.c_in * d.kh * d.kw * bl, |col: &mut [T]| {
+        im2col(x, d, items, col);
+        // grad_w_g (cog x kg) += g_g (cog x bl) @ col_g^T (bl x kg), computed as its
+        // transpose col_g (kg x bl) @ g_g^T (bl x cog): the long reduction then runs along
+        // rows of both.
+        with_scratch(kg * cog, |gwt: &mut [T]| -> Result<()> {
+            for grp in 0..groups {
+                let gg = &gt[grp * cog * bl..(grp + 1) * cog * bl];
+                gemm_strided(
+                    gwt,
+                    (kg, bl, cog),
+                    rows_view(col, grp * kg, kg, bl),
+                    Strided {
+                        data: gg,
+                        rs: 1,
+                        cs: bl,
+                    },
+                    false,
+                    threads,
+                )?;
+                let gwg = &mut gw[grp * cog * kg..(grp + 1) * cog * kg];
+                for (k, row) in gwt.chunks(cog).enumerate() {
+                    for (co, &v) in row.iter().enumerate() {
+                        let t = &mut gwg[co * kg + k];
+                        *t = *t + v;
+                    }
+                }
             }
+            Ok(())
+        })?;
+        if gx.is_empty() {
+            return Ok(());
         }
-    }
-    if gx.is_empty() {
-        return Ok(());
-    }
-    for grp in 0..groups {
-        // grad_col_g (kg x bl) = w_g^T (kg x cog) @ g_g (cog x bl), into the column buffer.
-        gemm_strided(
-            &mut col[grp * kg * bl..(grp + 1) * kg * bl],
-            (kg, cog, bl),
-            weight_view(w, d, grp, true),
-            rows_view(gt, grp * cog, cog, bl),
-            false,
-            threads,
-        )?;
-    }
-    col2im(&mut col, d, items, gx);
-    Ok(())
+        for grp in 0..groups {
+            // grad_col_g (kg x bl) = w_g^T (kg x cog) @ g_g (cog x bl), into the column buffer.
+            gemm_strided(
+                &mut col[grp * kg * bl..(grp + 1) * kg * bl],
+                (kg, cog, bl),
+                weight_view(w, d, grp, true),
+                rows_view(gt, grp * cog, cog, bl),
+                false,
+                threads,
+            )?;
+        }
+        col2im(col, d, items, gx);
+        Ok(())
+    })
 }
 
 /// Gradients of [`conv2d`]: `(grad_input, grad_weight, grad_bias)`. With `input_grad` false
@@ -852,15 +883,20 @@ impl Pool2dDims {
 }
 
 /// Runs `f(plane, piece)` over consecutive pieces of `len` elements, in parallel when `work`
-/// is large.
+/// is large (in groups of planes of about `PAR_CHUNK` work each).
 fn per_plane<T: Send>(buf: &mut [T], len: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     if len == 0 {
         return;
     }
-    if worth_parallel(work) {
-        buf.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(p, x)| f(p, x));
+    let planes = buf.len() / len;
+    if worth_parallel(work) && planes > 1 {
+        let per = (PAR_CHUNK.saturating_mul(planes) / work.max(1)).clamp(1, planes);
+        let groups = buf.chunks_mut(per * len).enumerate().collect();
+        team::for_each(groups, |(g, group): (usize, &mut [T])| {
+            for (i, piece) in group.chunks_mut(len).enumerate() {
+                f(g * per + i, piece);
+            }
+        });
     } else {
         for (p, x) in buf.chunks_mut(len).enumerate() {
             f(p, x);
@@ -868,17 +904,57 @@ fn per_plane<T: Send>(buf: &mut [T], len: usize, work: usize, f: impl Fn(usize, 
     }
 }
 
-/// Max pooling with PyTorch's semantics (padding counts as -inf, NaN propagates, the first
-/// maximum wins ties). Returns the output and, for each output, the flat index `y * W + x`
-/// of its maximum within the input plane (-1 for a window that lies entirely in padding).
 pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)> {
     d.check_in("max_pool2d", x.len())?;
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
     let mut pairs = vec![(T::zero(), 0i64); d.planes * l];
     let [kh, kw] = d.spec.kernel;
     let [dh, dw] = d.spec.dilation;
+    let [sh, sw] = d.spec.stride;
+    // Without padding, and with every window inside the input, no position needs a check.
+    let inside = d.spec.padding == [0, 0]
+        && (d.oh.saturating_sub(1) * sh + (kh - 1) * dh) < d.h
+        && (d.ow.saturating_sub(1) * sw + (kw - 1) * dw) < d.w;
     per_plane(&mut pairs, l, d.work(), |p, o| {
         let src = &x[p * plane..(p + 1) * plane];
+        if inside && [kh, kw, dh, dw] == [2, 2, 1, 1] {
+            // The common 2 x 2 window as a tournament of selects, free of the loop-carried
+            // chain that the compiler would turn back into unpredictable branches.
+            for (oy, row) in o.chunks_mut(d.ow).enumerate() {
+                for (ox, slot) in row.iter_mut().enumerate() {
+                    let k = oy * sh * d.w + ox * sw;
+                    let top = later_wins((src[k], k), (src[k + 1], k + 1));
+                    let w = k + d.w;
+                    let bottom = later_wins((src[w], w), (src[w + 1], w + 1));
+                    let (best, at) = later_wins(top, bottom);
+                    *slot = (best, at as i64);
+                }
+            }
+            return;
+        }
+        if inside {
+            for (oy, row) in o.chunks_mut(d.ow).enumerate() {
+                for (ox, slot) in row.iter_mut().enumerate() {
+                    let first = oy * sh * d.w + ox * sw;
+                    let (mut best, mut at) = (src[first], first);
+                    for i in 0..kh {
+                        let line = first + i * dh * d.w;
+                        for j in 0..kw {
+                            let k = line + j * dw;
+                            let v = src[k];
+                            // Selects, not a branch: with real data which element wins is
+                            // unpredictable, and mispredictions would cost more than the
+                            // comparisons.
+                            let take = (v > best) | v.is_nan();
+                            best = if take { v } else { best };
+                            at = if take { k } else { at };
+                        }
+                    }
+                    *slot = (best, at as i64);
+                }
+            }
+            return;
+        }
         for oy in 0..d.oh {
             let y0 = d.start(0, oy);
             for ox in 0..d.ow {
@@ -907,6 +983,17 @@ pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)
         }
     });
     Ok(pairs.into_iter().unzip())
+}
+
+/// The later of two window elements (value, index) wins if it is larger or NaN: a scan in
+/// window order keeps the first of equal maxima and the last NaN, as PyTorch does.
+#[inline(always)]
+fn later_wins<T: Real>(earlier: (T, usize), later: (T, usize)) -> (T, usize) {
+    let take = (later.0 > earlier.0) | later.0.is_nan();
+    (
+        if take { later.0 } else { earlier.0 },
+        if take { later.1 } else { earlier.1 },
+    )
 }
 
 /// Gradient of [`max_pool2d`] from its indices: each output's gradient goes to the input
