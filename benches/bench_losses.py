@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ferrograd.functional as F
-from _common import best_time, torch_or_none, write_results
+from _common import best_times, torch_or_none, write_results
 
 CASES = [(1_000_000, 10), (512, 32_000)]
 
@@ -61,13 +61,26 @@ def case(n: int, c: int, torch: Any) -> dict[str, Any]:
     assert np.allclose(grad_fg, grad_np, rtol=1e-3, atol=1e-9)
     assert np.array_equal(F.cross_entropy_backward(one, x, y), grad_fg)
 
-    t_np = best_time(lambda: numpy_cross_entropy(x, y), repeat=7)
-    t_fwd = best_time(lambda: F.cross_entropy(x, y), repeat=7)
-    t_bwd = best_time(lambda: F.cross_entropy_backward(one, x, y), repeat=7)
-    t_two = best_time(
-        lambda: (F.cross_entropy(x, y), F.cross_entropy_backward(one, x, y)), repeat=7
+    fns = {
+        "numpy": lambda: numpy_cross_entropy(x, y),
+        "forward": lambda: F.cross_entropy(x, y),
+        "backward": lambda: F.cross_entropy_backward(one, x, y),
+        "two": lambda: (F.cross_entropy(x, y), F.cross_entropy_backward(one, x, y)),
+        "fused": lambda: F.cross_entropy_with_grad(x, y),
+    }
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        ty = torch.from_numpy(y)
+
+        def torch_step() -> None:
+            xt = tx.detach().requires_grad_()
+            torch.nn.functional.cross_entropy(xt, ty).backward()
+
+        fns["torch"] = torch_step
+    t = best_times(fns, repeat=7)
+    t_np, t_fwd, t_bwd, t_two, t_fused = (
+        t[k] for k in ("numpy", "forward", "backward", "two", "fused")
     )
-    t_fused = best_time(lambda: F.cross_entropy_with_grad(x, y), repeat=7)
     traffic = 2 * x.nbytes
     row: dict[str, Any] = {
         "case": f"({n}, {c})",
@@ -85,14 +98,7 @@ def case(n: int, c: int, torch: Any) -> dict[str, Any]:
         "ferrograd_fused_gbps": traffic / t_fused / 1e9,
     }
     if torch is not None:
-        tx = torch.from_numpy(x)
-        ty = torch.from_numpy(y)
-
-        def torch_step() -> None:
-            xt = tx.detach().requires_grad_()
-            torch.nn.functional.cross_entropy(xt, ty).backward()
-
-        t_t = best_time(torch_step, repeat=7)
+        t_t = t["torch"]
         row["torch_ms"] = t_t * 1e3
         row["ratio_vs_torch"] = t_t / t_two
         row["ratio_fused_vs_torch"] = t_t / t_fused

@@ -92,6 +92,20 @@ def test_conv2d_forward_and_backward_match_reference(c: dict[str, Any]) -> None:
     assert_close(gb, eb, x.dtype, reduce_len=y.shape[0] * y[0, 0].size)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_max_pool2d_two_by_two_ties_nans_and_signed_zeros(dtype: type, stride: int) -> None:
+    # Few distinct values, so windows have ties, NaNs (one or several) and both zeros.
+    rng = np.random.default_rng(stride)
+    x = rng.choice(np.array([-0.0, 0.0, 1.0, 1.0, np.nan, -np.inf]), size=(3, 4, 7, 9))
+    x = x.astype(dtype)
+    y, idx = ops.max_pool2d(x, 2, stride=stride, return_indices=True)
+    want, want_idx = ref.max_pool2d_ref(x, 2, stride=stride)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(y, want.astype(dtype))
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(want))
+
+
 @pytest.mark.parametrize(
     "kw",
     [

@@ -918,16 +918,15 @@ pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)
     per_plane(&mut pairs, l, d.work(), |p, o| {
         let src = &x[p * plane..(p + 1) * plane];
         if inside && [kh, kw, dh, dw] == [2, 2, 1, 1] {
-            // The common 2 x 2 window as a tournament of selects, free of the loop-carried
-            // chain that the compiler would turn back into unpredictable branches.
+            // The common 2 x 2 window without data-dependent branches: which element wins
+            // is unpredictable with real data, and mispredictions would cost several times
+            // the comparisons.
             for (oy, row) in o.chunks_mut(d.ow).enumerate() {
                 for (ox, slot) in row.iter_mut().enumerate() {
                     let k = oy * sh * d.w + ox * sw;
-                    let top = later_wins((src[k], k), (src[k + 1], k + 1));
-                    let w = k + d.w;
-                    let bottom = later_wins((src[w], w), (src[w + 1], w + 1));
-                    let (best, at) = later_wins(top, bottom);
-                    *slot = (best, at as i64);
+                    let corner = max_of_four(src[k], src[k + 1], src[k + d.w], src[k + d.w + 1]);
+                    let at = k + [0, 1, d.w, d.w + 1][corner];
+                    *slot = (src[at], at as i64);
                 }
             }
             return;
@@ -985,15 +984,24 @@ pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)
     Ok(pairs.into_iter().unzip())
 }
 
-/// The later of two window elements (value, index) wins if it is larger or NaN: a scan in
-/// window order keeps the first of equal maxima and the last NaN, as PyTorch does.
+/// Which element of a 2 x 2 window `a b / c e` (0 to 3, in window order) a scan in window
+/// order keeps: the first of equal maxima, or the last NaN (as PyTorch). Without NaN (the
+/// predictable case), arithmetic on the comparisons picks it.
 #[inline(always)]
-fn later_wins<T: Real>(earlier: (T, usize), later: (T, usize)) -> (T, usize) {
-    let take = (later.0 > earlier.0) | later.0.is_nan();
-    (
-        if take { later.0 } else { earlier.0 },
-        if take { later.1 } else { earlier.1 },
-    )
+fn max_of_four<T: Real>(a: T, b: T, c: T, e: T) -> usize {
+    if a.is_nan() | b.is_nan() | c.is_nan() | e.is_nan() {
+        return if e.is_nan() {
+            3
+        } else if c.is_nan() {
+            2
+        } else {
+            b.is_nan() as usize
+        };
+    }
+    let m = a.max(b).max(c).max(e);
+    let (is_a, is_b, is_c) = ((a == m) as u8, (b == m) as u8, (c == m) as u8);
+    // a if it is the maximum, else b if it is, else c if it is, else e.
+    ((1 - is_a) * (1 + (1 - is_b) * (1 + (1 - is_c)))) as usize
 }
 
 /// Gradient of [`max_pool2d`] from its indices: each output's gradient goes to the input
