@@ -16,11 +16,10 @@
 
 use crate::elementwise::map;
 use crate::error::Result;
-use crate::parallel::{worth_parallel, PAR_CHUNK};
+use crate::parallel::for_each_chunk;
 use crate::real::Real;
 use crate::softmax::{log_softmax, softmax, softmax_backward};
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// Which form of GELU to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,14 +444,9 @@ fn zip_grad<T: Real, F: Fn(T, T) -> T + Sync>(
             *o = f(g, x);
         }
     };
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(g.par_chunks(PAR_CHUNK))
-            .zip(x.par_chunks(PAR_CHUNK))
-            .for_each(|((o, g), x)| body(o, g, x));
-    } else {
-        body(&mut out, g, x);
-    }
+    for_each_chunk(&mut out, |s, o| {
+        body(o, &g[s..s + o.len()], &x[s..s + o.len()])
+    });
     Ok(out)
 }
 

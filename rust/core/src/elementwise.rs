@@ -1,11 +1,10 @@
 //! Elementwise kernels: broadcasting binary ops, unary maps, and their gradients.
 
 use crate::error::Result;
-use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
+use crate::parallel::{for_each_chunk, for_each_row};
 use crate::real::Real;
 use crate::shape::{broadcast_shapes, broadcasts_to, fmt_shape, numel, RowWalk};
 use crate::shape_err;
-use rayon::prelude::*;
 
 /// The four broadcasting arithmetic operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,14 +34,7 @@ fn zip_map<T: Real, F: Fn(T, T) -> T + Sync>(a: &[T], b: &[T], out: &mut [T], f:
             *o = f(x, y);
         }
     };
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(a.par_chunks(PAR_CHUNK))
-            .zip(b.par_chunks(PAR_CHUNK))
-            .for_each(|((o, x), y)| body(o, x, y));
-    } else {
-        body(out, a, b);
-    }
+    for_each_chunk(out, |s, o| body(o, &a[s..s + o.len()], &b[s..s + o.len()]));
 }
 
 /// `out[i] = f(x[i])`, in parallel when large.
@@ -53,13 +45,7 @@ pub fn map<T: Real, F: Fn(T) -> T + Sync>(x: &[T], f: F) -> Vec<T> {
             *o = f(x);
         }
     };
-    if worth_parallel(x.len()) {
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(x.par_chunks(PAR_CHUNK))
-            .for_each(|(o, x)| body(o, x));
-    } else {
-        body(&mut out, x);
-    }
+    for_each_chunk(&mut out, |s, o| body(o, &x[s..s + o.len()]));
     out
 }
 

@@ -154,14 +154,15 @@ impl<T: Real> Product<T> {
     /// Whether there is nothing to multiply; clears the output when `k` is 0.
     ///
     /// # Safety
-    /// `dst` must address m*n elements.
+    /// `dst` must address m*n elements (which may be uninitialised unless `accumulate`).
     unsafe fn trivial(&self) -> bool {
         if self.m == 0 || self.n == 0 {
             return true;
         }
         if self.k == 0 {
             if !self.accumulate {
-                std::slice::from_raw_parts_mut(self.dst.get(), self.m * self.n).fill(T::zero());
+                // All-zero bits are +0.0 in both float types.
+                std::ptr::write_bytes(self.dst.get(), 0, self.m * self.n);
             }
             return true;
         }
@@ -239,8 +240,28 @@ unsafe fn gemm_into<T: Real>(
     accumulate: bool,
     par: Parallelism,
 ) {
+    gemm_to(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate, par)
+}
+
+/// [`gemm_into`] on a raw output, which may be uninitialised unless `accumulate`: every
+/// element is written.
+///
+/// # Safety
+/// `dst` must be valid for m*n writes (and reads, with `accumulate`), and the views must
+/// address valid m x k and k x n matrices.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_to<T: Real>(
+    dst: *mut T,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    accumulate: bool,
+    par: Parallelism,
+) {
     let product = Product {
-        dst: OutPtr(dst.as_mut_ptr()),
+        dst: OutPtr(dst),
         m,
         n,
         k,
@@ -258,8 +279,21 @@ unsafe fn gemm_into<T: Real>(
     Pieces(product.pieces(threads).collect()).compute();
 }
 
-/// The arguments of one product for [`two_products`]: output, m, n, k, lhs and rhs.
-type ProductArgs<'a, T> = (&'a mut [T], usize, usize, usize, View<T>, View<T>);
+/// A vector of `len` elements that `write` fills through the raw pointer it is handed,
+/// without clearing the memory first.
+///
+/// # Safety
+/// `write` must write all `len` elements (and read none it has not written).
+unsafe fn written<T>(len: usize, write: impl FnOnce(*mut T)) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    write(v.as_mut_ptr());
+    v.set_len(len);
+    v
+}
+
+/// The arguments of one product for [`two_products`]: output (which may be uninitialised),
+/// m, n, k, lhs and rhs.
+type ProductArgs<T> = (*mut T, usize, usize, usize, View<T>, View<T>);
 
 /// Computes two independent products `dst = lhs @ rhs` (operands as for [`gemm_into`]).
 /// When together they are worth threads and neither dwarfs the other, they run side by side
@@ -268,9 +302,9 @@ type ProductArgs<'a, T> = (&'a mut [T], usize, usize, usize, View<T>, View<T>);
 ///
 /// # Safety
 /// As for [`gemm_into`], for each product.
-unsafe fn two_products<T: Real>(p: ProductArgs<'_, T>, q: ProductArgs<'_, T>) {
-    let product = |(dst, m, n, k, lhs, rhs): ProductArgs<'_, T>| Product {
-        dst: OutPtr(dst.as_mut_ptr()),
+unsafe fn two_products<T: Real>(p: ProductArgs<T>, q: ProductArgs<T>) {
+    let product = |(dst, m, n, k, lhs, rhs): ProductArgs<T>| Product {
+        dst: OutPtr(dst),
         m,
         n,
         k,
@@ -354,15 +388,18 @@ fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
 pub fn matmul<T: Real>(a: &[T], b: &[T], d: MatmulDims) -> Result<Vec<T>> {
     d.check(a.len(), b.len())?;
     let (m, k, n) = (d.m, d.k, d.n);
-    let mut out = vec![T::zero(); d.batch * m * n];
     let (va, vb) = (View::rows(a, k), View::rows(b, n));
     // A shared right operand with a batched left one is a single (batch*m) x k product.
     if d.a_batched && !d.b_batched {
         let rows = d.batch * m;
-        // SAFETY: sizes checked above.
-        unsafe { gemm_into(&mut out, rows, n, k, va, vb, false, parallelism(rows, n, k)) };
-        return Ok(out);
+        // SAFETY: sizes checked above; the product writes all rows x n elements.
+        return Ok(unsafe {
+            written(rows * n, |out| {
+                gemm_to(out, rows, n, k, va, vb, false, parallelism(rows, n, k))
+            })
+        });
     }
+    let mut out = vec![T::zero(); d.batch * m * n];
     let sa = if d.a_batched { m * k } else { 0 };
     let sb = if d.b_batched { k * n } else { 0 };
     per_item(&mut out, &d, m * n, m, |i, o, par| unsafe {
@@ -395,20 +432,24 @@ pub fn matmul_backward<T: Real>(
         if d.a_batched { m * k } else { 0 },
         if d.b_batched { k * n } else { 0 },
     );
-    let mut ga = vec![T::zero(); a.len()];
-    let mut gb = vec![T::zero(); b.len()];
-    // A single (or flattened) product: the two gradients side by side, one per thread.
+    // A single (or flattened) product: the two gradients side by side.
     if d.batch == 1 || (d.a_batched && !d.b_batched) {
         let rows = d.batch * m;
-        // SAFETY: every view addresses a checked slice of the right size.
+        let (mut ga, mut gb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
+        // SAFETY: every view addresses a checked slice of the right size; the outputs hold
+        // rows x k = a.len() and k x n = b.len() elements, all written by the products.
         unsafe {
             two_products(
-                (&mut ga, rows, k, n, vg, vb.t()),
-                (&mut gb, k, n, rows, va.t(), vg),
-            )
-        };
+                (ga.as_mut_ptr(), rows, k, n, vg, vb.t()),
+                (gb.as_mut_ptr(), k, n, rows, va.t(), vg),
+            );
+            ga.set_len(a.len());
+            gb.set_len(b.len());
+        }
         return Ok((ga, gb));
     }
+    let mut ga = vec![T::zero(); a.len()];
+    let mut gb = vec![T::zero(); b.len()];
     // SAFETY (all blocks): every view addresses a checked slice of the right size.
     unsafe {
         // grad of a: g_i (m x n) @ b_i^T (n x k)
@@ -551,29 +592,19 @@ pub fn linear<T: Real>(
             bias.map(|b| b.len())
         );
     }
-    let mut out = vec![T::zero(); m * n];
-    if let Some(b) = bias {
-        if n > 0 {
-            for row in out.chunks_mut(n) {
-                row.copy_from_slice(b);
-            }
-        }
-    }
     let (vx, vw) = (View::rows(x, k), View::rows(w, k).t());
-    // SAFETY: sizes checked above.
-    unsafe {
-        gemm_into(
-            &mut out,
-            m,
-            n,
-            k,
-            vx,
-            vw,
-            bias.is_some(),
-            parallelism(m, n, k),
-        )
-    };
-    Ok(out)
+    // SAFETY: sizes checked above. Every row starts as the bias, to which the product is
+    // added; without a bias the product writes every element itself.
+    Ok(unsafe {
+        written(m * n, |out: *mut T| {
+            if let Some(b) = bias {
+                for r in 0..m {
+                    std::ptr::copy_nonoverlapping(b.as_ptr(), out.add(r * n), n);
+                }
+            }
+            gemm_to(out, m, n, k, vx, vw, bias.is_some(), parallelism(m, n, k))
+        })
+    })
 }
 
 /// Gradients of [`linear`]: `(g @ w, g^T @ x, column sums of g)`.
@@ -607,16 +638,30 @@ pub fn linear_backward_opt<T: Real>(
             w.len()
         );
     }
-    let mut gx = vec![T::zero(); if input_grad { m * k } else { 0 }];
-    let mut gw = vec![T::zero(); n * k];
+    let mut gx = Vec::with_capacity(if input_grad { m * k } else { 0 });
+    let mut gw = Vec::with_capacity(n * k);
     let (vg, vx, vw) = (View::rows(g, n), View::rows(x, k), View::rows(w, k));
-    // SAFETY: sizes checked above.
+    // SAFETY: sizes checked above; the products write every element of both outputs.
     unsafe {
         if input_grad {
-            two_products((&mut gx, m, k, n, vg, vw), (&mut gw, n, k, m, vg.t(), vx));
+            two_products(
+                (gx.as_mut_ptr(), m, k, n, vg, vw),
+                (gw.as_mut_ptr(), n, k, m, vg.t(), vx),
+            );
+            gx.set_len(m * k);
         } else {
-            gemm_into(&mut gw, n, k, m, vg.t(), vx, false, parallelism(n, k, m));
+            gemm_to(
+                gw.as_mut_ptr(),
+                n,
+                k,
+                m,
+                vg.t(),
+                vx,
+                false,
+                parallelism(n, k, m),
+            );
         }
+        gw.set_len(n * k);
     }
     let mut gb = vec![T::zero(); n];
     if n > 0 {

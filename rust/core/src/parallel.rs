@@ -31,6 +31,19 @@ pub fn fill_indexed<T: Send, F: Fn(usize) -> T + Sync>(out: &mut [T], f: F) {
     }
 }
 
+/// Applies `f(start, chunk)` to consecutive chunks of `out` (`start` is the chunk's first
+/// index), spread over the threads when `out` is large; otherwise one call covers all of it.
+pub fn for_each_chunk<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], f: F) {
+    if worth_parallel(out.len()) {
+        let chunks = out.chunks_mut(PAR_CHUNK).enumerate().collect();
+        team::for_each(chunks, |(c, chunk): (usize, &mut [T])| {
+            f(c * PAR_CHUNK, chunk)
+        });
+    } else {
+        f(0, out);
+    }
+}
+
 /// Applies `f(row_index, row)` to consecutive rows of length `row_len`, in parallel when the
 /// whole buffer is large.
 pub fn for_each_row<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], row_len: usize, f: F) {
