@@ -1,0 +1,66 @@
+"""Kernels called from several Python threads at once, and with one kernel thread.
+
+The kernels release the GIL and split large calls over their own threads; calls from other
+threads must neither deadlock nor mix up each other's work.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import ferrograd.functional as F
+import numpy as np
+from ferrograd import ops
+
+
+def _work(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((192, 300))
+    b = rng.standard_normal((300, 160))
+    g = rng.standard_normal((192, 160))
+    x = rng.standard_normal((16, 3, 12, 12))
+    w = rng.standard_normal((8, 3, 3, 3))
+    logits = rng.standard_normal((4096, 12))
+    labels = rng.integers(0, 12, 4096)
+    return [
+        ops.matmul(a, b),
+        *ops.matmul_backward(g, a, b),
+        ops.conv2d(x, w, None, padding=1),
+        ops.max_pool2d(x, 2),
+        F.relu(rng.standard_normal(70_000)),
+        F.cross_entropy_backward(1.0, logits, labels),
+    ]
+
+
+def test_concurrent_calls_match_sequential_ones() -> None:
+    seeds = list(range(12))
+    want = [_work(s) for s in seeds]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(_work, seeds))
+    for w_list, g_list in zip(want, got):
+        for w, g in zip(w_list, g_list):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_one_kernel_thread_gives_the_same_results() -> None:
+    script = (
+        "import numpy as np, ferrograd, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from test_threads import _work\n"
+        "assert ferrograd.num_threads() == 1\n"
+        "np.savez(%r, *_work(3))\n"
+    )
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"fg_one_thread_{os.getpid()}.npz")
+    env = {**os.environ, "FERROGRAD_NUM_THREADS": "1"}
+    code = script % (os.path.dirname(__file__), out)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    try:
+        with np.load(out) as saved:
+            one = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    finally:
+        os.remove(out)
+    for w, g in zip(_work(3), one):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
