@@ -366,10 +366,7 @@ fn im2col<T: Real>(x: &[T], d: &Conv2dDims, items: usize, col: &mut [T]) {
         for oy in p.ys.0..p.ys.1 {
             let iy = ((oy * sh) as isize + p.y_off) as usize;
             let src = &x[p.plane + iy * w + x0 as usize..p.plane + (iy + 1) * w];
-            let row = &mut block[oy * ow..(oy + 1) * ow];
-            row[..lo].fill(T::zero());
-            row[hi..].fill(T::zero());
-            let dst = &mut row[lo..hi];
+            let dst = &mut block[oy * ow + lo..oy * ow + hi];
             if sw == 1 {
                 for (o, &v) in dst.iter_mut().zip(src) {
                     *o = v;
@@ -380,6 +377,7 @@ fn im2col<T: Real>(x: &[T], d: &Conv2dDims, items: usize, col: &mut [T]) {
                 }
             }
         }
+        clear_borders(block, ow, p.ys, p.xs);
     });
 }
 
@@ -429,10 +427,15 @@ fn col2im<T: Real>(col: &mut [T], d: &Conv2dDims, items: usize, gx: &mut [T]) {
 }
 
 /// Zeroes, in rows `ys` of a plane with rows of `ow`, the columns outside `xs`.
+///
+/// Column by column: the runs are a padding's width (one or two elements), and row-wise
+/// fills would become a library call per row, costing more than the stores.
 fn clear_borders<T: Real>(plane: &mut [T], ow: usize, ys: (usize, usize), xs: (usize, usize)) {
-    for row in plane[ys.0 * ow..ys.1 * ow].chunks_mut(ow) {
-        row[..xs.0].fill(T::zero());
-        row[xs.1..].fill(T::zero());
+    let rows = &mut plane[ys.0 * ow..ys.1 * ow];
+    for col in (0..xs.0).chain(xs.1..ow) {
+        for v in rows.iter_mut().skip(col).step_by(ow) {
+            *v = T::zero();
+        }
     }
 }
 
