@@ -64,3 +64,21 @@ def test_one_kernel_thread_gives_the_same_results() -> None:
         os.remove(out)
     for w, g in zip(_work(3), one):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_kernels_work_in_forked_children() -> None:
+    # A child forked after the kernel threads started has none of them; the calling thread
+    # must then do all the work itself rather than wait for threads that do not exist.
+    script = (
+        "import multiprocessing as mp, numpy as np, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from test_threads import _work\n"
+        "want = _work(5)\n"
+        "def child(_):\n"
+        "    return all(np.array_equal(g, w) for g, w in zip(_work(5), want))\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('fork').Pool(2) as pool:\n"
+        "        assert all(pool.map(child, range(4), chunksize=1))\n"
+    )
+    code = script % os.path.dirname(__file__)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
