@@ -32,6 +32,9 @@ def _work(seed: int) -> list[np.ndarray]:
         ops.max_pool2d(x, 2),
         F.relu(rng.standard_normal(70_000)),
         F.cross_entropy_backward(1.0, logits, labels),
+        ops.sum(rng.standard_normal(200_000)),
+        ops.max(rng.standard_normal((300, 900)), axis=1),
+        F.layer_norm(rng.standard_normal((512, 256)), (256,)),
     ]
 
 

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, numel};
+use crate::team;
 use crate::{shape_err, value_err};
 use rayon::prelude::*;
 
@@ -161,7 +162,7 @@ where
         };
         let nb = w.div_ceil(COLUMN_BLOCK);
         let parts: Vec<(Vec<f64>, Vec<f64>)> = if par {
-            (0..nb).into_par_iter().map(block).collect()
+            team::map((0..nb).collect(), block)
         } else {
             (0..nb).map(block).collect()
         };
@@ -182,7 +183,7 @@ where
         };
         let nk = n.div_ceil(rows);
         let parts: Vec<(Vec<f64>, Vec<f64>)> = if par {
-            (0..nk).into_par_iter().map(chunk).collect()
+            team::map((0..nk).collect(), chunk)
         } else {
             (0..nk).map(chunk).collect()
         };
@@ -233,7 +234,7 @@ where
         };
         let nb = c.div_ceil(CHANNEL_BLOCK);
         let parts: Vec<Vec<[f64; 2]>> = if par {
-            (0..nb).into_par_iter().map(block).collect()
+            team::map((0..nb).collect(), block)
         } else {
             (0..nb).map(block).collect()
         };
@@ -253,7 +254,7 @@ where
         };
         let nk = n.div_ceil(rows);
         let parts: Vec<Vec<[f64; 2]>> = if par {
-            (0..nk).into_par_iter().map(chunk).collect()
+            team::map((0..nk).collect(), chunk)
         } else {
             (0..nk).map(chunk).collect()
         };

@@ -2,7 +2,7 @@
 //!
 //! Each `*_step` kernel updates every tensor of a parameter group in one call: fused (each
 //! element of a parameter, its gradient and its state is read once and written once), in
-//! place, split over the rayon pool in chunks when the group is large, and compiled for AVX2
+//! place, split over the threads in chunks when the group is large, and compiled for AVX2
 //! when the CPU has it. The update rules are PyTorch's (`torch.optim.SGD`, `Adam`/`AdamW`,
 //! `RMSprop`, `Adagrad`) in the same order of operations, except that Adam multiplies by
 //! `1 / sqrt(1 - beta2^t)` where PyTorch divides by `sqrt(1 - beta2^t)`: the square root and
@@ -27,8 +27,6 @@
 //! // The first Adam step moves each weight by about lr against the sign of its gradient.
 //! assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] + 2.1).abs() < 1e-6);
 //! ```
-
-use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::parallel::{worth_parallel, PAR_CHUNK};
@@ -943,7 +941,7 @@ fn map_pieces<T: Real, F: Fn(&[T]) -> f64 + Sync>(arrays: &[&[T]], f: F) -> Vec<
     let pieces = read_pieces(arrays);
     let total: usize = arrays.iter().map(|a| a.len()).sum();
     if worth_parallel(total) {
-        pieces.par_iter().map(|p| f(p)).collect()
+        team::map(pieces, &f)
     } else {
         pieces.iter().map(|p| f(p)).collect()
     }

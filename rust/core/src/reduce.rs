@@ -5,7 +5,7 @@ use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes, numel, reduced_shape, RowWalk};
 use crate::shape_err;
-use rayon::prelude::*;
+use crate::team;
 
 /// Sum of a slice: eight independent lanes (so it vectorises) combined pairwise, which keeps
 /// the rounding error close to NumPy's pairwise summation.
@@ -13,7 +13,9 @@ pub fn sum_slice<T: Real>(x: &[T]) -> T {
     const BLOCK: usize = 1024;
     if x.len() > BLOCK {
         if worth_parallel(x.len()) {
-            return x.par_chunks(PAR_CHUNK).map(sum_slice).sum();
+            // Chunk sums added in chunk order: the result does not depend on scheduling.
+            let parts = team::map(x.chunks(PAR_CHUNK).collect(), sum_slice);
+            return parts.into_iter().fold(T::zero(), |a, b| a + b);
         }
         let mid = (x.len() / 2 / 8) * 8;
         return sum_slice(&x[..mid]) + sum_slice(&x[mid..]);
@@ -140,10 +142,7 @@ pub fn reduce<T: Real>(
             _ => sum_slice(row),
         };
         let per_row: Vec<T> = if worth_parallel(x.len()) && walk.rows > 1 {
-            (0..walk.rows)
-                .into_par_iter()
-                .map(|r| fold(row_of(r)))
-                .collect()
+            team::map((0..walk.rows).collect(), |r| fold(row_of(r)))
         } else {
             (0..walk.rows).map(|r| fold(row_of(r))).collect()
         };

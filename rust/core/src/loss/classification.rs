@@ -28,6 +28,7 @@ use crate::loss::{check_grad_output, Reduction};
 use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{broadcasts_to, fmt_shape, numel, RowWalk};
+use crate::team;
 use crate::{shape_err, value_err};
 use rayon::prelude::*;
 
@@ -511,7 +512,7 @@ fn scan_labels<T: Real>(
         }
     };
     let (bad, total) = if worth_parallel(t.data.len()) {
-        let parts: Vec<(bool, f64)> = t.data.par_chunks(PAR_CHUNK).map(scan).collect();
+        let parts: Vec<(bool, f64)> = team::map(t.data.chunks(PAR_CHUNK).collect(), scan);
         parts
             .iter()
             .fold((false, 0.0), |(b, s), &(pb, ps)| (b | pb, s + ps))
@@ -567,7 +568,7 @@ fn grad_scale<T: Real>(r: Reduction, denom: T) -> T {
 /// on the thread count.
 fn total_f64<T: Real>(v: &[T]) -> f64 {
     if worth_parallel(v.len()) {
-        let parts: Vec<f64> = v.par_chunks(PAR_CHUNK).map(sum_f64).collect();
+        let parts: Vec<f64> = team::map(v.chunks(PAR_CHUNK).collect(), sum_f64);
         parts.iter().sum()
     } else {
         sum_f64(v)
@@ -1319,10 +1320,7 @@ where
             .enumerate()
             .map(|(b, l)| f(b, None, Some(l)))
             .collect(),
-        (None, None) if par => (0..blocks)
-            .into_par_iter()
-            .map(|b| f(b, None, None))
-            .collect(),
+        (None, None) if par => team::map((0..blocks).collect(), |b| f(b, None, None)),
         (None, None) => (0..blocks).map(|b| f(b, None, None)).collect(),
     }
 }

@@ -13,6 +13,7 @@ use crate::gemm::{matmul, MatmulDims};
 use crate::parallel::worth_parallel;
 use crate::real::Real;
 use crate::shape::fmt_shape;
+use crate::team;
 use crate::{shape_err, value_err};
 use rayon::prelude::*;
 
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 /// total is large.
 fn rows_map<R: Send, F: Fn(usize) -> R + Sync + Send>(n: usize, cost: usize, f: F) -> Vec<R> {
     if worth_parallel(n.saturating_mul(cost.max(1))) {
-        (0..n).into_par_iter().map(f).collect()
+        team::map((0..n).collect(), f)
     } else {
         (0..n).map(f).collect()
     }

@@ -16,8 +16,8 @@ use crate::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::reduce::sum_slice;
 use crate::shape::fmt_shape;
+use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// Sum of `f(i)` for `i` in `lo..hi`, added pairwise in blocks (NumPy-like rounding).
 pub(crate) fn sum_range<T: Real, F: Fn(usize) -> T>(lo: usize, hi: usize, f: &F) -> T {
@@ -46,7 +46,7 @@ pub fn sum_indexed<T: Real, F: Fn(usize) -> T + Sync>(n: usize, f: F) -> T {
     let chunks = n.div_ceil(PAR_CHUNK);
     let part = |c: usize| sum_range(c * PAR_CHUNK, ((c + 1) * PAR_CHUNK).min(n), &f);
     let partials: Vec<T> = if worth_parallel(n) {
-        (0..chunks).into_par_iter().map(part).collect()
+        team::map((0..chunks).collect(), part)
     } else {
         (0..chunks).map(part).collect()
     };
