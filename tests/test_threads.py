@@ -48,24 +48,43 @@ def test_concurrent_calls_match_sequential_ones() -> None:
             np.testing.assert_array_equal(g, w)
 
 
-def test_one_kernel_thread_gives_the_same_results() -> None:
+def _work_in_child(seed: int, env: dict[str, str]) -> tuple[list[np.ndarray], int]:
+    """``_work(seed)`` computed by a fresh interpreter with extra environment variables, and
+    the number of kernel threads it used."""
     script = (
-        "import numpy as np, ferrograd, sys\n"
+        "import numpy as np, sys, ferrograd\n"
         "sys.path.insert(0, %r)\n"
         "from test_threads import _work\n"
-        "assert ferrograd.num_threads() == 1\n"
-        "np.savez(%r, *_work(3))\n"
+        "np.savez(%r, *_work(%d))\n"
+        "print(ferrograd.num_threads())\n"
     )
-    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"fg_one_thread_{os.getpid()}.npz")
-    env = {**os.environ, "FERROGRAD_NUM_THREADS": "1"}
-    code = script % (os.path.dirname(__file__), out)
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"fg_child_{os.getpid()}.npz")
+    code = script % (os.path.dirname(__file__), out, seed)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        env={**os.environ, **env},
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     try:
         with np.load(out) as saved:
-            one = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))], int(done.stdout)
     finally:
         os.remove(out)
-    for w, g in zip(_work(3), one):
+
+
+def test_workers_that_sleep_at_once_give_the_same_results() -> None:
+    got, _ = _work_in_child(4, {"FERROGRAD_SPIN_US": "0"})
+    for g, w in zip(got, _work(4)):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_one_kernel_thread_gives_the_same_results() -> None:
+    got, threads = _work_in_child(3, {"FERROGRAD_NUM_THREADS": "1"})
+    assert threads == 1
+    for g, w in zip(got, _work(3)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 

@@ -13,8 +13,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 
-/// How long an idle worker spins, waiting for the next call, before it sleeps.
+/// How long an idle worker spins, waiting for the next call, before it sleeps, unless
+/// `FERROGRAD_SPIN_US` says otherwise (in microseconds; 0 sleeps at once).
 const SPIN: Duration = Duration::from_millis(2);
+
+fn spin_time() -> Duration {
+    std::env::var("FERROGRAD_SPIN_US")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(SPIN, Duration::from_micros)
+}
 
 /// The claim word holds the job number above these bits and the next task index below them.
 const INDEX_BITS: u32 = 24;
@@ -26,6 +34,8 @@ const MAX_TASKS: usize = 1 << 20;
 type Task = dyn Fn(usize) + Sync;
 
 struct Team {
+    /// How long idle workers spin before they sleep.
+    spin: Duration,
     /// Worker threads started (the calling thread is not counted).
     workers: AtomicUsize,
     /// `(job << INDEX_BITS) | next unclaimed task`. A task is only run after a successful
@@ -59,6 +69,7 @@ fn team() -> &'static Team {
     TEAM.get_or_init(|| {
         let wanted = rayon::current_num_threads().saturating_sub(1);
         let team: &'static Team = Box::leak(Box::new(Team {
+            spin: spin_time(),
             workers: AtomicUsize::new(0),
             claim: AtomicU64::new(0),
             count: AtomicUsize::new(0),
@@ -216,7 +227,7 @@ impl Team {
                 spins = spins.wrapping_add(1);
                 if spins % 256 != 0 {
                     std::hint::spin_loop();
-                } else if idle_since.elapsed() < SPIN {
+                } else if idle_since.elapsed() < self.spin {
                     // Let any other thread that wants this core have it.
                     std::thread::yield_now();
                 } else {
