@@ -28,8 +28,11 @@ impl Scratch for f64 {
     }
 }
 
-/// Buffers larger than this are freed after use rather than kept.
-const KEEP_MAX: usize = 1 << 26;
+/// Buffers larger than this (in elements) are freed after use rather than kept.
+const KEEP_MAX: usize = 1 << 22;
+
+/// At most this many spare buffers of each type are kept per thread.
+const KEEP_COUNT: usize = 4;
 
 /// Calls `f` with a buffer of `len` elements whose contents are left over from earlier use
 /// (zeros when new): `f` must write every element it reads. Calls may nest.
@@ -52,7 +55,12 @@ pub fn with_scratch<T: Scratch, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
     }
     let out = f(&mut buf[..len]);
     if buf.len() <= KEEP_MAX {
-        T::spares().with(|s| s.borrow_mut().push(buf));
+        T::spares().with(|s| {
+            let mut spares = s.borrow_mut();
+            if spares.len() < KEEP_COUNT {
+                spares.push(buf);
+            }
+        });
     }
     out
 }

@@ -7,6 +7,7 @@
 //! The team has as many threads as the rayon pool (the calling thread counts as one). A call
 //! made while the team is busy, or from inside a task, runs its tasks on the calling thread.
 
+use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -45,7 +46,8 @@ struct Team {
     count: AtomicUsize,
     /// Tasks of the current job not finished yet.
     pending: AtomicUsize,
-    panicked: AtomicBool,
+    /// The first panic of the current job's tasks, raised again by its submitter.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// The current job's task; written only by the submitter while no task can be running.
     task: UnsafeCell<Option<&'static Task>>,
     /// Held by the thread whose job the team is running.
@@ -65,8 +67,33 @@ thread_local! {
 
 static TEAM: OnceLock<&'static Team> = OnceLock::new();
 
+/// Set in a child process forked after the team started: the child has none of its
+/// threads (and may hold its locks in whatever state the fork caught them), so it runs
+/// everything on the calling thread.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+fn watch_forks() {
+    extern "C" fn in_child() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
+    extern "C" {
+        fn pthread_atfork(
+            prepare: Option<extern "C" fn()>,
+            parent: Option<extern "C" fn()>,
+            child: Option<extern "C" fn()>,
+        ) -> i32;
+    }
+    // SAFETY: registers a child handler that only stores to an atomic (async-signal-safe).
+    unsafe { pthread_atfork(None, None, Some(in_child)) };
+}
+
+#[cfg(not(unix))]
+fn watch_forks() {}
+
 fn team() -> &'static Team {
     TEAM.get_or_init(|| {
+        watch_forks();
         let wanted = rayon::current_num_threads().saturating_sub(1);
         let team: &'static Team = Box::leak(Box::new(Team {
             spin: spin_time(),
@@ -74,7 +101,7 @@ fn team() -> &'static Team {
             claim: AtomicU64::new(0),
             count: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
-            panicked: AtomicBool::new(false),
+            panic: Mutex::new(None),
             task: UnsafeCell::new(None),
             submit: Mutex::new(()),
             sleep: Mutex::new(()),
@@ -96,6 +123,9 @@ fn team() -> &'static Team {
 
 /// Threads a call to [`run`] may use, the calling thread included.
 pub fn threads() -> usize {
+    if FORKED.load(Ordering::Relaxed) {
+        return 1;
+    }
     team().workers.load(Ordering::Relaxed) + 1
 }
 
@@ -107,7 +137,7 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
         return inline();
     }
     let team = team();
-    if team.workers.load(Ordering::Relaxed) == 0 {
+    if team.workers.load(Ordering::Relaxed) == 0 || FORKED.load(Ordering::Relaxed) {
         return inline();
     }
     let _guard: MutexGuard<'_, ()> = match team.submit.try_lock() {
@@ -121,9 +151,10 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
         unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Task>(f) };
     // SAFETY: holding `submit`, and the previous job's tasks have all finished.
     unsafe { *team.task.get() = Some(task) };
-    team.panicked.store(false, Ordering::Relaxed);
     team.pending.store(count, Ordering::Relaxed);
-    team.count.store(count, Ordering::Relaxed);
+    // Release: a worker that sees this count also sees the previous job closed (below), so
+    // it cannot claim a task of this job under the previous job's number.
+    team.count.store(count, Ordering::Release);
     let job = (team.claim.load(Ordering::Relaxed) >> INDEX_BITS) + 1;
     team.claim.store(job << INDEX_BITS, Ordering::SeqCst);
     if team.sleepers.load(Ordering::SeqCst) > 0 {
@@ -140,10 +171,15 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
             std::hint::spin_loop();
         }
     }
+    // Close the job: an index no count reaches, so a worker that read this job's word before
+    // the next job's count fails its claim instead of taking a task of the next job.
+    team.claim
+        .store((job << INDEX_BITS) | INDEX_MASK, Ordering::Release);
     // SAFETY: every task has finished; nobody reads the slot until the next job.
     unsafe { *team.task.get() = None };
-    if team.panicked.load(Ordering::Relaxed) {
-        panic!("a kernel task panicked");
+    let panic = team.panic.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
     }
 }
 
@@ -204,8 +240,9 @@ impl Team {
             // still waiting and the slot holds its task.
             let task = unsafe { *self.task.get() };
             if let Some(task) = task {
-                if catch_unwind(AssertUnwindSafe(|| task(index))).is_err() {
-                    self.panicked.store(true, Ordering::Relaxed);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| task(index))) {
+                    let mut first = self.panic.lock().unwrap_or_else(|p| p.into_inner());
+                    first.get_or_insert(payload);
                 }
             }
             self.pending.fetch_sub(1, Ordering::Release);
@@ -282,6 +319,23 @@ mod tests {
     }
 
     #[test]
+    fn jobs_of_changing_sizes_back_to_back_run_each_task_once() {
+        // A worker still finishing one job must never claim a task of the next, whose task
+        // count may be larger.
+        for round in 0..20_000usize {
+            let count = if round % 2 == 0 { 2 } else { 9 };
+            let hits: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+            run(count, &|i| {
+                hits[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                "round {round}"
+            );
+        }
+    }
+
+    #[test]
     fn calls_from_several_threads_and_nested_calls_all_finish() {
         let total = AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -309,7 +363,8 @@ mod tests {
                 }
             })
         });
-        assert!(caught.is_err());
+        let payload = caught.expect_err("the panic is raised again");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
         let n = AtomicUsize::new(0);
         run(5, &|_| {
             n.fetch_add(1, Ordering::Relaxed);
