@@ -11,6 +11,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import ferrograd as fg
 import ferrograd.functional as F
 import numpy as np
 from ferrograd import ops
@@ -34,8 +35,33 @@ def _work(seed: int) -> list[np.ndarray]:
         F.cross_entropy_backward(1.0, logits, labels),
         ops.sum(rng.standard_normal(200_000)),
         ops.max(rng.standard_normal((300, 900)), axis=1),
-        F.layer_norm(rng.standard_normal((512, 256)), (256,)),
+        *_norm_grads(rng),
+        F.entropy(rng.dirichlet(np.ones(8), 20_000)),
+        _first_bad_label_message(),
     ]
+
+
+def _norm_grads(rng: np.random.Generator) -> list[np.ndarray]:
+    """Layer-norm and embedding outputs and gradients, large enough to run in parallel."""
+    x = fg.tensor(rng.standard_normal((512, 256)), requires_grad=True)
+    y = F.layer_norm(x, (256,))
+    (y * rng.standard_normal(y.shape)).sum().backward()
+    table = fg.tensor(rng.standard_normal((300, 64)), requires_grad=True)
+    e = F.embedding(rng.integers(0, 300, 4000), table)
+    (e * rng.standard_normal(e.shape)).sum().backward()
+    return [y.data, x.grad, e.data, table.grad]
+
+
+def _first_bad_label_message() -> np.ndarray:
+    """The error for a large batch with bad labels must name the first one."""
+    labels = np.zeros(200_000, dtype=np.int64)
+    labels[[150_001, 170_000]] = 7
+    try:
+        F.cross_entropy(np.zeros((200_000, 5)), labels)
+    except ValueError as e:
+        assert "150001" in str(e), str(e)
+        return np.array([1.0])
+    raise AssertionError("bad labels were accepted")
 
 
 def test_concurrent_calls_match_sequential_ones() -> None:

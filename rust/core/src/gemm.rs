@@ -7,7 +7,6 @@ use crate::real::Real;
 use crate::shape_err;
 use crate::team;
 use gemm::Parallelism;
-use rayon::prelude::*;
 
 /// Products of at least this many multiply-adds are split over threads.
 const PAR_MIN_MACS: usize = 1 << 20;
@@ -371,12 +370,13 @@ fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
         return;
     }
     let inner = parallelism(rows, item_len / rows.max(1), d.k);
-    let threads = rayon::current_num_threads();
+    let threads = team::threads();
     let total = d.batch * d.m * d.n * d.k;
     if matches!(inner, Parallelism::None) && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS {
-        out.par_chunks_mut(item_len)
-            .enumerate()
-            .for_each(|(i, o)| f(i, o, Parallelism::None));
+        let items = out.chunks_mut(item_len).enumerate().collect();
+        team::for_each(items, |(i, o): (usize, &mut [T])| {
+            f(i, o, Parallelism::None)
+        });
     } else {
         for (i, o) in out.chunks_mut(item_len).enumerate() {
             f(i, o, inner);

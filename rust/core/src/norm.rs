@@ -11,12 +11,11 @@
 //! reproducible from run to run.
 
 use crate::error::Result;
-use crate::parallel::{worth_parallel, PAR_CHUNK};
+use crate::parallel::{first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, numel};
 use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// Matrices at least this wide have their column sums split over threads by blocks of
 /// columns; narrower ones by chunks of rows, with partial sums per chunk.
@@ -354,7 +353,7 @@ fn map_channels<T: Real, H>(
         }
     };
     if worth_parallel(out.len()) {
-        out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(body);
+        team::for_each(out.chunks_mut(PAR_CHUNK).enumerate().collect(), body);
     } else {
         body((0, out));
     }
@@ -683,6 +682,9 @@ pub fn batch_norm_backward<T: Real>(
 /// One row of a layer-norm forward: (output row, input row) and (mean, invstd) slots.
 type RowOut<'a, T> = ((&'a mut [T], &'a [T]), (&'a mut T, &'a mut T));
 
+/// Consecutive rows of a layer-norm forward: outputs, inputs, means and inverse deviations.
+type GroupOut<'a, T> = ((&'a mut [T], &'a [T]), (&'a mut [T], &'a mut [T]));
+
 /// One row of a layer-norm backward: its index, the gradient row to fill, and the rows of
 /// `grad_output` and the input.
 type RowGrad<'a, T> = (usize, (&'a mut [T], (&'a [T], &'a [T])));
@@ -748,11 +750,19 @@ pub fn layer_norm<T: Real>(
         }
     };
     if worth_parallel(x.len()) {
-        output
-            .par_chunks_mut(d)
-            .zip(x.par_chunks(d))
-            .zip(mean.par_iter_mut().zip(invstd.par_iter_mut()))
-            .for_each(body);
+        // Groups of whole rows of about `PAR_CHUNK` values each.
+        let per = (PAR_CHUNK / d).max(1);
+        let groups = output
+            .chunks_mut(per * d)
+            .zip(x.chunks(per * d))
+            .zip(mean.chunks_mut(per).zip(invstd.chunks_mut(per)))
+            .collect();
+        team::for_each(groups, |((yg, xg), (mg, kg)): GroupOut<'_, T>| {
+            yg.chunks_mut(d)
+                .zip(xg.chunks(d))
+                .zip(mg.iter_mut().zip(kg.iter_mut()))
+                .for_each(&body)
+        });
     } else {
         output
             .chunks_mut(d)
@@ -807,17 +817,9 @@ pub fn layer_norm_backward<T: Real>(
                 *o = k * (gv * wj - a - (xv - m) * k * b);
             }
         };
-        if worth_parallel(x.len()) {
-            dx.par_chunks_mut(d)
-                .zip(g.par_chunks(d).zip(x.par_chunks(d)))
-                .enumerate()
-                .for_each(body);
-        } else {
-            dx.chunks_mut(d)
-                .zip(g.chunks(d).zip(x.chunks(d)))
-                .enumerate()
-                .for_each(body);
-        }
+        for_each_row(&mut dx, d, |r, o| {
+            body((r, (o, (&g[r * d..(r + 1) * d], &x[r * d..(r + 1) * d]))))
+        });
     }
     let (gw, gb) = if param_grads {
         let (sw, sb) = column_sums(rows, d, |i, lo, a, b| {
@@ -869,11 +871,7 @@ fn check_indices(op: &str, idx: &[i64], idx_shape: &[usize], num: usize) -> Resu
         );
     }
     let bad = |&v: &i64| v < 0 || v as u64 >= num as u64;
-    let first = if worth_parallel(idx.len()) {
-        idx.par_iter().position_first(bad)
-    } else {
-        idx.iter().position(bad)
-    };
+    let first = first_position(idx, bad);
     match first {
         Some(p) => value_err!(
             "{op}: index {} at position {} is out of range for {num} embeddings (valid: 0 to {})",
@@ -919,11 +917,7 @@ pub fn embedding<T: Real>(
         let r = i as usize * dim;
         o.copy_from_slice(&weight[r..r + dim]);
     };
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(dim).zip(idx.par_iter()).for_each(body);
-    } else {
-        out.chunks_mut(dim).zip(idx).for_each(body);
-    }
+    for_each_row(&mut out, dim, |r, o| body((o, &idx[r])));
     Ok(out)
 }
 
@@ -971,12 +965,13 @@ pub fn embedding_backward<T: Real>(
             }
         }
     };
-    let threads = rayon::current_num_threads();
+    let threads = team::threads();
     if worth_parallel(g.len()) && threads > 1 && num > 1 {
         let rows_per = num.div_ceil(threads);
-        gw.par_chunks_mut(rows_per * dim)
-            .enumerate()
-            .for_each(|(b, part)| block(b * rows_per, part));
+        let parts = gw.chunks_mut(rows_per * dim).enumerate().collect();
+        team::for_each(parts, |(b, part): (usize, &mut [T])| {
+            block(b * rows_per, part)
+        });
     } else {
         block(0, &mut gw);
     }

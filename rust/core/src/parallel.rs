@@ -31,6 +31,18 @@ pub fn fill_indexed<T: Send, F: Fn(usize) -> T + Sync>(out: &mut [T], f: F) {
     }
 }
 
+/// Position of the first element of `x` for which `bad` holds, searched over the threads
+/// when `x` is large.
+pub fn first_position<T: Sync, F: Fn(&T) -> bool + Sync>(x: &[T], bad: F) -> Option<usize> {
+    if !worth_parallel(x.len()) {
+        return x.iter().position(bad);
+    }
+    let found = team::map(x.chunks(PAR_CHUNK).enumerate().collect(), |(c, chunk)| {
+        chunk.iter().position(&bad).map(|i| c * PAR_CHUNK + i)
+    });
+    found.into_iter().flatten().next()
+}
+
 /// Applies `f(start, chunk)` to consecutive chunks of `out` (`start` is the chunk's first
 /// index), spread over the threads when `out` is large; otherwise one call covers all of it.
 pub fn for_each_chunk<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], f: F) {

@@ -25,12 +25,11 @@
 
 use crate::error::Result;
 use crate::loss::{check_grad_output, Reduction};
-use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
+use crate::parallel::{first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{broadcasts_to, fmt_shape, numel, RowWalk};
 use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 // ============================================================================ exp and ln
 
@@ -405,11 +404,7 @@ fn fmt_index(pos: usize, shape: &[usize]) -> String {
 
 /// Position of the first element for which `bad` holds, searched in parallel when large.
 fn first_bad<T: Sync, F: Fn(&T) -> bool + Sync + Send>(x: &[T], bad: F) -> Option<usize> {
-    if worth_parallel(x.len()) {
-        x.par_iter().position_first(bad)
-    } else {
-        x.iter().position(bad)
-    }
+    first_position(x, bad)
 }
 
 /// Checks class weights: shape `(C,)`, every value non-negative (NaN rejected too).
@@ -1288,33 +1283,27 @@ where
     F: Fn(usize, Option<&mut [T]>, Option<&mut [T]>) -> f64 + Sync + Send,
 {
     match (grad, loss) {
-        (Some(g), Some(l)) if par => g
-            .par_chunks_mut(gb)
-            .zip(l.par_chunks_mut(lb))
-            .enumerate()
-            .map(|(b, (g, l))| f(b, Some(g), Some(l)))
-            .collect(),
+        (Some(g), Some(l)) if par => team::map(
+            g.chunks_mut(gb).zip(l.chunks_mut(lb)).enumerate().collect(),
+            |(b, (g, l))| f(b, Some(g), Some(l)),
+        ),
         (Some(g), Some(l)) => g
             .chunks_mut(gb)
             .zip(l.chunks_mut(lb))
             .enumerate()
             .map(|(b, (g, l))| f(b, Some(g), Some(l)))
             .collect(),
-        (Some(g), None) if par => g
-            .par_chunks_mut(gb)
-            .enumerate()
-            .map(|(b, g)| f(b, Some(g), None))
-            .collect(),
+        (Some(g), None) if par => team::map(g.chunks_mut(gb).enumerate().collect(), |(b, g)| {
+            f(b, Some(g), None)
+        }),
         (Some(g), None) => g
             .chunks_mut(gb)
             .enumerate()
             .map(|(b, g)| f(b, Some(g), None))
             .collect(),
-        (None, Some(l)) if par => l
-            .par_chunks_mut(lb)
-            .enumerate()
-            .map(|(b, l)| f(b, None, Some(l)))
-            .collect(),
+        (None, Some(l)) if par => team::map(l.chunks_mut(lb).enumerate().collect(), |(b, l)| {
+            f(b, None, Some(l))
+        }),
         (None, Some(l)) => l
             .chunks_mut(lb)
             .enumerate()

@@ -15,7 +15,6 @@ use crate::real::Real;
 use crate::shape::fmt_shape;
 use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// `f(i)` for each of `n` rows costing `cost` element operations each, in parallel when the
 /// total is large.
@@ -44,7 +43,7 @@ fn for_each_row_n<T: Real, const K: usize, F: Fn(usize, [&mut [T]; K]) + Sync + 
         rows.push(row);
     }
     if worth_parallel(n * d * K) {
-        rows.into_par_iter().enumerate().for_each(|(i, r)| f(i, r));
+        team::for_each(rows.into_iter().enumerate().collect(), |(i, r)| f(i, r));
     } else {
         for (i, r) in rows.into_iter().enumerate() {
             f(i, r);

@@ -14,12 +14,12 @@ use super::regression::{
 };
 use super::Reduction;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, for_each_row, worth_parallel, PAR_CHUNK};
+use crate::parallel::{fill_indexed, first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes};
 use crate::softmax::split_axis;
+use crate::team;
 use crate::{shape_err, value_err};
-use rayon::prelude::*;
 
 /// `ln(base)` for a logarithm base (`None`: natural logarithm).
 fn log_base(func: &str, base: Option<f64>) -> Result<Option<f64>> {
@@ -47,11 +47,7 @@ fn at(name: &str, i: usize, shape: &[usize]) -> String {
 
 /// A `ValueError` if `x` holds a negative value (NaN passes and propagates).
 fn check_probabilities<T: Real>(func: &str, name: &str, x: &[T], shape: &[usize]) -> Result<()> {
-    let bad = if worth_parallel(x.len()) {
-        x.par_iter().position_first(|&v| v < T::zero())
-    } else {
-        x.iter().position(|&v| v < T::zero())
-    };
+    let bad = first_position(x, |&v| v < T::zero());
     match bad {
         Some(i) => value_err!(
             "{func}: {name} must hold probabilities (non-negative), but {} = {}",
@@ -129,10 +125,13 @@ impl AxisPlan {
         };
         let mut out = vec![T::zero(); self.out_len];
         if worth_parallel(self.out_len * n) {
-            out.par_iter_mut()
-                .enumerate()
-                .with_min_len((PAR_CHUNK / n.max(1)).max(1))
-                .for_each(|(j, o)| *o = row(j));
+            let per = (PAR_CHUNK / n.max(1)).max(1);
+            let groups = out.chunks_mut(per).enumerate().collect();
+            team::for_each(groups, |(c, group): (usize, &mut [T])| {
+                for (i, o) in group.iter_mut().enumerate() {
+                    *o = row(c * per + i);
+                }
+            });
         } else {
             for (j, o) in out.iter_mut().enumerate() {
                 *o = row(j);
