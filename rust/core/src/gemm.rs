@@ -6,7 +6,6 @@ use crate::error::Result;
 use crate::real::Real;
 use crate::shape_err;
 use crate::team;
-use gemm::Parallelism;
 
 /// Products of at least this many multiply-adds are split over threads.
 const PAR_MIN_MACS: usize = 1 << 20;
@@ -52,12 +51,13 @@ impl<T> View<T> {
     }
 }
 
-fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+/// Threads worth giving an m x n x k product (1: run it on the calling thread).
+fn parallelism(m: usize, n: usize, k: usize) -> usize {
     let threads = team::threads();
     if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS {
-        Parallelism::Rayon(threads)
+        threads
     } else {
-        Parallelism::None
+        1
     }
 }
 
@@ -110,7 +110,7 @@ unsafe fn gemm_block<T: Real>(
         false,
         false,
         false,
-        Parallelism::None,
+        gemm::Parallelism::None,
     );
 }
 
@@ -170,10 +170,7 @@ impl<T: Real> Product<T> {
 
     /// Threads worth giving this product on its own.
     fn parts(&self) -> usize {
-        match parallelism(self.m, self.n, self.k) {
-            Parallelism::Rayon(t) => t,
-            _ => 1,
-        }
+        parallelism(self.m, self.n, self.k)
     }
 }
 
@@ -223,8 +220,9 @@ impl<T: Real> Pieces<T> {
 
 /// `dst (m x n, row-major) = [dst +] lhs (m x k) @ rhs (k x n)`.
 ///
-/// With `par`, the output is cut into one block of rows (or of columns, when it is wider than
-/// tall) per thread; at the sizes of small networks this beats splitting inside the kernel.
+/// With `par` threads (more than 1), the output is cut into `par` blocks of rows (or of
+/// columns, when it is wider than tall) run on the team; at the sizes of small networks this
+/// beats splitting inside the kernel.
 ///
 /// # Safety
 /// `dst` must hold m*n elements, and the views must address valid m x k and k x n matrices.
@@ -237,7 +235,7 @@ unsafe fn gemm_into<T: Real>(
     lhs: View<T>,
     rhs: View<T>,
     accumulate: bool,
-    par: Parallelism,
+    par: usize,
 ) {
     gemm_to(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate, par)
 }
@@ -257,7 +255,7 @@ unsafe fn gemm_to<T: Real>(
     lhs: View<T>,
     rhs: View<T>,
     accumulate: bool,
-    par: Parallelism,
+    par: usize,
 ) {
     let product = Product {
         dst: OutPtr(dst),
@@ -271,11 +269,7 @@ unsafe fn gemm_to<T: Real>(
     if product.trivial() {
         return;
     }
-    let threads = match par {
-        Parallelism::Rayon(t) => t.max(1),
-        _ => 1,
-    };
-    Pieces(product.pieces(threads).collect()).compute();
+    Pieces(product.pieces(par.max(1)).collect()).compute();
 }
 
 /// A vector of `len` elements that `write` fills through the raw pointer it is handed,
@@ -359,7 +353,7 @@ impl MatmulDims {
 
 /// Runs `f(item, out_item)` for each batch item; items go to different threads when each
 /// product is too small to split by itself.
-fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
+fn per_item<T: Real, F: Fn(usize, &mut [T], usize) + Sync>(
     out: &mut [T],
     d: &MatmulDims,
     item_len: usize,
@@ -372,11 +366,9 @@ fn per_item<T: Real, F: Fn(usize, &mut [T], Parallelism) + Sync>(
     let inner = parallelism(rows, item_len / rows.max(1), d.k);
     let threads = team::threads();
     let total = d.batch * d.m * d.n * d.k;
-    if matches!(inner, Parallelism::None) && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS {
+    if inner == 1 && d.batch > 1 && threads > 1 && total >= PAR_MIN_MACS {
         let items = out.chunks_mut(item_len).enumerate().collect();
-        team::for_each(items, |(i, o): (usize, &mut [T])| {
-            f(i, o, Parallelism::None)
-        });
+        team::for_each(items, |(i, o): (usize, &mut [T])| f(i, o, 1));
     } else {
         for (i, o) in out.chunks_mut(item_len).enumerate() {
             f(i, o, inner);
@@ -731,7 +723,7 @@ impl<T> Strided<'_, T> {
 }
 
 /// `dst (m x n, row-major) = [dst +] a (m x k) @ b (k x n)` for strided operands, `(m, k, n)`
-/// given as `dims`. With `threads`, a large product is split over the rayon pool; pass false
+/// given as `dims`. With `threads`, a large product is split over the team; pass false
 /// when already running on it. Operands that do not fit their slices are a `ShapeError`.
 pub fn gemm_strided<T: Real>(
     dst: &mut [T],
@@ -751,11 +743,7 @@ pub fn gemm_strided<T: Real>(
             dst.len()
         );
     }
-    let par = if threads {
-        parallelism(m, n, k)
-    } else {
-        Parallelism::None
-    };
+    let par = if threads { parallelism(m, n, k) } else { 1 };
     // SAFETY: the extents of both operands and of the output were checked above.
     unsafe { gemm_into(dst, m, n, k, a.view(), b.view(), accumulate, par) };
     Ok(())

@@ -4,7 +4,8 @@
 //! training step) finds them awake: waking a sleeping thread can cost tens to hundreds of
 //! microseconds on a virtual machine, as long as a mid-size product takes.
 //!
-//! The team has as many threads as the rayon pool (the calling thread counts as one). A call
+//! The team has `FERROGRAD_NUM_THREADS` threads, by default one per core (the calling thread
+//! counts as one). A call
 //! made while the team is busy, or from inside a task, runs its tasks on the calling thread.
 
 use std::any::Any;
@@ -94,7 +95,7 @@ fn watch_forks() {}
 fn team() -> &'static Team {
     TEAM.get_or_init(|| {
         watch_forks();
-        let wanted = rayon::current_num_threads().saturating_sub(1);
+        let wanted = configured_threads().saturating_sub(1);
         let team: &'static Team = Box::leak(Box::new(Team {
             spin: spin_time(),
             workers: AtomicUsize::new(0),
@@ -119,6 +120,15 @@ fn team() -> &'static Team {
         team.workers.store(started, Ordering::Relaxed);
         team
     })
+}
+
+/// Threads asked for with `FERROGRAD_NUM_THREADS` (a positive integer), else every core.
+fn configured_threads() -> usize {
+    std::env::var("FERROGRAD_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Threads a call to [`run`] may use, the calling thread included.
