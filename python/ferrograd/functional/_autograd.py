@@ -40,13 +40,15 @@ def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable
         ):
             return fwd(*args, **kwargs)
         bound = sig.bind(*args, **kwargs)
-        pos = list(bound.args)  # with the Tensors, for the graph
-        named = {k: (v.data if isinstance(v, Tensor) else v) for k, v in bound.arguments.items()}
-        bound.arguments.update(named)
-        out = fwd(*bound.args, **bound.kwargs)
+        pos = list(bound.args)
+        kw = dict(bound.kwargs)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in pos]
+        kw_arrays = {k: (v.data if isinstance(v, Tensor) else v) for k, v in kw.items()}
+        out = fwd(*arrays, **kw_arrays)
 
         # Arguments go to the backward by name; forward-only options (such as ``inplace``)
         # that the backward does not take are left out.
+        named = {k: (v.data if isinstance(v, Tensor) else v) for k, v in bound.arguments.items()}
         bkw = named if takes_any else {k: v for k, v in named.items() if k in bsig}
 
         def backward(g: Any) -> Any:
