@@ -43,6 +43,22 @@ pub fn first_position<T: Sync, F: Fn(&T) -> bool + Sync>(x: &[T], bad: F) -> Opt
     found.into_iter().flatten().next()
 }
 
+/// `f(i)` for every `i` in `0..n`, in order. Items cost about `cost` element operations each;
+/// when the total is large, runs of consecutive items worth about `PAR_CHUNK` operations go
+/// to the threads.
+pub fn map_indexed<R: Send, F: Fn(usize) -> R + Sync>(n: usize, cost: usize, f: F) -> Vec<R> {
+    if !worth_parallel(n.saturating_mul(cost.max(1))) {
+        return (0..n).map(f).collect();
+    }
+    let per = (PAR_CHUNK / cost.max(1)).max(1);
+    let runs = team::map((0..n.div_ceil(per)).collect(), |g| {
+        (g * per..((g + 1) * per).min(n))
+            .map(&f)
+            .collect::<Vec<R>>()
+    });
+    runs.into_iter().flatten().collect()
+}
+
 /// Applies `f(start, chunk)` to consecutive chunks of `out` (`start` is the chunk's first
 /// index), spread over the threads when `out` is large; otherwise one call covers all of it.
 pub fn for_each_chunk<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], f: F) {

@@ -1,7 +1,7 @@
 //! Reductions over axes (sum, mean, max) and their gradients.
 
 use crate::error::Result;
-use crate::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
+use crate::parallel::{for_each_row, map_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes, numel, reduced_shape, RowWalk};
 use crate::shape_err;
@@ -11,12 +11,18 @@ use crate::team;
 /// the rounding error close to NumPy's pairwise summation.
 pub fn sum_slice<T: Real>(x: &[T]) -> T {
     const BLOCK: usize = 1024;
+    if x.len() > PAR_CHUNK {
+        // Chunk sums added in chunk order, whether the chunks run on the team or not: the
+        // result depends on the length alone, never on the thread count or scheduling.
+        let chunks: Vec<&[T]> = x.chunks(PAR_CHUNK).collect();
+        let parts = if worth_parallel(x.len()) {
+            team::map(chunks, sum_slice)
+        } else {
+            chunks.into_iter().map(sum_slice).collect()
+        };
+        return parts.into_iter().fold(T::zero(), |a, b| a + b);
+    }
     if x.len() > BLOCK {
-        if worth_parallel(x.len()) {
-            // Chunk sums added in chunk order: the result does not depend on scheduling.
-            let parts = team::map(x.chunks(PAR_CHUNK).collect(), sum_slice);
-            return parts.into_iter().fold(T::zero(), |a, b| a + b);
-        }
         let mid = (x.len() / 2 / 8) * 8;
         return sum_slice(&x[..mid]) + sum_slice(&x[mid..]);
     }
@@ -141,11 +147,7 @@ pub fn reduce<T: Real>(
             ReduceOp::Max => max_slice(row),
             _ => sum_slice(row),
         };
-        let per_row: Vec<T> = if worth_parallel(x.len()) && walk.rows > 1 {
-            team::map((0..walk.rows).collect(), |r| fold(row_of(r)))
-        } else {
-            (0..walk.rows).map(|r| fold(row_of(r))).collect()
-        };
+        let per_row = map_indexed(walk.rows, walk.inner, |r| fold(row_of(r)));
         for (r, v) in per_row.into_iter().enumerate() {
             let o = walk.offset(r, 1);
             out[o] = combine(op, out[o], v);

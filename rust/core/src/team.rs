@@ -73,8 +73,14 @@ static TEAM: OnceLock<&'static Team> = OnceLock::new();
 /// everything on the calling thread.
 static FORKED: AtomicBool = AtomicBool::new(false);
 
-#[cfg(unix)]
+/// Registers the fork handler once, before the team's threads start.
 fn watch_forks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(register_fork_handler);
+}
+
+#[cfg(unix)]
+fn register_fork_handler() {
     extern "C" fn in_child() {
         FORKED.store(true, Ordering::Relaxed);
     }
@@ -90,7 +96,7 @@ fn watch_forks() {
 }
 
 #[cfg(not(unix))]
-fn watch_forks() {}
+fn register_fork_handler() {}
 
 fn team() -> &'static Team {
     TEAM.get_or_init(|| {
@@ -146,8 +152,12 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
     if count <= 1 || count > MAX_TASKS || IS_WORKER.with(Cell::get) {
         return inline();
     }
+    // Checked before `team()`: a child forked while the team was starting must not wait for it.
+    if FORKED.load(Ordering::Relaxed) {
+        return inline();
+    }
     let team = team();
-    if team.workers.load(Ordering::Relaxed) == 0 || FORKED.load(Ordering::Relaxed) {
+    if team.workers.load(Ordering::Relaxed) == 0 {
         return inline();
     }
     let _guard: MutexGuard<'_, ()> = match team.submit.try_lock() {
@@ -193,16 +203,25 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
     }
 }
 
-/// Runs `f` once on each of `items`, spread over the team.
+/// Tasks per thread when [`for_each`] groups many items: enough to even out uneven items,
+/// few enough that claiming tasks costs nothing next to the work.
+const TASKS_PER_THREAD: usize = 8;
+
+/// Runs `f` once on each of `items`, spread over the team in runs of consecutive items.
 pub fn for_each<I: Send, F: Fn(I) + Sync>(items: Vec<I>, f: F) {
     let slots: Vec<Slot<I>> = items
         .into_iter()
         .map(|i| Slot(UnsafeCell::new(Some(i))))
         .collect();
-    run(slots.len(), &|i| {
-        // SAFETY: `run` calls each index exactly once, so no two threads touch one slot.
-        if let Some(item) = unsafe { (*slots[i].0.get()).take() } {
-            f(item)
+    let n = slots.len();
+    let tasks = n.min(threads() * TASKS_PER_THREAD);
+    run(tasks, &|t| {
+        for slot in &slots[t * n / tasks..(t + 1) * n / tasks] {
+            // SAFETY: `run` calls each task exactly once and the tasks' ranges are disjoint,
+            // so no two threads touch one slot.
+            if let Some(item) = unsafe { (*slot.0.get()).take() } {
+                f(item)
+            }
         }
     });
 }

@@ -506,14 +506,10 @@ fn scan_labels<T: Real>(
             }
         }
     };
-    let (bad, total) = if worth_parallel(t.data.len()) {
-        let parts: Vec<(bool, f64)> = team::map(t.data.chunks(PAR_CHUNK).collect(), scan);
-        parts
-            .iter()
-            .fold((false, 0.0), |(b, s), &(pb, ps)| (b | pb, s + ps))
-    } else {
-        scan(t.data)
-    };
+    // Chunk by chunk in order, on the team or not: the weight sum depends on the length alone.
+    let (bad, total) = map_chunks(t.data, scan)
+        .iter()
+        .fold((false, 0.0), |(b, s), &(pb, ps)| (b | pb, s + ps));
     if bad {
         let i = t
             .data
@@ -559,14 +555,23 @@ fn grad_scale<T: Real>(r: Reduction, denom: T) -> T {
     }
 }
 
-/// Sum of `v` in f64, in parallel chunks when large; the order of the additions never depends
-/// on the thread count.
+/// Sum of `v` in f64 over chunks of `PAR_CHUNK`, in parallel when large; the order of the
+/// additions depends on the length alone, never on the thread count.
 fn total_f64<T: Real>(v: &[T]) -> f64 {
-    if worth_parallel(v.len()) {
-        let parts: Vec<f64> = team::map(v.chunks(PAR_CHUNK).collect(), sum_f64);
-        parts.iter().sum()
+    map_chunks(v, sum_f64).iter().sum()
+}
+
+/// `f` of each `PAR_CHUNK`-long chunk of `x` in order (one chunk when `x` is short), run on
+/// the team when `x` is large.
+fn map_chunks<T: Sync, R: Send>(x: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let chunks: Vec<&[T]> = x.chunks(PAR_CHUNK).collect();
+    if chunks.len() <= 1 {
+        return vec![f(x)];
+    }
+    if worth_parallel(x.len()) {
+        team::map(chunks, f)
     } else {
-        sum_f64(v)
+        chunks.into_iter().map(f).collect()
     }
 }
 

@@ -10,7 +10,7 @@ use super::margin::{check_same_shape, Arr};
 use super::Reduction;
 use crate::error::Result;
 use crate::gemm::{matmul, MatmulDims};
-use crate::parallel::worth_parallel;
+use crate::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::fmt_shape;
 use crate::team;
@@ -19,14 +19,11 @@ use crate::{shape_err, value_err};
 /// `f(i)` for each of `n` rows costing `cost` element operations each, in parallel when the
 /// total is large.
 fn rows_map<R: Send, F: Fn(usize) -> R + Sync + Send>(n: usize, cost: usize, f: F) -> Vec<R> {
-    if worth_parallel(n.saturating_mul(cost.max(1))) {
-        team::map((0..n).collect(), f)
-    } else {
-        (0..n).map(f).collect()
-    }
+    map_indexed(n, cost, f)
 }
 
-/// Runs `f(row, [rows of each output])` over outputs split into rows of `d` elements.
+/// Runs `f(row, [rows of each output])` over outputs split into rows of `d` elements; in
+/// parallel when large, in runs of consecutive rows of about `PAR_CHUNK` elements.
 fn for_each_row_n<T: Real, const K: usize, F: Fn(usize, [&mut [T]; K]) + Sync + Send>(
     outs: [&mut [T]; K],
     d: usize,
@@ -36,18 +33,30 @@ fn for_each_row_n<T: Real, const K: usize, F: Fn(usize, [&mut [T]; K]) + Sync + 
         return;
     }
     let n = outs[0].len() / d;
-    let mut rows: Vec<[&mut [T]; K]> = Vec::with_capacity(n);
-    let mut iters: Vec<_> = outs.into_iter().map(|o| o.chunks_mut(d)).collect();
-    for _ in 0..n {
-        let row: [&mut [T]; K] = std::array::from_fn(|k| iters[k].next().unwrap_or_default());
-        rows.push(row);
-    }
-    if worth_parallel(n * d * K) {
-        team::for_each(rows.into_iter().enumerate().collect(), |(i, r)| f(i, r));
+    let per = if worth_parallel(n * d * K) {
+        (PAR_CHUNK / (d * K)).max(1)
     } else {
-        for (i, r) in rows.into_iter().enumerate() {
-            f(i, r);
+        n.max(1)
+    };
+    // Groups of `per` rows: for each group, the matching piece of every output.
+    let mut groups: Vec<[&mut [T]; K]> = Vec::with_capacity(n.div_ceil(per));
+    let mut iters: Vec<_> = outs.into_iter().map(|o| o.chunks_mut(per * d)).collect();
+    for _ in 0..n.div_ceil(per) {
+        groups.push(std::array::from_fn(|k| iters[k].next().unwrap_or_default()));
+    }
+    let run = |(g, group): (usize, [&mut [T]; K])| {
+        let mut rows: [_; K] = group.map(|o| o.chunks_mut(d));
+        for i in 0..per.min(n - g * per) {
+            f(
+                g * per + i,
+                std::array::from_fn(|k| rows[k].next().unwrap_or_default()),
+            );
         }
+    };
+    if groups.len() > 1 {
+        team::for_each(groups.into_iter().enumerate().collect(), run);
+    } else {
+        groups.into_iter().enumerate().for_each(run);
     }
 }
 
