@@ -30,6 +30,7 @@ def _work(seed: int) -> list[np.ndarray]:
         ops.matmul(a, b),
         *ops.matmul_backward(g, a, b),
         ops.conv2d(x, w, None, padding=1),
+        *ops.conv2d_backward(rng.standard_normal((16, 8, 12, 12)), x, w, padding=1),
         ops.max_pool2d(x, 2),
         F.relu(rng.standard_normal(70_000)),
         F.cross_entropy_backward(1.0, logits, labels),

@@ -32,6 +32,10 @@ const PAR_MIN_MACS: usize = 1 << 18;
 /// Elements of column matrix one block of batch items may use (more items go to more blocks).
 const COL_BUDGET: usize = 1 << 21;
 
+/// Blocks a large batch is cut into (fewer when items are few): enough to keep several threads
+/// busy, and the same for any thread count.
+const BATCH_BLOCKS: usize = 8;
+
 /// Settings of a 2-D convolution; every pair is (height, width).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
@@ -261,16 +265,18 @@ impl Conv2dDims {
     }
 
     /// How the batch is cut into blocks: items per block, and whether blocks run in parallel
-    /// (otherwise the GEMMs may split over threads themselves).
+    /// (otherwise the GEMMs may split over threads themselves). The cut depends on the sizes
+    /// alone, never on the thread count, so the weight gradient (summed block by block) comes
+    /// out the same bit for bit however many threads there are.
     fn plan(&self) -> (usize, bool) {
         let cap = (COL_BUDGET / self.col_len().max(1)).max(1);
         let macs = self
             .n
             .saturating_mul(self.out_item())
             .saturating_mul(self.k_group());
-        let threads = team::threads();
-        if threads > 1 && self.n > 1 && macs >= PAR_MIN_MACS {
-            (self.n.div_ceil(threads.min(self.n)).min(cap), true)
+        if self.n > 1 && macs >= PAR_MIN_MACS {
+            let per = self.n.div_ceil(BATCH_BLOCKS).min(cap);
+            (per, team::threads() > 1 && per < self.n)
         } else {
             (self.n.clamp(1, cap), false)
         }
