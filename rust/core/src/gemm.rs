@@ -150,27 +150,31 @@ impl<T: Real> Product<T> {
         })
     }
 
-    /// Whether there is nothing to multiply; clears the output when `k` is 0.
-    ///
-    /// # Safety
-    /// `dst` must address m*n elements (which may be uninitialised unless `accumulate`).
-    unsafe fn trivial(&self) -> bool {
-        if self.m == 0 || self.n == 0 {
-            return true;
-        }
-        if self.k == 0 {
-            if !self.accumulate {
-                // All-zero bits are +0.0 in both float types.
-                std::ptr::write_bytes(self.dst.get(), 0, self.m * self.n);
-            }
-            return true;
-        }
-        false
+    /// Whether there is nothing to multiply (an empty output or an empty sum).
+    fn is_empty(&self) -> bool {
+        self.m == 0 || self.n == 0 || self.k == 0
     }
 
     /// Threads worth giving this product on its own.
     fn parts(&self) -> usize {
         parallelism(self.m, self.n, self.k)
+    }
+
+    /// Computes the product in `parts` pieces spread over the team. An empty sum (`k` of 0)
+    /// clears the output unless accumulating.
+    ///
+    /// # Safety
+    /// `dst` must address m*n elements (which may be uninitialised unless `accumulate`), and
+    /// the views valid m x k and k x n matrices.
+    unsafe fn compute(self, parts: usize) {
+        if self.is_empty() {
+            if self.k == 0 && !self.accumulate {
+                // All-zero bits are +0.0 in both float types.
+                std::ptr::write_bytes(self.dst.get(), 0, self.m * self.n);
+            }
+            return;
+        }
+        Pieces(self.pieces(parts.max(1)).collect()).compute();
     }
 }
 
@@ -266,10 +270,7 @@ unsafe fn gemm_to<T: Real>(
         rhs,
         accumulate,
     };
-    if product.trivial() {
-        return;
-    }
-    Pieces(product.pieces(par.max(1)).collect()).compute();
+    product.compute(par);
 }
 
 /// A vector of `len` elements that `write` fills through the raw pointer it is handed,
@@ -306,16 +307,12 @@ unsafe fn two_products<T: Real>(p: ProductArgs<T>, q: ProductArgs<T>) {
         accumulate: false,
     };
     let (p, q) = (product(p), product(q));
-    let (p_trivial, q_trivial) = (p.trivial(), q.trivial());
     let threads = team::threads();
     let (p_macs, q_macs) = (p.m * p.n * p.k, q.m * q.n * q.k);
     let balanced = p_macs.min(q_macs) * 4 >= p_macs.max(q_macs);
-    if threads < 2 || !balanced || p_macs + q_macs < PAR_MIN_MACS || p_trivial || q_trivial {
-        for (x, trivial) in [(p, p_trivial), (q, q_trivial)] {
-            if !trivial {
-                Pieces(x.pieces(x.parts()).collect()).compute();
-            }
-        }
+    if threads < 2 || !balanced || p_macs + q_macs < PAR_MIN_MACS || p.is_empty() || q.is_empty() {
+        p.compute(p.parts());
+        q.compute(q.parts());
         return;
     }
     let p_parts = (threads * p_macs)
