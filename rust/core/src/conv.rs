@@ -19,7 +19,7 @@
 
 use crate::error::Result;
 use crate::gemm::{gemm_strided, Strided};
-use crate::parallel::{worth_parallel, PAR_CHUNK};
+use crate::parallel::for_each_row_costing;
 use crate::real::Real;
 use crate::scratch::with_scratch;
 use crate::shape::{checked_numel, fmt_shape};
@@ -879,37 +879,14 @@ impl Pool2dDims {
         Ok(())
     }
 
-    fn work(&self) -> usize {
-        self.planes
-            .saturating_mul(self.oh * self.ow)
-            .saturating_mul(self.spec.kernel[0] * self.spec.kernel[1])
+    /// Element operations per plane: one per output and window element.
+    fn plane_work(&self) -> usize {
+        (self.oh * self.ow).saturating_mul(self.spec.kernel[0] * self.spec.kernel[1])
     }
 
     /// Window of output (oy, ox) along one axis: first position (may be negative), step.
     fn start(&self, ax: usize, o: usize) -> isize {
         (o * self.spec.stride[ax]) as isize - self.spec.padding[ax] as isize
-    }
-}
-
-/// Runs `f(plane, piece)` over consecutive pieces of `len` elements, in parallel when `work`
-/// is large (in groups of planes of about `PAR_CHUNK` work each).
-fn per_plane<T: Send>(buf: &mut [T], len: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    if len == 0 {
-        return;
-    }
-    let planes = buf.len() / len;
-    if worth_parallel(work) && planes > 1 {
-        let per = (PAR_CHUNK.saturating_mul(planes) / work.max(1)).clamp(1, planes);
-        let groups = buf.chunks_mut(per * len).enumerate().collect();
-        team::for_each(groups, |(g, group): (usize, &mut [T])| {
-            for (i, piece) in group.chunks_mut(len).enumerate() {
-                f(g * per + i, piece);
-            }
-        });
-    } else {
-        for (p, x) in buf.chunks_mut(len).enumerate() {
-            f(p, x);
-        }
     }
 }
 
@@ -924,7 +901,7 @@ pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)
     let inside = d.spec.padding == [0, 0]
         && (d.oh.saturating_sub(1) * sh + (kh - 1) * dh) < d.h
         && (d.ow.saturating_sub(1) * sw + (kw - 1) * dw) < d.w;
-    per_plane(&mut pairs, l, d.work(), |p, o| {
+    for_each_row_costing(&mut pairs, l, d.plane_work(), |p, o| {
         let src = &x[p * plane..(p + 1) * plane];
         if inside && [kh, kw, dh, dw] == [2, 2, 1, 1] {
             // The common 2 x 2 window without data-dependent branches: which element wins
@@ -1042,8 +1019,7 @@ pub fn max_pool2d_backward<T: Real>(
         return shape_err!("max_pool2d_backward: the input is too big for an array");
     };
     let mut gx = vec![T::zero(); total];
-    let work = planes.saturating_mul(out_plane.max(in_plane));
-    per_plane(&mut gx, in_plane, work, |p, gp| {
+    for_each_row_costing(&mut gx, in_plane, out_plane.max(in_plane), |p, gp| {
         let (gs, is) = (
             &g[p * out_plane..(p + 1) * out_plane],
             &indices[p * out_plane..(p + 1) * out_plane],
@@ -1109,7 +1085,7 @@ pub fn avg_pool2d<T: Real>(
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
     let mut out = vec![T::zero(); d.planes * l];
     let [kh, kw] = d.spec.kernel;
-    per_plane(&mut out, l, d.work(), |p, o| {
+    for_each_row_costing(&mut out, l, d.plane_work(), |p, o| {
         let src = &x[p * plane..(p + 1) * plane];
         for oy in 0..d.oh {
             let wy = avg_window(d.start(0, oy), kh, d.h, d.spec.padding[0]);
@@ -1144,7 +1120,7 @@ pub fn avg_pool2d_backward<T: Real>(
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
     let mut gx = vec![T::zero(); d.planes * plane];
     let [kh, kw] = d.spec.kernel;
-    per_plane(&mut gx, plane, d.work(), |p, gp| {
+    for_each_row_costing(&mut gx, plane, d.plane_work(), |p, gp| {
         let gs = &g[p * l..(p + 1) * l];
         for oy in 0..d.oh {
             let wy = avg_window(d.start(0, oy), kh, d.h, d.spec.padding[0]);

@@ -31,16 +31,29 @@ pub fn fill_indexed<T: Send, F: Fn(usize) -> T + Sync>(out: &mut [T], f: F) {
     }
 }
 
+/// `f` of each `PAR_CHUNK`-long chunk of `x` in order (one call on all of `x` when it is
+/// that short), run on the threads when `x` is large. The chunks depend on the length alone,
+/// so partial results combined in order come out the same for any thread count.
+pub fn map_chunks<T: Sync, R: Send>(x: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    if x.len() <= PAR_CHUNK {
+        return vec![f(x)];
+    }
+    let chunks: Vec<&[T]> = x.chunks(PAR_CHUNK).collect();
+    if worth_parallel(x.len()) {
+        team::map(chunks, f)
+    } else {
+        chunks.into_iter().map(f).collect()
+    }
+}
+
 /// Position of the first element of `x` for which `bad` holds, searched over the threads
 /// when `x` is large.
 pub fn first_position<T: Sync, F: Fn(&T) -> bool + Sync>(x: &[T], bad: F) -> Option<usize> {
-    if !worth_parallel(x.len()) {
-        return x.iter().position(bad);
-    }
-    let found = team::map(x.chunks(PAR_CHUNK).enumerate().collect(), |(c, chunk)| {
-        chunk.iter().position(&bad).map(|i| c * PAR_CHUNK + i)
-    });
-    found.into_iter().flatten().next()
+    let found = map_chunks(x, |chunk| chunk.iter().position(&bad));
+    found
+        .into_iter()
+        .enumerate()
+        .find_map(|(c, at)| at.map(|i| c * PAR_CHUNK + i))
 }
 
 /// `f(i)` for every `i` in `0..n`, in order. Items cost about `cost` element operations each;
@@ -75,12 +88,24 @@ pub fn for_each_chunk<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], f: 
 /// Applies `f(row_index, row)` to consecutive rows of length `row_len`, in parallel when the
 /// whole buffer is large.
 pub fn for_each_row<T: Send, F: Fn(usize, &mut [T]) + Sync>(out: &mut [T], row_len: usize, f: F) {
+    for_each_row_costing(out, row_len, row_len, f)
+}
+
+/// [`for_each_row`] for rows that cost about `row_cost` element operations each (more than
+/// their length when each output element reads several inputs): in parallel when all rows
+/// together cost enough, in groups of rows of about `PAR_CHUNK` operations.
+pub fn for_each_row_costing<T: Send, F: Fn(usize, &mut [T]) + Sync>(
+    out: &mut [T],
+    row_len: usize,
+    row_cost: usize,
+    f: F,
+) {
     if row_len == 0 {
         return;
     }
-    if worth_parallel(out.len()) {
-        // Groups of whole rows of about `PAR_CHUNK` elements each.
-        let rows_per = (PAR_CHUNK / row_len).max(1);
+    let rows = out.len() / row_len;
+    if worth_parallel(rows.saturating_mul(row_cost)) {
+        let rows_per = (PAR_CHUNK / row_cost.max(1)).max(1);
         let groups = out.chunks_mut(rows_per * row_len).enumerate().collect();
         team::for_each(groups, |(g, group): (usize, &mut [T])| {
             for (r, row) in group.chunks_mut(row_len).enumerate() {

@@ -1,25 +1,19 @@
 //! Reductions over axes (sum, mean, max) and their gradients.
 
 use crate::error::Result;
-use crate::parallel::{for_each_row, map_indexed, worth_parallel, PAR_CHUNK};
+use crate::parallel::{for_each_row, map_chunks, map_indexed, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{fmt_shape, normalize_axes, numel, reduced_shape, RowWalk};
 use crate::shape_err;
-use crate::team;
 
 /// Sum of a slice: eight independent lanes (so it vectorises) combined pairwise, which keeps
 /// the rounding error close to NumPy's pairwise summation.
 pub fn sum_slice<T: Real>(x: &[T]) -> T {
     const BLOCK: usize = 1024;
     if x.len() > PAR_CHUNK {
-        // Chunk sums added in chunk order, whether the chunks run on the team or not: the
-        // result depends on the length alone, never on the thread count or scheduling.
-        let chunks: Vec<&[T]> = x.chunks(PAR_CHUNK).collect();
-        let parts = if worth_parallel(x.len()) {
-            team::map(chunks, sum_slice)
-        } else {
-            chunks.into_iter().map(sum_slice).collect()
-        };
+        // Chunk sums added in chunk order: the result depends on the length alone, never on
+        // the thread count or scheduling.
+        let parts = map_chunks(x, sum_slice);
         return parts.into_iter().fold(T::zero(), |a, b| a + b);
     }
     if x.len() > BLOCK {

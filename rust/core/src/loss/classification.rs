@@ -25,7 +25,7 @@
 
 use crate::error::Result;
 use crate::loss::{check_grad_output, Reduction};
-use crate::parallel::{first_position, for_each_row, worth_parallel, PAR_CHUNK};
+use crate::parallel::{first_position, for_each_row, map_chunks, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::shape::{broadcasts_to, fmt_shape, numel, RowWalk};
 use crate::team;
@@ -559,20 +559,6 @@ fn grad_scale<T: Real>(r: Reduction, denom: T) -> T {
 /// additions depends on the length alone, never on the thread count.
 fn total_f64<T: Real>(v: &[T]) -> f64 {
     map_chunks(v, sum_f64).iter().sum()
-}
-
-/// `f` of each `PAR_CHUNK`-long chunk of `x` in order (one chunk when `x` is short), run on
-/// the team when `x` is large.
-fn map_chunks<T: Sync, R: Send>(x: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let chunks: Vec<&[T]> = x.chunks(PAR_CHUNK).collect();
-    if chunks.len() <= 1 {
-        return vec![f(x)];
-    }
-    if worth_parallel(x.len()) {
-        team::map(chunks, f)
-    } else {
-        chunks.into_iter().map(f).collect()
-    }
 }
 
 /// Sum of `v` in f64.
