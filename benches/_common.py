@@ -12,20 +12,28 @@ from typing import Any, Callable
 RESULTS = Path(__file__).parent / "results"
 
 
-def best_time(fn: Callable[[], Any], min_time: float = 0.3, repeat: int = 5) -> float:
-    """Seconds per call: the best of ``repeat`` rounds, each long enough to be timed well."""
+def _calls_per_round(fn: Callable[[], Any], min_time: float, repeat: int) -> int:
+    """Calls of ``fn`` that make a round of about ``min_time / repeat`` seconds (after a
+    warm-up call)."""
     fn()  # warm-up
     t0 = time.perf_counter()
     fn()
     once = max(time.perf_counter() - t0, 1e-7)
-    number = max(1, int(min_time / repeat / once))
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
+    return max(1, int(min_time / repeat / once))
+
+
+def _round(fn: Callable[[], Any], number: int) -> float:
+    """Seconds per call over ``number`` calls in a row."""
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def best_time(fn: Callable[[], Any], min_time: float = 0.3, repeat: int = 5) -> float:
+    """Seconds per call: the best of ``repeat`` rounds, each long enough to be timed well."""
+    number = _calls_per_round(fn, min_time, repeat)
+    return min(_round(fn, number) for _ in range(repeat))
 
 
 def best_times(
@@ -42,13 +50,7 @@ def best_times(
     candidate alike rather than one. Each round follows an untimed quarter-round, so that
     waking the threads after the pause is not counted either.
     """
-    numbers = {}
-    for name, fn in fns.items():
-        fn()  # warm-up
-        t0 = time.perf_counter()
-        fn()
-        once = max(time.perf_counter() - t0, 1e-7)
-        numbers[name] = max(1, int(min_time / repeat / once))
+    numbers = {name: _calls_per_round(fn, min_time, repeat) for name, fn in fns.items()}
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for name, fn in fns.items():
@@ -56,10 +58,7 @@ def best_times(
             number = numbers[name]
             for _ in range(max(2, number // 4)):  # untimed: wake the threads up again
                 fn()
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+            best[name] = min(best[name], _round(fn, number))
     return best
 
 
