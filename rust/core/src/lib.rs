@@ -12,8 +12,10 @@
 pub mod error;
 pub mod parallel;
 pub mod real;
+pub mod reuse;
 pub mod scratch;
 pub mod shape;
+pub mod stream;
 pub mod team;
 
 pub mod activation;

@@ -185,7 +185,7 @@ pub fn run<'a>(count: usize, f: &'a (dyn Fn(usize) + Sync + 'a)) {
     let mut spins = 0u32;
     while team.pending.load(Ordering::Acquire) != 0 {
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
@@ -291,7 +291,7 @@ impl Team {
                     break job;
                 }
                 spins = spins.wrapping_add(1);
-                if spins % 256 != 0 {
+                if !spins.is_multiple_of(256) {
                     std::hint::spin_loop();
                 } else if idle_since.elapsed() < self.spin {
                     // Let any other thread that wants this core have it.

@@ -13,6 +13,11 @@ mod optim;
 mod rnn;
 mod step;
 
+/// Large freed blocks (results of a step, gradients) are kept for the next step of the same
+/// sizes instead of being faulted in fresh from the OS each time.
+#[global_allocator]
+static ALLOC: ferrograd_core::reuse::ReusingAlloc = ferrograd_core::reuse::ReusingAlloc;
+
 /// Number of threads the kernels use (`FERROGRAD_NUM_THREADS`, by default one per core).
 #[pyfunction]
 fn num_threads() -> usize {
