@@ -47,13 +47,30 @@ const KEEP_COUNT: usize = 4;
 /// assert_eq!(total, 6.0);
 /// ```
 pub fn with_scratch<T: Scratch, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let mut buf = take_scratch(len);
+    let out = f(&mut buf[..len]);
+    give_back(buf);
+    out
+}
+
+/// A buffer of at least `len` elements (contents left over from earlier use, zeros when new)
+/// for code that cannot run inside a closure; hand it back with [`give_back`].
+///
+/// Kernels compiled for extra CPU features use this: a closure passed to [`with_scratch`] is
+/// compiled without them.
+pub fn take_scratch<T: Scratch>(len: usize) -> Vec<T> {
     let mut buf = T::spares()
         .with(|s| s.borrow_mut().pop())
         .unwrap_or_default();
     if buf.len() < len {
         buf.resize(len, T::default());
     }
-    let out = f(&mut buf[..len]);
+    buf
+}
+
+/// Keeps `buf` for a later [`take_scratch`] on this thread, unless it is too large or
+/// enough are kept already.
+pub fn give_back<T: Scratch>(buf: Vec<T>) {
     if buf.len() <= KEEP_MAX {
         T::spares().with(|s| {
             let mut spares = s.borrow_mut();
@@ -62,7 +79,6 @@ pub fn with_scratch<T: Scratch, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) ->
             }
         });
     }
-    out
 }
 
 #[cfg(test)]

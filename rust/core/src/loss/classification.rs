@@ -27,7 +27,9 @@ use crate::error::Result;
 use crate::loss::{check_grad_output, Reduction};
 use crate::parallel::{first_position, for_each_row, map_chunks, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
+use crate::scratch::{give_back, take_scratch};
 use crate::shape::{broadcasts_to, fmt_shape, numel, RowWalk};
+use crate::stream::{copy_streaming, fence, STREAM_MIN_BYTES};
 use crate::team;
 use crate::{shape_err, value_err};
 
@@ -633,6 +635,7 @@ impl<T: Copy> Coef<'_, T> {
 }
 
 /// What one cross-entropy call needs to know about every row.
+#[derive(Clone, Copy)]
 struct Plan<'a, T> {
     classes: usize,
     weight: Option<&'a [T]>,
@@ -644,6 +647,11 @@ struct Plan<'a, T> {
     spread: T,
     smoothing: bool,
     ignore: i64,
+    /// Write the gradient with streaming stores (it is too large to stay in cache).
+    stream: bool,
+    /// The row after the block being computed (empty for the last), loaded into cache ahead
+    /// of time by the wide-row kernel.
+    after: &'a [T],
 }
 
 impl<T: Real> Plan<'_, T> {
@@ -656,45 +664,29 @@ impl<T: Real> Plan<'_, T> {
     }
 }
 
-/// A zeroed buffer for a result. Large ones are backed by huge pages where the OS supports
-/// it: the first write to each 4 KiB page of fresh memory costs a page fault, which for
-/// tens of megabytes takes longer than the loss itself.
+/// A zeroed buffer for a result.
 fn output_vec<T: Real>(n: usize) -> Vec<T> {
-    let v = vec![T::zero(); n];
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    advise_huge_pages(&v);
-    v
+    vec![T::zero(); n]
 }
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-fn advise_huge_pages<T>(v: &[T]) {
-    const HUGE: usize = 2 << 20;
-    const MADV_HUGEPAGE: i32 = 14;
-    extern "C" {
-        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
-    }
-    let bytes = std::mem::size_of_val(v);
-    if bytes < 4 * HUGE {
-        return;
-    }
-    let start = v.as_ptr() as usize;
-    let first = start.div_ceil(HUGE) * HUGE;
-    let end = (start + bytes) / HUGE * HUGE;
-    if end > first {
-        // SAFETY: the range lies inside `v`'s allocation, and MADV_HUGEPAGE only changes how
-        // the kernel backs the pages, never their contents. Failure is harmless.
-        unsafe { madvise(first as *mut std::ffi::c_void, end - first, MADV_HUGEPAGE) };
-    }
+/// A result of `n` elements written by `fill` into memory that is not cleared first: large
+/// results usually land in a reused block (see [`crate::reuse`]), and clearing it would cost a
+/// pass over memory. Returns the result and what `fill` returns.
+///
+/// # Safety
+/// `fill` must write every element before reading it.
+unsafe fn filled<T: Real, R>(n: usize, fill: impl FnOnce(&mut [T]) -> R) -> (Vec<T>, R) {
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    // SAFETY: the capacity holds `n` elements, any bit pattern is a valid float, and `fill`
+    // writes every element before reading it.
+    let r = fill(unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr(), n) });
+    // SAFETY: all `n` elements are written.
+    unsafe { v.set_len(n) };
+    (v, r)
 }
 
 /// Lanes used by the reductions along a wide row (enough independent sums to hide latency).
-const LANES: usize = 16;
+const LANES: usize = 64;
 
 /// Asks the CPU to start loading `s` into cache (a hint; no effect on results).
 #[inline(always)]
@@ -922,7 +914,7 @@ fn ce_rows_wide<T: FastMath, const FMA: bool>(
             }
             continue;
         };
-        let ahead = x.get((r + 1) * c..(r + 2) * c).unwrap_or(&[]);
+        let ahead = x.get((r + 1) * c..(r + 2) * c).unwrap_or(p.after);
         let s = exp_sum::<T, FMA>(xr, m, er.as_deref_mut(), ahead);
         if let Some(l) = loss.as_deref_mut() {
             l[r] = lin + mass * s.ln_with::<FMA>();
@@ -931,6 +923,130 @@ fn ce_rows_wide<T: FastMath, const FMA: bool>(
             row_grad(p, &tgt, r, er, s, cf.at(r), mass);
         }
     }
+}
+
+/// A finished gradient row waiting to be streamed out: `dst[i] = src[i] * scale`, less `fix.1`
+/// at `i == fix.0`.
+struct Pending<'a, T> {
+    dst: &'a mut [T],
+    src: &'a [T],
+    scale: T,
+    fix: (usize, T),
+}
+
+/// Streams out chunk `i` (of `LANES` elements) of a pending row.
+#[inline(always)]
+fn flush_chunk<T: Real>(p: &mut Pending<'_, T>, i: usize) {
+    let start = i * LANES;
+    let n = LANES.min(p.src.len() - start);
+    let mut tmp = [T::zero(); LANES];
+    for (t, &v) in tmp[..n].iter_mut().zip(&p.src[start..start + n]) {
+        *t = v * p.scale;
+    }
+    if let Some(t) = p.fix.0.checked_sub(start).and_then(|j| tmp[..n].get_mut(j)) {
+        *t = *t - p.fix.1;
+    }
+    copy_streaming(&mut p.dst[start..start + n], &tmp[..n]);
+}
+
+/// [`exp_sum`] writing each `exp(x - m)` to `out`, while streaming out the row `pending`
+/// (of the same length) chunk by chunk, so the stores drain while the exponentials are
+/// computed.
+#[inline(always)]
+fn exp_sum_streaming<T: FastMath, const FMA: bool>(
+    x: &[T],
+    m: T,
+    out: &mut [T],
+    ahead: &[T],
+    mut pending: Option<Pending<'_, T>>,
+) -> T {
+    let mut acc = [T::zero(); LANES];
+    let mut ahead = ahead.chunks(LANES);
+    let mut xs = x.chunks_exact(LANES);
+    let mut os = out.chunks_exact_mut(LANES);
+    for (i, (xc, oc)) in (&mut xs).zip(&mut os).enumerate() {
+        if let Some(a) = ahead.next() {
+            prefetch(a);
+        }
+        for k in 0..LANES {
+            let e = (xc[k] - m).exp_nonpos_with::<FMA>();
+            oc[k] = e;
+            acc[k] = acc[k] + e;
+        }
+        if let Some(p) = pending.as_mut() {
+            flush_chunk(p, i);
+        }
+    }
+    let mut s = T::zero();
+    for (&v, o) in xs.remainder().iter().zip(os.into_remainder()) {
+        let e = (v - m).exp_nonpos_with::<FMA>();
+        *o = e;
+        s = s + e;
+    }
+    if let Some(p) = pending.as_mut() {
+        for i in x.len() / LANES..x.len().div_ceil(LANES) {
+            flush_chunk(p, i);
+        }
+    }
+    fold_lanes(acc) + s
+}
+
+/// [`ce_rows_wide`] for a gradient too large to stay in cache: each row is built in one of two
+/// cached buffers and streamed out while the next row is computed.
+#[inline(always)]
+fn ce_rows_wide_streaming<T: FastMath, const FMA: bool>(
+    p: &Plan<'_, T>,
+    x: &[T],
+    tgt: Rows<'_, T>,
+    grad: &mut [T],
+    mut loss: Option<&mut [T]>,
+    coef: Coef<'_, T>,
+) {
+    let c = p.classes;
+    let mut buffers = take_scratch(2 * c);
+    let (mut cur, mut prev) = buffers[..2 * c].split_at_mut(c);
+    let mut pending: Option<Pending<'_, T>> = None;
+    for (r, gr) in grad.chunks_exact_mut(c).enumerate() {
+        let xr = &x[r * c..(r + 1) * c];
+        let m = row_max(xr);
+        let Some((lin, mass)) = row_terms(p, &tgt, r, xr, m) else {
+            if let Some(l) = loss.as_deref_mut() {
+                l[r] = T::zero();
+            }
+            gr.fill(T::zero());
+            continue;
+        };
+        let ahead = x.get((r + 1) * c..(r + 2) * c).unwrap_or(p.after);
+        let s = exp_sum_streaming::<T, FMA>(xr, m, cur, ahead, pending.take());
+        if let Some(l) = loss.as_deref_mut() {
+            l[r] = lin + mass * s.ln_with::<FMA>();
+        }
+        let a = coef.at(r);
+        let (scale, fix) = match tgt {
+            Rows::Index(lab) if !p.smoothing => {
+                let y = lab[r] as usize;
+                // What `row_grad` computes, applied on the way out.
+                (a * mass / s, (y, a * p.keep * p.w(y)))
+            }
+            _ => {
+                row_grad(p, &tgt, r, cur, s, a, mass);
+                (T::one(), (usize::MAX, T::zero()))
+            }
+        };
+        std::mem::swap(&mut cur, &mut prev);
+        pending = Some(Pending {
+            dst: gr,
+            src: &*prev,
+            scale,
+            fix,
+        });
+    }
+    if let Some(mut p) = pending {
+        for i in 0..c.div_ceil(LANES) {
+            flush_chunk(&mut p, i);
+        }
+    }
+    give_back(buffers);
 }
 
 /// Positions handled together by the column kernel.
@@ -1098,9 +1214,30 @@ fn ce_cols<T: FastMath, const FMA: bool>(
 /// Copies `n` rows of `c` values (row-major) into columns of stride `TP`.
 #[inline(always)]
 fn rows_to_cols<T: Copy>(x: &[T], c: usize, n: usize, cols: &mut [T]) {
-    for (j, row) in x[..n * c].chunks_exact(c).enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            cols[k * TP + j] = v;
+    /// The copy for a row width known at compile time: the inner loop unrolls into plain
+    /// moves, where a run-time width costs a loop step per element.
+    #[inline(always)]
+    fn fixed<T: Copy, const C: usize>(x: &[T], n: usize, cols: &mut [T]) {
+        for (j, row) in x[..n * C].chunks_exact(C).enumerate() {
+            for k in 0..C {
+                cols[k * TP + j] = row[k];
+            }
+        }
+    }
+    match c {
+        2 => fixed::<T, 2>(x, n, cols),
+        3 => fixed::<T, 3>(x, n, cols),
+        4 => fixed::<T, 4>(x, n, cols),
+        5 => fixed::<T, 5>(x, n, cols),
+        8 => fixed::<T, 8>(x, n, cols),
+        10 => fixed::<T, 10>(x, n, cols),
+        16 => fixed::<T, 16>(x, n, cols),
+        _ => {
+            for (j, row) in x[..n * c].chunks_exact(c).enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    cols[k * TP + j] = v;
+                }
+            }
         }
     }
 }
@@ -1108,9 +1245,28 @@ fn rows_to_cols<T: Copy>(x: &[T], c: usize, n: usize, cols: &mut [T]) {
 /// Copies columns of stride `TP` back into `n` rows of `c` values.
 #[inline(always)]
 fn cols_to_rows<T: Copy>(cols: &[T], c: usize, n: usize, x: &mut [T]) {
-    for (j, row) in x[..n * c].chunks_exact_mut(c).enumerate() {
-        for (k, v) in row.iter_mut().enumerate() {
-            *v = cols[k * TP + j];
+    #[inline(always)]
+    fn fixed<T: Copy, const C: usize>(cols: &[T], n: usize, x: &mut [T]) {
+        for (j, row) in x[..n * C].chunks_exact_mut(C).enumerate() {
+            for k in 0..C {
+                row[k] = cols[k * TP + j];
+            }
+        }
+    }
+    match c {
+        2 => fixed::<T, 2>(cols, n, x),
+        3 => fixed::<T, 3>(cols, n, x),
+        4 => fixed::<T, 4>(cols, n, x),
+        5 => fixed::<T, 5>(cols, n, x),
+        8 => fixed::<T, 8>(cols, n, x),
+        10 => fixed::<T, 10>(cols, n, x),
+        16 => fixed::<T, 16>(cols, n, x),
+        _ => {
+            for (j, row) in x[..n * c].chunks_exact_mut(c).enumerate() {
+                for (k, v) in row.iter_mut().enumerate() {
+                    *v = cols[k * TP + j];
+                }
+            }
         }
     }
 }
@@ -1137,6 +1293,11 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
         Some(_) => vec![T::zero(); c * TP],
         None => Vec::new(),
     };
+    let mut rows = if p.stream {
+        vec![T::zero(); c * TP]
+    } else {
+        Vec::new()
+    };
     let mut j0 = 0;
     while j0 < nr {
         let n = TP.min(nr - j0);
@@ -1158,7 +1319,12 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
         let cf = coef.map(|cf| cf.slice(j0, n));
         ce_cols::<T, FMA>(p, &xt, TP, n, cols, gcols, l, cf);
         if let Some(g) = grad.as_deref_mut() {
-            cols_to_rows(&gt, c, n, &mut g[j0 * c..]);
+            if p.stream {
+                cols_to_rows(&gt, c, n, &mut rows);
+                copy_streaming(&mut g[j0 * c..(j0 + n) * c], &rows[..n * c]);
+            } else {
+                cols_to_rows(&gt, c, n, &mut g[j0 * c..]);
+            }
         }
         j0 += n;
     }
@@ -1216,7 +1382,12 @@ fn ce_block<T: FastMath, const FMA: bool>(
             ce_spatial::<T, FMA>(p, x, tgt, grad, l, coef);
         }
     } else if p.classes >= WIDE {
-        ce_rows_wide::<T, FMA>(p, x, tgt, grad, loss, coef);
+        match (grad, coef) {
+            (Some(g), Some(cf)) if p.stream => {
+                ce_rows_wide_streaming::<T, FMA>(p, x, tgt, g, loss, cf)
+            }
+            (g, cf) => ce_rows_wide::<T, FMA>(p, x, tgt, g, loss, cf),
+        }
     } else {
         ce_rows_narrow::<T, FMA>(p, x, tgt, grad, loss, coef);
     }
@@ -1227,6 +1398,21 @@ fn ce_block<T: FastMath, const FMA: bool>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn ce_block_avx2<T: FastMath>(
+    p: &Plan<'_, T>,
+    x: &[T],
+    tgt: Rows<'_, T>,
+    inner: usize,
+    grad: Option<&mut [T]>,
+    loss: Option<&mut [T]>,
+    coef: Option<Coef<'_, T>>,
+) {
+    ce_block::<T, true>(p, x, tgt, inner, grad, loss, coef)
+}
+
+/// [`ce_block`] compiled for AVX-512 (16 f32 lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn ce_block_avx512<T: FastMath>(
     p: &Plan<'_, T>,
     x: &[T],
     tgt: Rows<'_, T>,
@@ -1250,6 +1436,16 @@ fn ce_block_dispatch<T: FastMath>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { ce_block_avx512(p, x, tgt, inner, grad, loss, coef) };
+            return;
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { ce_block_avx2(p, x, tgt, inner, grad, loss, coef) };
@@ -1257,6 +1453,23 @@ fn ce_block_dispatch<T: FastMath>(
         }
     }
     ce_block::<T, false>(p, x, tgt, inner, grad, loss, coef)
+}
+
+/// [`ce_block_dispatch`], then a fence when the gradient was streamed, so the block's writes
+/// are complete before the team reports it done.
+fn ce_block_run<T: FastMath>(
+    p: &Plan<'_, T>,
+    x: &[T],
+    tgt: Rows<'_, T>,
+    inner: usize,
+    grad: Option<&mut [T]>,
+    loss: Option<&mut [T]>,
+    coef: Option<Coef<'_, T>>,
+) {
+    ce_block_dispatch(p, x, tgt, inner, grad, loss, coef);
+    if p.stream {
+        fence();
+    }
 }
 
 /// Runs `f(block, grad_block, loss_block)` over consecutive blocks (`grad` has `gb` elements
@@ -1369,6 +1582,8 @@ fn prepare_ce<'a, T: Real>(
         spread,
         smoothing: eps > 0.0,
         ignore: o.ignore_index,
+        stream: false,
+        after: &[],
     };
     Ok(Prepared {
         lay,
@@ -1396,12 +1611,21 @@ fn ce_run<T: FastMath>(
         }
         return 0.0;
     }
-    let p = &pr.plan;
+    let plan = Plan {
+        stream: inner == 1
+            && grad
+                .as_ref()
+                .is_some_and(|g| std::mem::size_of_val(*g) >= STREAM_MIN_BYTES),
+        ..pr.plan
+    };
+    let p = &plan;
     let par = worth_parallel(x.len());
     let want_loss = loss.is_some() || total;
     // Contiguous rows: blocks of about PAR_CHUNK elements. Spatial: one batch element each.
+    // Wide rows go several to a block (when there are enough for every thread to get some),
+    // so the streaming kernel can overlap one row's stores with the next row's arithmetic.
     let (rows_per, spatial) = if inner == 1 {
-        ((PAR_CHUNK / c).max(1), false)
+        ((PAR_CHUNK / c).max((rows / 16).clamp(1, 8)), false)
     } else {
         (inner, true)
     };
@@ -1416,6 +1640,10 @@ fn ce_run<T: FastMath>(
             let r0 = b * rows_per;
             let nr = rows_per.min(rows - r0);
             let xs = &x[r0 * c..(r0 + nr) * c];
+            let p = &Plan {
+                after: x.get((r0 + nr) * c..(r0 + nr + 1) * c).unwrap_or(&[]),
+                ..*p
+            };
             let tgt = pr.target.slice(r0, nr, c);
             let cf = coef.map(|cf| cf.slice(r0, nr));
             let mut local = Vec::new();
@@ -1429,7 +1657,7 @@ fn ce_run<T: FastMath>(
             };
             match l {
                 Some(l) => {
-                    ce_block_dispatch(p, xs, tgt, inner, g, Some(&mut l[..]), cf);
+                    ce_block_run(p, xs, tgt, inner, g, Some(&mut l[..]), cf);
                     if total {
                         sum_f64(l)
                     } else {
@@ -1437,7 +1665,7 @@ fn ce_run<T: FastMath>(
                     }
                 }
                 None => {
-                    ce_block_dispatch(p, xs, tgt, inner, g, None, cf);
+                    ce_block_run(p, xs, tgt, inner, g, None, cf);
                     0.0
                 }
             }
@@ -1513,8 +1741,12 @@ pub fn cross_entropy_backward<T: FastMath>(
     let func = "cross_entropy_backward";
     let pr = prepare_ce(func, &input, &target, opts)?;
     let coef = ce_coef(func, &pr, &grad_output, opts.reduction)?;
-    let mut grad = output_vec(input.data.len());
-    ce_run(&pr, input.data, None, false, Some(&mut grad), Some(coef));
+    // SAFETY: `ce_run` writes the gradient of every row (zeros for ignored ones).
+    let (grad, _) = unsafe {
+        filled(input.data.len(), |g| {
+            ce_run(&pr, input.data, None, false, Some(g), Some(coef))
+        })
+    };
     Ok(grad)
 }
 
@@ -1535,16 +1767,20 @@ pub fn cross_entropy_with_grad<T: FastMath>(
     } else {
         Vec::new()
     };
-    let mut grad = output_vec(input.data.len());
     let rows_out = (r == Reduction::None).then_some(&mut per[..]);
-    let total = ce_run(
-        &pr,
-        input.data,
-        rows_out,
-        r != Reduction::None,
-        Some(&mut grad),
-        Some(coef),
-    );
+    // SAFETY: `ce_run` writes the gradient of every row (zeros for ignored ones).
+    let (grad, total) = unsafe {
+        filled(input.data.len(), |g| {
+            ce_run(
+                &pr,
+                input.data,
+                rows_out,
+                r != Reduction::None,
+                Some(g),
+                Some(coef),
+            )
+        })
+    };
     let (loss, shape) = finish_loss(r, per, total, pr.denom, &pr.lay.row_shape);
     Ok((loss, shape, grad))
 }
@@ -1958,21 +2194,39 @@ mod tests {
         assert_eq!(0.0f32.exp_nonpos_with::<false>(), 1.0);
     }
 
-    /// Runs both builds of the block kernel (plain and FMA) on the same rows.
+    /// Runs both builds of the block kernel (plain and FMA), each with plain and streaming
+    /// stores, with and without label smoothing, on the same rows.
     fn both_builds(x: &[f64], c: usize, inner: usize, labels: &[i64], w: Option<&[f64]>) {
-        let p = Plan {
+        for smoothing in [true, false] {
+            each_build(x, c, inner, labels, w, smoothing);
+        }
+    }
+
+    fn each_build(
+        x: &[f64],
+        c: usize,
+        inner: usize,
+        labels: &[i64],
+        w: Option<&[f64]>,
+        smoothing: bool,
+    ) {
+        let eps = if smoothing { 0.1 } else { 0.0 };
+        let plan = Plan {
             classes: c,
             weight: w,
             weight_sum: w.map_or(c as f64, |w| w.iter().sum()),
-            keep: 0.9,
-            spread: 0.1 / c as f64,
-            smoothing: true,
+            keep: 1.0 - eps,
+            spread: eps / c as f64,
+            smoothing,
             ignore: -100,
+            stream: false,
+            after: &[],
         };
         let rows = labels.len();
         let coef: Vec<f64> = (0..rows).map(|r| 0.5 + r as f64 * 0.01).collect();
         let mut out = Vec::new();
-        for fma in [false, true] {
+        for (fma, stream) in [(false, false), (true, false), (false, true), (true, true)] {
+            let p = Plan { stream, ..plan };
             let mut g = vec![0.0; x.len()];
             let mut l = vec![0.0; rows];
             let cf = Some(Coef::Each(&coef));
@@ -1984,13 +2238,15 @@ mod tests {
             }
             out.push((g, l));
         }
-        for (a, b) in out[0]
-            .0
-            .iter()
-            .zip(&out[1].0)
-            .chain(out[0].1.iter().zip(&out[1].1))
-        {
-            assert!((a - b).abs() <= 1e-13 * (1.0 + a.abs()), "{a} vs {b}");
+        for other in &out[1..] {
+            for (a, b) in out[0]
+                .0
+                .iter()
+                .zip(&other.0)
+                .chain(out[0].1.iter().zip(&other.1))
+            {
+                assert!((a - b).abs() <= 1e-13 * (1.0 + a.abs()), "{a} vs {b}");
+            }
         }
         assert!(out[0].1.iter().all(|v| v.is_finite()));
     }
@@ -2008,8 +2264,9 @@ mod tests {
             .map(|r| if r % 9 == 0 { -100 } else { r % 5 })
             .collect();
         both_builds(&data(70 * 5), 5, 1, &labels, Some(&w[..5]));
-        let labels: Vec<i64> = (0..3).map(|r| r * 40).collect();
-        both_builds(&data(3 * 100), 100, 1, &labels, None);
+        let labels = [0, 40, -100, 80, 99];
+        both_builds(&data(5 * 100), 100, 1, &labels, None);
+        both_builds(&data(5 * 100), 100, 1, &labels, Some(&w));
         let labels: Vec<i64> = (0..130).map(|r| r % 4).collect();
         both_builds(&data(4 * 130), 4, 130, &labels, Some(&w[..4]));
     }

@@ -1,0 +1,122 @@
+"""Results large enough for the paths that only big arrays take: cross-entropy gradients of
+16 MiB and more are written with streaming stores, and freed blocks of 4 MiB and more are
+kept and handed out again without being cleared.
+
+Every element of a reused block must be written: the tests first leave NaN-filled blocks
+behind, so an element a kernel skipped would show up as NaN.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import ferrograd.functional as F
+import numpy as np
+import pytest
+from reference import cross_entropy_grad_ref, cross_entropy_ref
+
+# float32 gradients of these shapes are just over 16 MiB: wide rows and narrow rows.
+WIDE = (300, 14_000)
+NARROW = (420_000, 10)
+
+
+def _leave_nan_blocks(nbytes: int) -> None:
+    """Frees a few ferrograd-made arrays of about `nbytes` bytes, filled with NaN."""
+    n = nbytes // 4
+    logits = np.zeros((n // 4, 4), np.float32)
+    labels = np.zeros(n // 4, np.int64)
+    for _ in range(3):
+        g = F.cross_entropy_backward(np.float32(1.0), logits, labels)
+        g.fill(np.nan)
+        del g
+
+
+def _case(shape: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    y = rng.integers(0, shape[1], shape[0])
+    y[::7] = -100
+    return x, y
+
+
+@pytest.mark.parametrize("shape", [WIDE, NARROW], ids=["wide", "narrow"])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"label_smoothing": 0.1},
+        {"weight": "w", "reduction": "sum"},
+        {"reduction": "none"},
+    ],
+    ids=["plain", "smoothing", "weight-sum", "none"],
+)
+def test_cross_entropy_gradient_of_every_row(shape: tuple[int, int], opts: dict) -> None:
+    x, y = _case(shape, 1)
+    kw = dict(opts)
+    if kw.get("weight") == "w":
+        kw["weight"] = np.linspace(0.5, 2.0, shape[1]).astype(np.float32)
+    each = kw.get("reduction") == "none"
+    grad_out = np.full(shape[0], 0.7, np.float32) if each else np.float32(0.7)
+    _leave_nan_blocks(x.nbytes)
+    loss, grad = F.cross_entropy_with_grad(x, y, grad_output=grad_out, **kw)
+    assert np.isfinite(grad).all()
+    ref_kw = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    np.testing.assert_allclose(loss, cross_entropy_ref(x, y, **ref_kw), rtol=2e-5, atol=1e-6)
+    ref = cross_entropy_grad_ref(grad_out, x, y, **ref_kw)
+    # float32 differences of terms near 1 leave absolute errors of about 1e-7.
+    np.testing.assert_allclose(grad, ref, rtol=1e-4, atol=1e-6)
+    assert (grad[y == -100] == 0).all()
+    # The separate backward call gives the same gradient, and the forward the same loss.
+    _leave_nan_blocks(x.nbytes)
+    np.testing.assert_array_equal(F.cross_entropy_backward(grad_out, x, y, **kw), grad)
+    np.testing.assert_allclose(F.cross_entropy(x, y, **kw), loss, rtol=1e-6)
+
+
+def test_probability_targets_on_wide_rows() -> None:
+    x, _ = _case(WIDE, 2)
+    rng = np.random.default_rng(3)
+    t = rng.random(WIDE).astype(np.float32)
+    t /= t.sum(axis=1, keepdims=True)
+    _leave_nan_blocks(x.nbytes)
+    loss, grad = F.cross_entropy_with_grad(x, t)
+    np.testing.assert_allclose(loss, cross_entropy_ref(x, t), rtol=2e-5)
+    np.testing.assert_allclose(grad, cross_entropy_grad_ref(1.0, x, t), rtol=1e-4, atol=1e-9)
+
+
+def test_reused_blocks_hold_independent_results() -> None:
+    """Two results alive at once never share memory, and a freed one is not written to."""
+    x, y = _case(NARROW, 4)
+    a = F.cross_entropy_backward(np.float32(1.0), x, y)
+    b = F.cross_entropy_backward(np.float32(2.0), x, y)
+    assert not np.shares_memory(a, b)
+    np.testing.assert_allclose(b, 2 * a, rtol=1e-6, atol=1e-12)
+    kept = a.copy()
+    del b
+    F.cross_entropy_backward(np.float32(3.0), x, y)
+    np.testing.assert_array_equal(a, kept)
+
+
+def test_results_do_not_depend_on_block_reuse() -> None:
+    """With reuse turned off (FERROGRAD_CACHE_MB=0) the results are bit for bit the same."""
+    x, y = _case(WIDE, 5)
+    _, here = F.cross_entropy_with_grad(x, y)
+    code = (
+        "import sys, numpy as np, ferrograd.functional as F\n"
+        "x = np.load(sys.argv[1]); y = np.load(sys.argv[2])\n"
+        "for _ in range(2):\n"
+        "    _, g = F.cross_entropy_with_grad(x, y)\n"
+        "sys.stdout.buffer.write(g.tobytes())\n"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        px, py = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
+        np.save(px, x)
+        np.save(py, y)
+        env = dict(os.environ, FERROGRAD_CACHE_MB="0")
+        out = subprocess.run(
+            [sys.executable, "-c", code, px, py], env=env, capture_output=True, check=True
+        ).stdout
+    there = np.frombuffer(out, np.float32).reshape(x.shape)
+    np.testing.assert_array_equal(here, there)
