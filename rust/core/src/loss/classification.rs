@@ -24,7 +24,7 @@
 //! ```
 
 use crate::error::Result;
-use crate::loss::{check_grad_output, Reduction};
+use crate::loss::{check_grad_output, exp512, Reduction};
 use crate::parallel::{first_position, for_each_row, map_chunks, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::scratch::{give_back, take_scratch};
@@ -46,6 +46,9 @@ use crate::{shape_err, value_err};
 /// `FMA` is true; that is only fast in code compiled for a CPU with FMA instructions (the
 /// kernels pick it in their AVX2 build), and may differ from the plain form in the last bit.
 pub trait FastMath: Real {
+    /// True for `f32` (which has a dedicated AVX-512 kernel for wide rows).
+    #[doc(hidden)]
+    const IS_F32: bool = false;
     /// `e^self`.
     fn fast_exp(self) -> Self;
     /// `e^self` for `self <= 0` or NaN (such as scores minus their maximum), in fewer steps
@@ -88,10 +91,10 @@ fn horner<T: Real, const FMA: bool, const N: usize>(x: T, coef: &[T; N]) -> T {
 /// 1.5 * 2^23: adding it rounds an f32 to an integer held in the low mantissa bits.
 const F32_SHIFT: f32 = 12_582_912.0;
 /// ln 2 split so that `k * F32_LN2_HI` is exact for |k| < 2^8.
-const F32_LN2_HI: f32 = 0.693_359_4;
-const F32_LN2_LO: f32 = -2.121_944_4e-4;
+pub(crate) const F32_LN2_HI: f32 = 0.693_359_4;
+pub(crate) const F32_LN2_LO: f32 = -2.121_944_4e-4;
 /// `e^r` on `|r| <= ln(2)/2`: a degree-6 polynomial fitted for relative error (below 2e-9).
-const F32_EXP: [f32; 7] = [
+pub(crate) const F32_EXP: [f32; 7] = [
     1.0,
     1.000_000_0,
     0.499_999_9,
@@ -141,6 +144,8 @@ const F64_LN: [f64; 11] = [
 ];
 
 impl FastMath for f32 {
+    const IS_F32: bool = true;
+
     #[inline(always)]
     fn fast_exp(self) -> f32 {
         const LO: f32 = -87.336_55;
@@ -686,7 +691,7 @@ unsafe fn filled<T: Real, R>(n: usize, fill: impl FnOnce(&mut [T]) -> R) -> (Vec
 }
 
 /// Lanes used by the reductions along a wide row (enough independent sums to hide latency).
-const LANES: usize = 64;
+pub(crate) const LANES: usize = 64;
 
 /// Asks the CPU to start loading `s` into cache (a hint; no effect on results).
 #[inline(always)]
@@ -735,7 +740,7 @@ fn row_max<T: Real>(x: &[T]) -> T {
 
 /// Adds the lanes pairwise.
 #[inline(always)]
-fn fold_lanes<T: Real>(mut acc: [T; LANES]) -> T {
+pub(crate) fn fold_lanes<T: Real>(mut acc: [T; LANES]) -> T {
     let mut width = LANES / 2;
     while width > 0 {
         for k in 0..width {
@@ -750,6 +755,10 @@ fn fold_lanes<T: Real>(mut acc: [T; LANES]) -> T {
 /// `ahead` (the next row) along the way.
 #[inline(always)]
 fn exp_sum<T: FastMath, const FMA: bool>(x: &[T], m: T, out: Option<&mut [T]>, ahead: &[T]) -> T {
+    if T::IS_F32 && exp512::available() {
+        // SAFETY: `T` is `f32`, and the CPU has AVX-512F.
+        return unsafe { exp_sum_512(x, m, out, ahead, None) };
+    }
     let mut acc = [T::zero(); LANES];
     let mut s = T::zero();
     let mut ahead = ahead.chunks(LANES);
@@ -925,6 +934,35 @@ fn ce_rows_wide<T: FastMath, const FMA: bool>(
     }
 }
 
+/// [`exp512::exp_sum`] on slices of a `T` that is `f32`.
+///
+/// # Safety
+/// `T` must be `f32` (`T::IS_F32`) and the CPU must have AVX-512F.
+#[inline(always)]
+unsafe fn exp_sum_512<T: FastMath>(
+    x: &[T],
+    m: T,
+    out: Option<&mut [T]>,
+    ahead: &[T],
+    pending: Option<Pending<'_, T>>,
+) -> T {
+    debug_assert!(T::IS_F32);
+    // SAFETY (all casts): `T` is `f32`.
+    let f32s = |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) };
+    let f32s_mut = |v: &mut [T]| unsafe {
+        std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len())
+    };
+    let to_f32 = |v: T| v.to_f32().unwrap_or(f32::NAN);
+    let stream = pending.map(|p| exp512::Stream {
+        dst: f32s_mut(p.dst),
+        src: f32s(p.src),
+        scale: to_f32(p.scale),
+        fix: (p.fix.0, to_f32(p.fix.1)),
+    });
+    let s = unsafe { exp512::exp_sum(f32s(x), to_f32(m), out.map(f32s_mut), f32s(ahead), stream) };
+    T::c(s as f64)
+}
+
 /// A finished gradient row waiting to be streamed out: `dst[i] = src[i] * scale`, less `fix.1`
 /// at `i == fix.0`.
 struct Pending<'a, T> {
@@ -960,6 +998,10 @@ fn exp_sum_streaming<T: FastMath, const FMA: bool>(
     ahead: &[T],
     mut pending: Option<Pending<'_, T>>,
 ) -> T {
+    if T::IS_F32 && exp512::available() {
+        // SAFETY: `T` is `f32`, and the CPU has AVX-512F.
+        return unsafe { exp_sum_512(x, m, Some(out), ahead, pending) };
+    }
     let mut acc = [T::zero(); LANES];
     let mut ahead = ahead.chunks(LANES);
     let mut xs = x.chunks_exact(LANES);

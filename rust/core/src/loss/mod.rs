@@ -5,6 +5,7 @@
 pub mod classification;
 pub mod contrastive;
 pub mod distribution;
+mod exp512;
 pub mod margin;
 pub mod regression;
 
