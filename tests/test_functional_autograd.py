@@ -153,3 +153,49 @@ def test_training_a_classifier_reduces_the_loss():
             p.data -= np.float32(0.5) * p.grad
     acc = float(np.mean(np.argmax(model(tensor(x)).data, axis=1) == y))
     assert float(loss.data) < 0.5 * first and acc > 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"reduction": "sum"},
+        {"label_smoothing": 0.2, "weight": np.array([0.5, 2.0, 1.0])},
+        {"ignore_index": 0},
+    ],
+)
+def test_cross_entropy_tensor_gradient_comes_from_the_fused_pass(kwargs) -> None:
+    """A reduced cross-entropy computes its gradient in the forward pass; the backward scales
+    it by the upstream gradient and gives what ``cross_entropy_backward`` gives."""
+    x = rand(6, 3)
+    y = np.array([0, 1, 2, 0, 2, 1])
+    t = tensor(x, requires_grad=True)
+    loss = F.cross_entropy(t, y, **kwargs)
+    np.testing.assert_array_equal(loss.data, F.cross_entropy(x, y, **kwargs))
+    loss.backward()
+    np.testing.assert_array_equal(t.grad, F.cross_entropy_backward(1.0, x, y, **kwargs))
+    # An upstream gradient other than 1 scales it.
+    t2 = tensor(x, requires_grad=True)
+    (F.cross_entropy(t2, y, **kwargs) * -2.5).backward()
+    want = F.cross_entropy_backward(-2.5, x, y, **kwargs)
+    np.testing.assert_allclose(t2.grad, want, rtol=1e-12, atol=1e-15)
+    # And finite differences agree.
+    assert gradcheck(lambda a: F.cross_entropy(a, y, **kwargs), [tensor(x, requires_grad=True)])
+
+
+def test_cross_entropy_tensor_paths_without_the_fused_pass() -> None:
+    x = rand(4, 3)
+    # Unreduced: the backward runs on its own, with the per-row upstream gradient.
+    t = tensor(x, requires_grad=True)
+    (F.cross_entropy(t, LABELS, reduction="none") * np.arange(1.0, 5.0)).sum().backward()
+    np.testing.assert_allclose(
+        t.grad, F.cross_entropy_backward(np.arange(1.0, 5.0), x, LABELS, reduction="none")
+    )
+    # Under no_grad nothing is recorded (and no gradient computed).
+    with fg.no_grad():
+        out = F.cross_entropy(tensor(x, requires_grad=True), LABELS)
+    assert not out.requires_grad
+    # A probability target that needs a gradient takes the general path, which says it has
+    # no rule for the target.
+    with pytest.raises(fg.FerrogradError, match="no gradient with respect to 'target'"):
+        F.cross_entropy(tensor(x, requires_grad=True), tensor(P43, requires_grad=True)).backward()

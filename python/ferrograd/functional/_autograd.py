@@ -12,8 +12,10 @@ import functools
 import inspect
 from typing import Any, Callable
 
+import numpy as np
+
 from ..exceptions import FerrogradError
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, _make, _needs_grad
 
 # Losses of (input - target): the gradient with respect to the target is the negated one.
 _TARGET_NEGATED = {"mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"}
@@ -68,12 +70,58 @@ def differentiable(fwd: Callable[..., Any], bwd: Callable[..., Any]) -> Callable
     return wrapper
 
 
+def differentiable_fused(
+    fwd: Callable[..., Any], bwd: Callable[..., Any], fused: Callable[..., Any]
+) -> Callable[..., Any]:
+    """:func:`differentiable` for a loss that also has ``fused(..., grad_output)`` returning
+    ``(loss, grad)`` in one pass.
+
+    When the first argument is the only one that needs a gradient and the loss is reduced
+    (mean or sum, so its gradient is linear in one number), the forward computes the gradient
+    for ``grad_output = 1`` along with the loss, and the backward only scales it: the logits
+    are read once instead of twice. Otherwise this is :func:`differentiable`.
+    """
+    plain = differentiable(fwd, bwd)
+    sig = inspect.signature(fwd)
+    first = next(iter(sig.parameters))
+
+    @functools.wraps(fwd)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = sig.bind(*args, **kwargs)
+        x = bound.arguments.get(first)
+        others = [v for k, v in bound.arguments.items() if k != first]
+        if (
+            not isinstance(x, Tensor)
+            or not _needs_grad([x])
+            or any(isinstance(v, Tensor) and v.requires_grad for v in others)
+            or bound.arguments.get("reduction", "mean") == "none"
+        ):
+            return plain(*args, **kwargs)
+        named = {k: (v.data if isinstance(v, Tensor) else v) for k, v in bound.arguments.items()}
+        loss, grad_one = fused(**named)
+
+        def backward(g: Any) -> tuple[Any]:
+            g = np.asarray(g)
+            if g.size == 1 and g.reshape(()) == 1:
+                return (grad_one,)
+            return (grad_one * grad_one.dtype.type(g.reshape(())),)
+
+        return _make(loss, list(bound.args), backward)
+
+    return wrapper
+
+
 def wrap_module(namespace: dict[str, Any], names: list[str]) -> None:
-    """Replaces each function in ``names`` that has a ``<name>_backward`` by its wrapper."""
+    """Replaces each function in ``names`` that has a ``<name>_backward`` by its wrapper
+    (one that uses ``<name>_with_grad`` where there is one)."""
     for name in names:
         bwd = namespace.get(f"{name}_backward")
         if name.endswith("_backward") or bwd is None:
             continue
         if name in _TARGET_NEGATED:
             bwd = _with_target_grad(bwd)
-        namespace[name] = differentiable(namespace[name], bwd)
+        fused = namespace.get(f"{name}_with_grad")
+        if fused is not None:
+            namespace[name] = differentiable_fused(namespace[name], bwd, fused)
+        else:
+            namespace[name] = differentiable(namespace[name], bwd)
