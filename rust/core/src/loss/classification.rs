@@ -476,6 +476,40 @@ fn check_index_target(
     Ok(())
 }
 
+/// Whether any label in `ch` other than `ignore` is outside `[0, c)`, and how many are not
+/// `ignore`.
+#[inline(always)]
+fn count_kept(ch: &[i64], ignore: i64, c: u64) -> (bool, usize) {
+    let (mut bad, mut n) = (false, 0usize);
+    for &y in ch {
+        let kept = y != ignore;
+        // `y as u64 >= c` also catches y < 0.
+        bad |= kept & (y as u64 >= c);
+        n += kept as usize;
+    }
+    (bad, n)
+}
+
+/// [`count_kept`] compiled for AVX-512 (8 labels per step instead of 2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+fn count_kept_avx512(ch: &[i64], ignore: i64, c: u64) -> (bool, usize) {
+    count_kept(ch, ignore, c)
+}
+
+/// [`count_kept`] with the widest vectors the CPU has.
+fn count_kept_dispatch(ch: &[i64], ignore: i64, c: u64) -> (bool, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if exp512::available()
+        && std::is_x86_feature_detected!("avx512dq")
+        && std::is_x86_feature_detected!("avx512vl")
+    {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { count_kept_avx512(ch, ignore, c) };
+    }
+    count_kept(ch, ignore, c)
+}
+
 /// Validates labels (each in `[0, C)` or equal to `ignore_index`) and returns the sum of the
 /// weights of the labels that are not ignored (their count without weights), in one pass.
 fn scan_labels<T: Real>(
@@ -491,12 +525,7 @@ fn scan_labels<T: Real>(
         let mut bad = false;
         match weight {
             None => {
-                let mut n = 0usize;
-                for &y in ch {
-                    let kept = y != ignore;
-                    bad |= kept & (y as u64 >= c);
-                    n += kept as usize;
-                }
+                let (bad, n) = count_kept_dispatch(ch, ignore, c);
                 (bad, n as f64)
             }
             Some(w) => {
@@ -1121,29 +1150,65 @@ fn ce_cols<T: FastMath, const FMA: bool>(
     let c = p.classes;
     let col = |k: usize| &x[k * ld..k * ld + n];
     let mut m = [T::neg_infinity(); TP];
-    let m = &mut m[..n];
-    for k in 0..c {
-        for (mj, &v) in m.iter_mut().zip(col(k)) {
-            *mj = max2(*mj, v);
-        }
-    }
     let mut s = [T::zero(); TP];
-    let s = &mut s[..n];
-    match grad.as_mut() {
-        Some((g, gld)) => {
-            for k in 0..c {
-                let out = &mut g[k * *gld..k * *gld + n];
-                for (((o, sj), &v), &mj) in out.iter_mut().zip(s.iter_mut()).zip(col(k)).zip(&*m) {
-                    let e = (v - mj).exp_nonpos_with::<FMA>();
-                    *o = e;
-                    *sj = *sj + e;
+    // Groups of `GP` positions with every class in turn, so each group's maximum and sum
+    // stay in registers; the positions past the last full group go one class at a time.
+    const GP: usize = 16;
+    let grouped = n / GP * GP;
+    for g0 in (0..grouped).step_by(GP) {
+        let mut mg = [T::neg_infinity(); GP];
+        for k in 0..c {
+            let v = &x[k * ld + g0..k * ld + g0 + GP];
+            for l in 0..GP {
+                mg[l] = max2(mg[l], v[l]);
+            }
+        }
+        let mut sg = [T::zero(); GP];
+        for k in 0..c {
+            let v = &x[k * ld + g0..k * ld + g0 + GP];
+            match grad.as_mut() {
+                Some((g, gld)) => {
+                    let o = &mut g[k * *gld + g0..k * *gld + g0 + GP];
+                    for l in 0..GP {
+                        let e = (v[l] - mg[l]).exp_nonpos_with::<FMA>();
+                        o[l] = e;
+                        sg[l] = sg[l] + e;
+                    }
+                }
+                None => {
+                    for l in 0..GP {
+                        sg[l] = sg[l] + (v[l] - mg[l]).exp_nonpos_with::<FMA>();
+                    }
                 }
             }
         }
-        None => {
-            for k in 0..c {
-                for ((sj, &v), &mj) in s.iter_mut().zip(col(k)).zip(&*m) {
-                    *sj = *sj + (v - mj).exp_nonpos_with::<FMA>();
+        m[g0..g0 + GP].copy_from_slice(&mg);
+        s[g0..g0 + GP].copy_from_slice(&sg);
+    }
+    let m = &mut m[..n];
+    let s = &mut s[..n];
+    if grouped < n {
+        let (mr, sr) = (&mut m[grouped..], &mut s[grouped..]);
+        for k in 0..c {
+            for (mj, &v) in mr.iter_mut().zip(&col(k)[grouped..]) {
+                *mj = max2(*mj, v);
+            }
+        }
+        for k in 0..c {
+            let v = &col(k)[grouped..];
+            match grad.as_mut() {
+                Some((g, gld)) => {
+                    let out = &mut g[k * *gld + grouped..k * *gld + n];
+                    for (((o, sj), &v), &mj) in out.iter_mut().zip(sr.iter_mut()).zip(v).zip(&*mr) {
+                        let e = (v - mj).exp_nonpos_with::<FMA>();
+                        *o = e;
+                        *sj = *sj + e;
+                    }
+                }
+                None => {
+                    for ((sj, &v), &mj) in sr.iter_mut().zip(v).zip(&*mr) {
+                        *sj = *sj + (v - mj).exp_nonpos_with::<FMA>();
+                    }
                 }
             }
         }
