@@ -992,6 +992,31 @@ unsafe fn exp_sum_512<T: FastMath>(
     T::c(s as f64)
 }
 
+/// [`exp512::group_exp`] on slices of a `T` that is `f32`, writing the exponentials to the
+/// gradient columns from position `g0` on.
+///
+/// # Safety
+/// `T` must be `f32` (`T::IS_F32`) and the CPU must have AVX-512F.
+#[inline(always)]
+unsafe fn group_exp_512<T: FastMath>(
+    x: &[T],
+    ld: usize,
+    c: usize,
+    grad: Option<&mut (&mut [T], usize)>,
+    g0: usize,
+) -> ([T; exp512::GROUP], [T; exp512::GROUP]) {
+    debug_assert!(T::IS_F32);
+    // SAFETY (all casts): `T` is `f32`.
+    let xs = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) };
+    let out = grad.map(|(g, gld)| {
+        let g = &mut g[g0..];
+        let g = unsafe { std::slice::from_raw_parts_mut(g.as_mut_ptr() as *mut f32, g.len()) };
+        (g, *gld)
+    });
+    let (m, s) = unsafe { exp512::group_exp(xs, ld, c, out) };
+    (m.map(|v| T::c(v as f64)), s.map(|v| T::c(v as f64)))
+}
+
 /// A finished gradient row waiting to be streamed out: `dst[i] = src[i] * scale`, less `fix.1`
 /// at `i == fix.0`.
 struct Pending<'a, T> {
@@ -1153,9 +1178,17 @@ fn ce_cols<T: FastMath, const FMA: bool>(
     let mut s = [T::zero(); TP];
     // Groups of `GP` positions with every class in turn, so each group's maximum and sum
     // stay in registers; the positions past the last full group go one class at a time.
-    const GP: usize = 16;
+    const GP: usize = exp512::GROUP;
     let grouped = n / GP * GP;
+    let wide_exp = T::IS_F32 && exp512::available();
     for g0 in (0..grouped).step_by(GP) {
+        if wide_exp {
+            // SAFETY: `T` is `f32` and the CPU has AVX-512F; the slices start at the group.
+            let (mg, sg) = unsafe { group_exp_512(&x[g0..], ld, c, grad.as_mut(), g0) };
+            m[g0..g0 + GP].copy_from_slice(&mg);
+            s[g0..g0 + GP].copy_from_slice(&sg);
+            continue;
+        }
         let mut mg = [T::neg_infinity(); GP];
         for k in 0..c {
             let v = &x[k * ld + g0..k * ld + g0 + GP];

@@ -189,6 +189,72 @@ pub unsafe fn exp_sum(
     super::classification::fold_lanes(lanes) + s
 }
 
+/// Positions handled together by [`group_exp`].
+pub const GROUP: usize = 16;
+
+/// For `GROUP` positions whose class-`k` scores are `x[k * ld..k * ld + GROUP]` (`k < c`):
+/// each position's maximum over the classes (NaN skipped, as the portable kernel does) and its
+/// `sum(exp(x - max))`, writing each exponential to `out[k * old..]` when given.
+///
+/// # Safety
+/// The CPU must have AVX-512F ([`available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn group_exp(
+    x: &[f32],
+    ld: usize,
+    c: usize,
+    mut out: Option<(&mut [f32], usize)>,
+) -> ([f32; GROUP], [f32; GROUP]) {
+    let (mut m, mut s) = ([0.0f32; GROUP], [0.0f32; GROUP]);
+    if c == 0 {
+        return ([f32::NEG_INFINITY; GROUP], s);
+    }
+    assert!(x.len() >= (c - 1) * ld + GROUP, "group_exp: scores");
+    if let Some((o, old)) = out.as_ref() {
+        assert!(o.len() >= (c - 1) * old + GROUP, "group_exp: output");
+    }
+    let xp = x.as_ptr();
+    let mut mv = _mm512_set1_ps(f32::NEG_INFINITY);
+    for k in 0..c {
+        // SAFETY: inside `x` (asserted above).
+        let v = unsafe { _mm512_loadu_ps(xp.add(k * ld)) };
+        // max(v, m) is m when v is NaN.
+        mv = _mm512_max_ps(v, mv);
+    }
+    let mut sv = _mm512_setzero_ps();
+    for k in 0..c {
+        // SAFETY: inside `x` (asserted above).
+        let v = unsafe { _mm512_loadu_ps(xp.add(k * ld)) };
+        let e = exp_nonpos(_mm512_sub_ps(v, mv));
+        if let Some((o, old)) = out.as_mut() {
+            // SAFETY: inside `o` (asserted above).
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(k * *old), e) };
+        }
+        sv = _mm512_add_ps(sv, e);
+    }
+    // SAFETY: both arrays hold GROUP = 16 values.
+    unsafe {
+        _mm512_storeu_ps(m.as_mut_ptr(), mv);
+        _mm512_storeu_ps(s.as_mut_ptr(), sv);
+    }
+    (m, s)
+}
+
+/// Placeholder off x86_64: [`available`] is false there, so this is never called.
+///
+/// # Safety
+/// Never to be called.
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn group_exp(
+    _x: &[f32],
+    _ld: usize,
+    _c: usize,
+    _out: Option<(&mut [f32], usize)>,
+) -> ([f32; GROUP], [f32; GROUP]) {
+    unreachable!("exp512::group_exp called without AVX-512")
+}
+
 /// Placeholder off x86_64: [`available`] is false there, so this is never called.
 ///
 /// # Safety
@@ -236,6 +302,41 @@ mod tests {
         assert_eq!(&out[..3], &[0.0, 0.0, 0.0]);
         assert!(out[3].is_nan());
         assert_eq!(&out[4..], &[1.0, 1.0]);
+    }
+
+    #[test]
+    fn group_exp_matches_the_formula() {
+        if !available() {
+            return;
+        }
+        let (c, ld) = (5, 20);
+        let mut x: Vec<f32> = (0..c * ld)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.9)
+            .collect();
+        x[2 * ld + 3] = f32::NAN;
+        let mut out = vec![0.0f32; c * 17];
+        let (m, s) = unsafe { group_exp(&x, ld, c, Some((&mut out, 17))) };
+        for j in 0..GROUP {
+            let col: Vec<f32> = (0..c).map(|k| x[k * ld + j]).collect();
+            let want_m = col
+                .iter()
+                .copied()
+                .filter(|v| !v.is_nan())
+                .fold(f32::MIN, f32::max);
+            assert_eq!(m[j], want_m);
+            let want_s: f64 = col.iter().map(|&v| ((v - want_m) as f64).exp()).sum();
+            if j == 3 {
+                assert!(s[j].is_nan() && out[2 * 17 + 3].is_nan());
+            } else {
+                assert!(
+                    ((s[j] as f64) - want_s).abs() <= 1e-6 * want_s,
+                    "{} vs {want_s}",
+                    s[j]
+                );
+                let e = ((col[1] - want_m) as f64).exp();
+                assert!(((out[17 + j] as f64) - e).abs() <= 3e-7 * e);
+            }
+        }
     }
 
     #[test]
