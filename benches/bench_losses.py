@@ -2,10 +2,12 @@
 PyTorch when installed), float32, in one run.
 
 Cases: (1_000_000, 10) (many narrow rows) and (512, 32_000) (few wide rows). ferrograd is
-timed as two calls (``cross_entropy`` then ``cross_entropy_backward``) and as the fused
-``cross_entropy_with_grad``; NumPy runs the best plain expression of the same forward and
-backward (stable log-softmax, one full-size buffer updated in place, reductions chosen for
-the row width). GB/s counts the bytes of input read plus gradient written.
+timed as two calls (``cross_entropy`` then ``cross_entropy_backward``), as the fused
+``cross_entropy_with_grad``, and through autograd (``F.cross_entropy`` on a Tensor, then
+``backward()``, which copies the gradient into the leaf's ``.grad``); NumPy runs the best
+plain expression of the same forward and backward (stable log-softmax, one full-size buffer
+updated in place, reductions chosen for the row width). GB/s counts the bytes of input read
+plus gradient written.
 
 Run: ``make bench`` or ``.venv/bin/python benches/bench_losses.py``.
 """
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import ferrograd as fg
 import ferrograd.functional as F
 from _common import best_times, torch_or_none, write_results
 
@@ -67,6 +70,7 @@ def case(n: int, c: int, torch: Any) -> dict[str, Any]:
         "backward": lambda: F.cross_entropy_backward(one, x, y),
         "two": lambda: (F.cross_entropy(x, y), F.cross_entropy_backward(one, x, y)),
         "fused": lambda: F.cross_entropy_with_grad(x, y),
+        "tensor": lambda: F.cross_entropy(fg.tensor(x, requires_grad=True), y).backward(),
     }
     if torch is not None:
         tx = torch.from_numpy(x)
@@ -91,8 +95,10 @@ def case(n: int, c: int, torch: Any) -> dict[str, Any]:
         "ferrograd_backward_ms": t_bwd * 1e3,
         "ferrograd_ms": t_two * 1e3,
         "ferrograd_fused_ms": t_fused * 1e3,
+        "ferrograd_tensor_ms": t["tensor"] * 1e3,
         "ratio_vs_numpy": t_np / t_two,
         "ratio_fused_vs_numpy": t_np / t_fused,
+        "ratio_tensor_vs_numpy": t_np / t["tensor"],
         "numpy_gbps": traffic / t_np / 1e9,
         "ferrograd_gbps": traffic / t_two / 1e9,
         "ferrograd_fused_gbps": traffic / t_fused / 1e9,
@@ -110,7 +116,8 @@ def main() -> None:
     rows = [case(n, c, torch) for n, c in CASES]
     head = (
         f"{'case':18s} {'numpy':>8s} {'fg fwd':>8s} {'fg bwd':>8s} {'fg f+b':>8s} "
-        f"{'fused':>8s}   {'ratio':>6s} {'fused':>6s}   {'GB/s np':>7s} {'f+b':>6s} {'fused':>6s}"
+        f"{'fused':>8s} {'tensor':>8s}   {'ratio':>6s} {'fused':>6s} {'tensor':>6s}"
+        f"   {'GB/s np':>7s} {'f+b':>6s} {'fused':>6s}"
     )
     if torch is not None:
         head += f" {'torch':>8s} {'vs torch':>8s}"
@@ -119,8 +126,9 @@ def main() -> None:
         line = (
             f"{r['case']:18s} {r['numpy_ms']:8.2f} {r['ferrograd_forward_ms']:8.2f} "
             f"{r['ferrograd_backward_ms']:8.2f} {r['ferrograd_ms']:8.2f} "
-            f"{r['ferrograd_fused_ms']:8.2f}   {r['ratio_vs_numpy']:5.1f}x "
-            f"{r['ratio_fused_vs_numpy']:5.1f}x"
+            f"{r['ferrograd_fused_ms']:8.2f} {r['ferrograd_tensor_ms']:8.2f}   "
+            f"{r['ratio_vs_numpy']:5.1f}x {r['ratio_fused_vs_numpy']:5.1f}x "
+            f"{r['ratio_tensor_vs_numpy']:5.1f}x"
             f"   {r['numpy_gbps']:7.1f} {r['ferrograd_gbps']:6.1f} {r['ferrograd_fused_gbps']:6.1f}"
         )
         if torch is not None:
