@@ -199,3 +199,17 @@ def test_cross_entropy_tensor_paths_without_the_fused_pass() -> None:
     # no rule for the target.
     with pytest.raises(fg.FerrogradError, match="no gradient with respect to 'target'"):
         F.cross_entropy(tensor(x, requires_grad=True), tensor(P43, requires_grad=True)).backward()
+
+
+def test_cross_entropy_tensor_errors_and_non_finite_upstream() -> None:
+    x = rand(4, 3)
+    labels = np.array([0, -100, 2, 1])
+    with pytest.raises(ValueError, match=r"^cross_entropy: "):
+        F.cross_entropy(tensor(x, requires_grad=True), np.array([0, 1, 5, 1]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: "):
+        F.cross_entropy(tensor(x, requires_grad=True), labels, reduction="avg")
+    # An infinite upstream gradient leaves ignored rows at 0, as cross_entropy_backward does.
+    t = tensor(x, requires_grad=True)
+    F.cross_entropy(t, labels).backward(np.array(np.inf))
+    np.testing.assert_array_equal(t.grad, F.cross_entropy_backward(np.inf, x, labels))
+    assert (t.grad[1] == 0).all()

@@ -120,3 +120,20 @@ def test_results_do_not_depend_on_block_reuse() -> None:
         ).stdout
     there = np.frombuffer(out, np.float32).reshape(x.shape)
     np.testing.assert_array_equal(here, there)
+
+
+def test_reading_the_budget_does_not_allocate() -> None:
+    """The budget is read inside the allocator: a value too long for the small-block path
+    must not send the first large allocation back into it (which would hang)."""
+    code = (
+        "import os\n"
+        "os.environ['FERROGRAD_CACHE_MB'] = ' ' * (5 << 20) + '64'\n"
+        "import numpy as np, ferrograd.functional as F\n"
+        "g = F.cross_entropy_backward(np.float32(1), np.zeros((1 << 21, 4), np.float32),"
+        " np.zeros(1 << 21, np.int64))\n"
+        "print(g.shape)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "(2097152, 4)"

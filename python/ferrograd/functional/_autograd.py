@@ -79,7 +79,10 @@ def differentiable_fused(
     When the first argument is the only one that needs a gradient and the loss is reduced
     (mean or sum, so its gradient is linear in one number), the forward computes the gradient
     for ``grad_output = 1`` along with the loss, and the backward only scales it: the logits
-    are read once instead of twice. Otherwise this is :func:`differentiable`.
+    are read once instead of twice (an upstream gradient that is not finite goes through
+    ``bwd``). The gradient is computed and held even if ``backward`` never runs, so
+    evaluation should run under :class:`~ferrograd.no_grad`. Otherwise this is
+    :func:`differentiable`.
     """
     plain = differentiable(fwd, bwd)
     sig = inspect.signature(fwd)
@@ -98,13 +101,21 @@ def differentiable_fused(
         ):
             return plain(*args, **kwargs)
         named = {k: (v.data if isinstance(v, Tensor) else v) for k, v in bound.arguments.items()}
-        loss, grad_one = fused(**named)
+        try:
+            loss, grad_one = fused(**named)
+        except Exception:
+            # Bad arguments: let the general path raise, under this function's name.
+            return plain(*args, **kwargs)
 
         def backward(g: Any) -> tuple[Any]:
             g = np.asarray(g)
-            if g.size == 1 and g.reshape(()) == 1:
+            scale = g.reshape(())
+            if scale == 1:
                 return (grad_one,)
-            return (grad_one * grad_one.dtype.type(g.reshape(())),)
+            if not np.isfinite(scale):
+                # inf * 0 would put NaN where the gradient is 0 by construction (ignored rows).
+                return (bwd(g, **named),)
+            return (grad_one * grad_one.dtype.type(scale),)
 
         return _make(loss, list(bound.args), backward)
 

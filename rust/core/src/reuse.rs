@@ -9,7 +9,9 @@
 //! blocks are backed by huge pages where the OS supports it.
 //!
 //! The budget is read once from `FERROGRAD_CACHE_MB` (default [`DEFAULT_CACHE_MB`]; `0` turns
-//! reuse off).
+//! reuse off; a value that is not a whole number means the default). Idle blocks are given
+//! back when a later large block is allocated or freed, so a program that stops using large
+//! blocks keeps at most the budget.
 //!
 //! ```
 //! use std::alloc::{GlobalAlloc, Layout};
@@ -42,7 +44,11 @@ pub const DEFAULT_CACHE_MB: usize = 512;
 
 /// Largest alignment the system allocator serves with plain `malloc`/`free`; only such
 /// blocks are kept, so any kept block can serve any request up to it.
-const MAX_ALIGN: usize = 16;
+const MAX_ALIGN: usize = if cfg!(target_pointer_width = "64") {
+    16
+} else {
+    8
+};
 
 /// The allocator: large blocks are reused, the rest is [`System`]'s.
 pub struct ReusingAlloc;
@@ -51,7 +57,7 @@ pub struct ReusingAlloc;
 struct Slot {
     /// Address of the block; 0 when the slot is empty.
     ptr: usize,
-    /// Bytes the block is known to hold (its last layout's size; it may hold more).
+    /// Bytes the block holds (see [`true_size`]).
     size: usize,
     /// When it was freed.
     freed: Option<Instant>,
@@ -94,14 +100,48 @@ fn unlock() {
     CACHE.lock.store(false, Ordering::Release);
 }
 
+/// `FERROGRAD_CACHE_MB` as a number, read without allocating (this runs inside the
+/// allocator, where an allocation of a large value would come back here).
+fn budget_mb_from_env() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn getenv(name: *const std::ffi::c_char) -> *const std::ffi::c_char;
+        }
+        // SAFETY: the name is a NUL-terminated literal; a non-null result is a NUL-terminated
+        // string owned by the environment, only read here.
+        let v = unsafe { getenv(c"FERROGRAD_CACHE_MB".as_ptr()) };
+        if v.is_null() {
+            return None;
+        }
+        let v = unsafe { std::ffi::CStr::from_ptr(v) };
+        v.to_str().ok()?.trim().parse().ok()
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Bytes the block at `ptr` really holds: at least `size`, the size it was last requested
+/// with; more when the system allocator rounded up or a smaller request reused it.
+fn true_size(ptr: *mut u8, size: usize) -> usize {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    {
+        extern "C" {
+            fn malloc_usable_size(ptr: *mut std::ffi::c_void) -> usize;
+        }
+        // SAFETY: `ptr` is a live block from the system `malloc` (every kept or reused block
+        // is; larger alignments never get here).
+        unsafe { malloc_usable_size(ptr as *mut std::ffi::c_void) }.max(size)
+    }
+    #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+    size
+}
+
 /// Reads the budget and makes `fork` safe: the lock is taken around it, so a child never
 /// starts with the cache half updated or locked by a thread it does not have.
 fn setup() {
     SETUP.call_once(|| {
-        let mb = std::env::var("FERROGRAD_CACHE_MB")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(DEFAULT_CACHE_MB);
+        let mb = budget_mb_from_env().unwrap_or(DEFAULT_CACHE_MB);
         BUDGET.store(mb.saturating_mul(1 << 20), Ordering::Relaxed);
         #[cfg(unix)]
         {
@@ -138,16 +178,31 @@ fn with_slots<R>(f: impl FnOnce(&mut [Slot; SLOTS], &mut [Slot; SLOTS]) -> R) ->
     let r = f(unsafe { &mut *CACHE.slots.get() }, &mut evicted);
     unlock();
     for s in evicted.iter().filter(|s| s.ptr != 0) {
-        // SAFETY: every kept block came from `System` with a size of at least `s.size` and an
-        // alignment of at most MAX_ALIGN, which `System` frees without looking at either.
-        unsafe {
-            System.dealloc(
-                s.ptr as *mut u8,
-                Layout::from_size_align_unchecked(s.size, 1),
-            )
-        };
+        release(s.ptr as *mut u8, s.size);
     }
     r
+}
+
+/// Gives a kept block back to the system.
+fn release(ptr: *mut u8, size: usize) {
+    // Every kept block came from `System` with an alignment of at most MAX_ALIGN, which it
+    // serves with plain `malloc`; the layouts of the requests it served since may differ, so
+    // it goes straight to `free`.
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn free(ptr: *mut std::ffi::c_void);
+        }
+        let _ = size;
+        // SAFETY: `ptr` came from `malloc` and is no longer used.
+        unsafe { free(ptr as *mut std::ffi::c_void) };
+    }
+    #[cfg(not(unix))]
+    // SAFETY: as above; elsewhere `System` frees such blocks with the size and alignment
+    // ignored.
+    unsafe {
+        System.dealloc(ptr, Layout::from_size_align_unchecked(size, 1))
+    };
 }
 
 /// Moves the slots idle for longer than [`IDLE`] at `now` to `evicted`.
@@ -279,7 +334,10 @@ unsafe impl GlobalAlloc for ReusingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if reusable(layout) {
             setup();
-            if keep(ptr, layout.size(), BUDGET.load(Ordering::Relaxed)) {
+            // The block's real size, so that reuse for smaller requests never makes it look
+            // smaller than it is (to the budget or to the next request).
+            let size = true_size(ptr, layout.size());
+            if keep(ptr, size, BUDGET.load(Ordering::Relaxed)) {
                 return;
             }
         }
@@ -346,6 +404,21 @@ mod tests {
         assert_eq!(kept_blocks(), 1, "the older block made room");
         assert_eq!(take(MIN_BLOCK), Some(q));
         unsafe { System.dealloc(q, layout) };
+        // A block keeps its real size through reuse by smaller requests.
+        release_all();
+        let five = Layout::from_size_align(MIN_BLOCK * 5, 8).unwrap();
+        let four = Layout::from_size_align(MIN_BLOCK * 9 / 2, 8).unwrap();
+        unsafe {
+            let p = ReusingAlloc.alloc(five);
+            ReusingAlloc.dealloc(p, five);
+            let q = ReusingAlloc.alloc(four);
+            assert_eq!(q, p);
+            ReusingAlloc.dealloc(q, four);
+        }
+        assert_eq!(take(MIN_BLOCK * 4), None, "too large for this request");
+        let p = take(MIN_BLOCK * 5).expect("the whole block is still there");
+        unsafe { ReusingAlloc.dealloc(p, five) };
+        release_all();
         // Idle blocks are given back.
         let p = unsafe { System.alloc(layout) };
         assert!(keep(p, MIN_BLOCK, usize::MAX));

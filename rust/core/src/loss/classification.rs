@@ -46,9 +46,6 @@ use crate::{shape_err, value_err};
 /// `FMA` is true; that is only fast in code compiled for a CPU with FMA instructions (the
 /// kernels pick it in their AVX2 build), and may differ from the plain form in the last bit.
 pub trait FastMath: Real {
-    /// True for `f32` (which has a dedicated AVX-512 kernel for wide rows).
-    #[doc(hidden)]
-    const IS_F32: bool = false;
     /// `e^self`.
     fn fast_exp(self) -> Self;
     /// `e^self` for `self <= 0` or NaN (such as scores minus their maximum), in fewer steps
@@ -144,8 +141,6 @@ const F64_LN: [f64; 11] = [
 ];
 
 impl FastMath for f32 {
-    const IS_F32: bool = true;
-
     #[inline(always)]
     fn fast_exp(self) -> f32 {
         const LO: f32 = -87.336_55;
@@ -784,7 +779,7 @@ pub(crate) fn fold_lanes<T: Real>(mut acc: [T; LANES]) -> T {
 /// `ahead` (the next row) along the way.
 #[inline(always)]
 fn exp_sum<T: FastMath, const FMA: bool>(x: &[T], m: T, out: Option<&mut [T]>, ahead: &[T]) -> T {
-    if T::IS_F32 && exp512::available() {
+    if is_f32::<T>() && exp512::available() {
         // SAFETY: `T` is `f32`, and the CPU has AVX-512F.
         return unsafe { exp_sum_512(x, m, out, ahead, None) };
     }
@@ -963,10 +958,16 @@ fn ce_rows_wide<T: FastMath, const FMA: bool>(
     }
 }
 
+/// True when `T` is `f32` (which has dedicated AVX-512 code); decided at compile time.
+#[inline(always)]
+fn is_f32<T: 'static>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+}
+
 /// [`exp512::exp_sum`] on slices of a `T` that is `f32`.
 ///
 /// # Safety
-/// `T` must be `f32` (`T::IS_F32`) and the CPU must have AVX-512F.
+/// `T` must be `f32` ([`is_f32`]) and the CPU must have AVX-512F.
 #[inline(always)]
 unsafe fn exp_sum_512<T: FastMath>(
     x: &[T],
@@ -975,7 +976,7 @@ unsafe fn exp_sum_512<T: FastMath>(
     ahead: &[T],
     pending: Option<Pending<'_, T>>,
 ) -> T {
-    debug_assert!(T::IS_F32);
+    debug_assert!(is_f32::<T>());
     // SAFETY (all casts): `T` is `f32`.
     let f32s = |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) };
     let f32s_mut = |v: &mut [T]| unsafe {
@@ -996,7 +997,7 @@ unsafe fn exp_sum_512<T: FastMath>(
 /// gradient columns from position `g0` on.
 ///
 /// # Safety
-/// `T` must be `f32` (`T::IS_F32`) and the CPU must have AVX-512F.
+/// `T` must be `f32` ([`is_f32`]) and the CPU must have AVX-512F.
 #[inline(always)]
 unsafe fn group_exp_512<T: FastMath>(
     x: &[T],
@@ -1005,7 +1006,7 @@ unsafe fn group_exp_512<T: FastMath>(
     grad: Option<&mut (&mut [T], usize)>,
     g0: usize,
 ) -> ([T; exp512::GROUP], [T; exp512::GROUP]) {
-    debug_assert!(T::IS_F32);
+    debug_assert!(is_f32::<T>());
     // SAFETY (all casts): `T` is `f32`.
     let xs = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) };
     let out = grad.map(|(g, gld)| {
@@ -1052,7 +1053,7 @@ fn exp_sum_streaming<T: FastMath, const FMA: bool>(
     ahead: &[T],
     mut pending: Option<Pending<'_, T>>,
 ) -> T {
-    if T::IS_F32 && exp512::available() {
+    if is_f32::<T>() && exp512::available() {
         // SAFETY: `T` is `f32`, and the CPU has AVX-512F.
         return unsafe { exp_sum_512(x, m, Some(out), ahead, pending) };
     }
@@ -1180,7 +1181,7 @@ fn ce_cols<T: FastMath, const FMA: bool>(
     // stay in registers; the positions past the last full group go one class at a time.
     const GP: usize = exp512::GROUP;
     let grouped = n / GP * GP;
-    let wide_exp = T::IS_F32 && exp512::available();
+    let wide_exp = is_f32::<T>() && exp512::available();
     for g0 in (0..grouped).step_by(GP) {
         if wide_exp {
             // SAFETY: `T` is `f32` and the CPU has AVX-512F; the slices start at the group.
