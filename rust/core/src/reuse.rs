@@ -151,16 +151,9 @@ fn setup() {
             extern "C" fn after() {
                 unlock();
             }
-            extern "C" {
-                fn pthread_atfork(
-                    prepare: Option<extern "C" fn()>,
-                    parent: Option<extern "C" fn()>,
-                    child: Option<extern "C" fn()>,
-                ) -> i32;
-            }
-            // SAFETY: the handlers only take and release a spin lock that is held for a few
+            // The handlers only take and release a spin lock that is held for a few
             // instructions at a time, never across a call that could fork.
-            unsafe { pthread_atfork(Some(prepare), Some(after), Some(after)) };
+            crate::team::at_fork(Some(prepare), Some(after), Some(after));
         }
     });
 }

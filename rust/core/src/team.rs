@@ -84,6 +84,19 @@ fn register_fork_handler() {
     extern "C" fn in_child() {
         FORKED.store(true, Ordering::Relaxed);
     }
+    // The child handler only stores to an atomic (async-signal-safe).
+    at_fork(None, None, Some(in_child));
+}
+
+/// Registers `fork` handlers with `pthread_atfork`: `prepare` runs in the forking thread
+/// before the fork, `parent` and `child` after it in each process. Handlers must not allocate
+/// or take locks another thread may hold across a fork.
+#[cfg(unix)]
+pub(crate) fn at_fork(
+    prepare: Option<extern "C" fn()>,
+    parent: Option<extern "C" fn()>,
+    child: Option<extern "C" fn()>,
+) {
     extern "C" {
         fn pthread_atfork(
             prepare: Option<extern "C" fn()>,
@@ -91,8 +104,8 @@ fn register_fork_handler() {
             child: Option<extern "C" fn()>,
         ) -> i32;
     }
-    // SAFETY: registers a child handler that only stores to an atomic (async-signal-safe).
-    unsafe { pthread_atfork(None, None, Some(in_child)) };
+    // SAFETY: plain function pointers with C linkage; failure only means no handlers.
+    unsafe { pthread_atfork(prepare, parent, child) };
 }
 
 #[cfg(not(unix))]
