@@ -495,10 +495,7 @@ fn count_kept_avx512(ch: &[i64], ignore: i64, c: u64) -> (bool, usize) {
 /// [`count_kept`] with the widest vectors the CPU has.
 fn count_kept_dispatch(ch: &[i64], ignore: i64, c: u64) -> (bool, usize) {
     #[cfg(target_arch = "x86_64")]
-    if exp512::available()
-        && std::is_x86_feature_detected!("avx512dq")
-        && std::is_x86_feature_detected!("avx512vl")
-    {
+    if exp512::available() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { count_kept_avx512(ch, ignore, c) };
     }
@@ -693,11 +690,6 @@ impl<T: Real> Plan<'_, T> {
     }
 }
 
-/// A zeroed buffer for a result.
-fn output_vec<T: Real>(n: usize) -> Vec<T> {
-    vec![T::zero(); n]
-}
-
 /// A result of `n` elements written by `fill` into memory that is not cleared first: large
 /// results usually land in a reused block (see [`crate::reuse`]), and clearing it would cost a
 /// pass over memory. Returns the result and what `fill` returns.
@@ -719,7 +711,7 @@ pub(crate) const LANES: usize = 64;
 
 /// Asks the CPU to start loading `s` into cache (a hint; no effect on results).
 #[inline(always)]
-fn prefetch<T>(s: &[T]) {
+pub(crate) fn prefetch<T>(s: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
@@ -783,45 +775,25 @@ fn exp_sum<T: FastMath, const FMA: bool>(x: &[T], m: T, out: Option<&mut [T]>, a
         // SAFETY: `T` is `f32`, and the CPU has AVX-512F.
         return unsafe { exp_sum_512(x, m, out, ahead, None) };
     }
-    let mut acc = [T::zero(); LANES];
-    let mut s = T::zero();
-    let mut ahead = ahead.chunks(LANES);
-    match out {
-        Some(out) => {
-            let mut xs = x.chunks_exact(LANES);
-            let mut os = out.chunks_exact_mut(LANES);
-            for (xc, oc) in (&mut xs).zip(&mut os) {
-                if let Some(a) = ahead.next() {
-                    prefetch(a);
-                }
-                for k in 0..LANES {
-                    let e = (xc[k] - m).exp_nonpos_with::<FMA>();
-                    oc[k] = e;
-                    acc[k] = acc[k] + e;
-                }
+    let Some(out) = out else {
+        let mut acc = [T::zero(); LANES];
+        let mut ahead = ahead.chunks(LANES);
+        let mut xs = x.chunks_exact(LANES);
+        for xc in &mut xs {
+            if let Some(a) = ahead.next() {
+                prefetch(a);
             }
-            for (&v, o) in xs.remainder().iter().zip(os.into_remainder()) {
-                let e = (v - m).exp_nonpos_with::<FMA>();
-                *o = e;
-                s = s + e;
+            for k in 0..LANES {
+                acc[k] = acc[k] + (xc[k] - m).exp_nonpos_with::<FMA>();
             }
         }
-        None => {
-            let mut xs = x.chunks_exact(LANES);
-            for xc in &mut xs {
-                if let Some(a) = ahead.next() {
-                    prefetch(a);
-                }
-                for k in 0..LANES {
-                    acc[k] = acc[k] + (xc[k] - m).exp_nonpos_with::<FMA>();
-                }
-            }
-            for &v in xs.remainder() {
-                s = s + (v - m).exp_nonpos_with::<FMA>();
-            }
+        let mut s = T::zero();
+        for &v in xs.remainder() {
+            s = s + (v - m).exp_nonpos_with::<FMA>();
         }
-    }
-    fold_lanes(acc) + s
+        return fold_lanes(acc) + s;
+    };
+    exp_sum_streaming::<T, FMA>(x, m, out, ahead, None)
 }
 
 /// The target-dependent terms of a row whose maximum is `m`: the loss is
@@ -977,20 +949,37 @@ unsafe fn exp_sum_512<T: FastMath>(
     pending: Option<Pending<'_, T>>,
 ) -> T {
     debug_assert!(is_f32::<T>());
-    // SAFETY (all casts): `T` is `f32`.
-    let f32s = |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) };
-    let f32s_mut = |v: &mut [T]| unsafe {
-        std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len())
-    };
     let to_f32 = |v: T| v.to_f32().unwrap_or(f32::NAN);
+    // SAFETY (all casts): `T` is `f32`.
     let stream = pending.map(|p| exp512::Stream {
-        dst: f32s_mut(p.dst),
-        src: f32s(p.src),
+        dst: unsafe { as_f32_mut(p.dst) },
+        src: unsafe { as_f32(p.src) },
         scale: to_f32(p.scale),
         fix: (p.fix.0, to_f32(p.fix.1)),
     });
-    let s = unsafe { exp512::exp_sum(f32s(x), to_f32(m), out.map(f32s_mut), f32s(ahead), stream) };
+    let out = out.map(|o| unsafe { as_f32_mut(o) });
+    let s = unsafe { exp512::exp_sum(as_f32(x), to_f32(m), out, as_f32(ahead), stream) };
     T::c(s as f64)
+}
+
+/// `v` as the `f32` slice it is.
+///
+/// # Safety
+/// `T` must be `f32`.
+#[inline(always)]
+unsafe fn as_f32<T>(v: &[T]) -> &[f32] {
+    // SAFETY: `T` is `f32`, so the layout is the same.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) }
+}
+
+/// `v` as the `f32` slice it is.
+///
+/// # Safety
+/// `T` must be `f32`.
+#[inline(always)]
+unsafe fn as_f32_mut<T>(v: &mut [T]) -> &mut [f32] {
+    // SAFETY: `T` is `f32`, so the layout is the same.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
 }
 
 /// [`exp512::group_exp`] on slices of a `T` that is `f32`, writing the exponentials to the
@@ -1008,13 +997,8 @@ unsafe fn group_exp_512<T: FastMath>(
 ) -> ([T; exp512::GROUP], [T; exp512::GROUP]) {
     debug_assert!(is_f32::<T>());
     // SAFETY (all casts): `T` is `f32`.
-    let xs = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) };
-    let out = grad.map(|(g, gld)| {
-        let g = &mut g[g0..];
-        let g = unsafe { std::slice::from_raw_parts_mut(g.as_mut_ptr() as *mut f32, g.len()) };
-        (g, *gld)
-    });
-    let (m, s) = unsafe { exp512::group_exp(xs, ld, c, out) };
+    let out = grad.map(|(g, gld)| (unsafe { as_f32_mut(&mut g[g0..]) }, *gld));
+    let (m, s) = unsafe { exp512::group_exp(as_f32(x), ld, c, out) };
     (m.map(|v| T::c(v as f64)), s.map(|v| T::c(v as f64)))
 }
 
@@ -1043,8 +1027,8 @@ fn flush_chunk<T: Real>(p: &mut Pending<'_, T>, i: usize) {
 }
 
 /// [`exp_sum`] writing each `exp(x - m)` to `out`, while streaming out the row `pending`
-/// (of the same length) chunk by chunk, so the stores drain while the exponentials are
-/// computed.
+/// (of the same length, when given) chunk by chunk, so the stores drain while the
+/// exponentials are computed.
 #[inline(always)]
 fn exp_sum_streaming<T: FastMath, const FMA: bool>(
     x: &[T],
@@ -1149,6 +1133,51 @@ fn ce_rows_wide_streaming<T: FastMath, const FMA: bool>(
 /// Positions handled together by the column kernel.
 const TP: usize = 64;
 
+/// Positions whose maxima and sums the column kernel keeps in registers at once.
+const GP: usize = exp512::GROUP;
+
+/// For the `len <= GP` positions from `g0` on (class `k` of position `j` at `x[k * ld + j]`):
+/// each one's maximum over the `c` classes and its `sum(exp(x - max))`, writing each
+/// exponential to the gradient columns when given. Called with `len == GP` the loops have a
+/// fixed length, so the maxima and sums stay in registers.
+#[inline(always)]
+fn group_max_exp<T: FastMath, const FMA: bool>(
+    x: &[T],
+    ld: usize,
+    c: usize,
+    g0: usize,
+    len: usize,
+    mut grad: Option<&mut (&mut [T], usize)>,
+) -> ([T; GP], [T; GP]) {
+    let mut mg = [T::neg_infinity(); GP];
+    for k in 0..c {
+        let v = &x[k * ld + g0..k * ld + g0 + len];
+        for l in 0..len {
+            mg[l] = max2(mg[l], v[l]);
+        }
+    }
+    let mut sg = [T::zero(); GP];
+    for k in 0..c {
+        let v = &x[k * ld + g0..k * ld + g0 + len];
+        match grad.as_deref_mut() {
+            Some((g, gld)) => {
+                let o = &mut g[k * *gld + g0..k * *gld + g0 + len];
+                for l in 0..len {
+                    let e = (v[l] - mg[l]).exp_nonpos_with::<FMA>();
+                    o[l] = e;
+                    sg[l] = sg[l] + e;
+                }
+            }
+            None => {
+                for l in 0..len {
+                    sg[l] = sg[l] + (v[l] - mg[l]).exp_nonpos_with::<FMA>();
+                }
+            }
+        }
+    }
+    (mg, sg)
+}
+
 /// The targets of up to `TP` positions in column layout.
 #[derive(Clone, Copy)]
 enum Cols<'a, T> {
@@ -1178,75 +1207,23 @@ fn ce_cols<T: FastMath, const FMA: bool>(
     let mut m = [T::neg_infinity(); TP];
     let mut s = [T::zero(); TP];
     // Groups of `GP` positions with every class in turn, so each group's maximum and sum
-    // stay in registers; the positions past the last full group go one class at a time.
-    const GP: usize = exp512::GROUP;
-    let grouped = n / GP * GP;
+    // stay in registers.
     let wide_exp = is_f32::<T>() && exp512::available();
-    for g0 in (0..grouped).step_by(GP) {
-        if wide_exp {
+    for g0 in (0..n).step_by(GP) {
+        let len = GP.min(n - g0);
+        let (mg, sg) = if len < GP {
+            group_max_exp::<T, FMA>(x, ld, c, g0, len, grad.as_mut())
+        } else if wide_exp {
             // SAFETY: `T` is `f32` and the CPU has AVX-512F; the slices start at the group.
-            let (mg, sg) = unsafe { group_exp_512(&x[g0..], ld, c, grad.as_mut(), g0) };
-            m[g0..g0 + GP].copy_from_slice(&mg);
-            s[g0..g0 + GP].copy_from_slice(&sg);
-            continue;
-        }
-        let mut mg = [T::neg_infinity(); GP];
-        for k in 0..c {
-            let v = &x[k * ld + g0..k * ld + g0 + GP];
-            for l in 0..GP {
-                mg[l] = max2(mg[l], v[l]);
-            }
-        }
-        let mut sg = [T::zero(); GP];
-        for k in 0..c {
-            let v = &x[k * ld + g0..k * ld + g0 + GP];
-            match grad.as_mut() {
-                Some((g, gld)) => {
-                    let o = &mut g[k * *gld + g0..k * *gld + g0 + GP];
-                    for l in 0..GP {
-                        let e = (v[l] - mg[l]).exp_nonpos_with::<FMA>();
-                        o[l] = e;
-                        sg[l] = sg[l] + e;
-                    }
-                }
-                None => {
-                    for l in 0..GP {
-                        sg[l] = sg[l] + (v[l] - mg[l]).exp_nonpos_with::<FMA>();
-                    }
-                }
-            }
-        }
-        m[g0..g0 + GP].copy_from_slice(&mg);
-        s[g0..g0 + GP].copy_from_slice(&sg);
+            unsafe { group_exp_512(&x[g0..], ld, c, grad.as_mut(), g0) }
+        } else {
+            group_max_exp::<T, FMA>(x, ld, c, g0, GP, grad.as_mut())
+        };
+        m[g0..g0 + len].copy_from_slice(&mg[..len]);
+        s[g0..g0 + len].copy_from_slice(&sg[..len]);
     }
     let m = &mut m[..n];
     let s = &mut s[..n];
-    if grouped < n {
-        let (mr, sr) = (&mut m[grouped..], &mut s[grouped..]);
-        for k in 0..c {
-            for (mj, &v) in mr.iter_mut().zip(&col(k)[grouped..]) {
-                *mj = max2(*mj, v);
-            }
-        }
-        for k in 0..c {
-            let v = &col(k)[grouped..];
-            match grad.as_mut() {
-                Some((g, gld)) => {
-                    let out = &mut g[k * *gld + grouped..k * *gld + n];
-                    for (((o, sj), &v), &mj) in out.iter_mut().zip(sr.iter_mut()).zip(v).zip(&*mr) {
-                        let e = (v - mj).exp_nonpos_with::<FMA>();
-                        *o = e;
-                        *sj = *sj + e;
-                    }
-                }
-                None => {
-                    for ((sj, &v), &mj) in sr.iter_mut().zip(v).zip(&*mr) {
-                        *sj = *sj + (v - mj).exp_nonpos_with::<FMA>();
-                    }
-                }
-            }
-        }
-    }
     // The loss of position j is lin[j] + mass[j] * ln(s[j]); see `row_terms`.
     let mut lin = [T::zero(); TP];
     let mut mass = [T::zero(); TP];
@@ -1352,11 +1329,27 @@ fn ce_cols<T: FastMath, const FMA: bool>(
     }
 }
 
+/// `f::<_, C>(args)` with the row width `c` as a compile-time constant `C` for the common
+/// narrow widths (the copy's inner loop then unrolls into plain moves), else `other`.
+macro_rules! by_width {
+    ($c:expr, $f:ident, ($($arg:expr),*), $other:block) => {
+        match $c {
+            2 => $f::<_, 2>($($arg),*),
+            3 => $f::<_, 3>($($arg),*),
+            4 => $f::<_, 4>($($arg),*),
+            5 => $f::<_, 5>($($arg),*),
+            8 => $f::<_, 8>($($arg),*),
+            10 => $f::<_, 10>($($arg),*),
+            16 => $f::<_, 16>($($arg),*),
+            _ => $other,
+        }
+    };
+}
+
 /// Copies `n` rows of `c` values (row-major) into columns of stride `TP`.
 #[inline(always)]
 fn rows_to_cols<T: Copy>(x: &[T], c: usize, n: usize, cols: &mut [T]) {
-    /// The copy for a row width known at compile time: the inner loop unrolls into plain
-    /// moves, where a run-time width costs a loop step per element.
+    /// The copy for a row width known at compile time (see `by_width!`).
     #[inline(always)]
     fn fixed<T: Copy, const C: usize>(x: &[T], n: usize, cols: &mut [T]) {
         for (j, row) in x[..n * C].chunks_exact(C).enumerate() {
@@ -1365,22 +1358,13 @@ fn rows_to_cols<T: Copy>(x: &[T], c: usize, n: usize, cols: &mut [T]) {
             }
         }
     }
-    match c {
-        2 => fixed::<T, 2>(x, n, cols),
-        3 => fixed::<T, 3>(x, n, cols),
-        4 => fixed::<T, 4>(x, n, cols),
-        5 => fixed::<T, 5>(x, n, cols),
-        8 => fixed::<T, 8>(x, n, cols),
-        10 => fixed::<T, 10>(x, n, cols),
-        16 => fixed::<T, 16>(x, n, cols),
-        _ => {
-            for (j, row) in x[..n * c].chunks_exact(c).enumerate() {
-                for (k, &v) in row.iter().enumerate() {
-                    cols[k * TP + j] = v;
-                }
+    by_width!(c, fixed, (x, n, cols), {
+        for (j, row) in x[..n * c].chunks_exact(c).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                cols[k * TP + j] = v;
             }
         }
-    }
+    })
 }
 
 /// Copies columns of stride `TP` back into `n` rows of `c` values.
@@ -1394,22 +1378,13 @@ fn cols_to_rows<T: Copy>(cols: &[T], c: usize, n: usize, x: &mut [T]) {
             }
         }
     }
-    match c {
-        2 => fixed::<T, 2>(cols, n, x),
-        3 => fixed::<T, 3>(cols, n, x),
-        4 => fixed::<T, 4>(cols, n, x),
-        5 => fixed::<T, 5>(cols, n, x),
-        8 => fixed::<T, 8>(cols, n, x),
-        10 => fixed::<T, 10>(cols, n, x),
-        16 => fixed::<T, 16>(cols, n, x),
-        _ => {
-            for (j, row) in x[..n * c].chunks_exact_mut(c).enumerate() {
-                for (k, v) in row.iter_mut().enumerate() {
-                    *v = cols[k * TP + j];
-                }
+    by_width!(c, fixed, (cols, n, x), {
+        for (j, row) in x[..n * c].chunks_exact_mut(c).enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = cols[k * TP + j];
             }
         }
-    }
+    })
 }
 
 /// Cross-entropy of consecutive narrow rows: tiles of `TP` rows are turned into columns, run
@@ -1577,12 +1552,7 @@ fn ce_block_dispatch<T: FastMath>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
+        if exp512::available() {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { ce_block_avx512(p, x, tgt, inner, grad, loss, coef) };
             return;
@@ -1849,7 +1819,7 @@ pub fn cross_entropy<T: FastMath>(
     let pr = prepare_ce("cross_entropy", &input, &target, opts)?;
     let r = opts.reduction;
     let mut per = if r == Reduction::None {
-        output_vec(pr.lay.rows())
+        vec![T::zero(); pr.lay.rows()]
     } else {
         Vec::new()
     };
@@ -1904,7 +1874,7 @@ pub fn cross_entropy_with_grad<T: FastMath>(
     let coef = ce_coef(func, &pr, &grad_output, opts.reduction)?;
     let r = opts.reduction;
     let mut per = if r == Reduction::None {
-        output_vec(pr.lay.rows())
+        vec![T::zero(); pr.lay.rows()]
     } else {
         Vec::new()
     };
@@ -1953,7 +1923,7 @@ pub fn nll_loss<T: Real>(
     let (c, inner) = (lay.classes, lay.inner);
     let x = input.data;
     let lab = target.data;
-    let mut per = output_vec(lay.rows());
+    let mut per = vec![T::zero(); lay.rows()];
     let ignore = opts.ignore_index;
     let w = |y: usize| opts.weight.map_or(T::one(), |w| w[y]);
     crate::parallel::fill_indexed(&mut per, |r| {
@@ -1989,7 +1959,7 @@ pub fn nll_loss_backward<T: Real>(
         r => Coef::All(grad_output.data[0] * grad_scale(r, denom)),
     };
     let (c, inner) = (lay.classes, lay.inner);
-    let mut grad = output_vec(input.data.len());
+    let mut grad = vec![T::zero(); input.data.len()];
     if grad.is_empty() {
         return Ok(grad);
     }
@@ -2043,7 +2013,7 @@ fn binary_map<T: Real, F: Fn(T, T, T, T, usize) -> T + Sync>(
     let pw = pos_weight.unwrap_or(unit);
     let walk = RowWalk::new(input.shape, &[input.shape, w.shape, pw.shape]);
     let (sw, sp) = (walk.inner_strides[1], walk.inner_strides[2]);
-    let mut out = output_vec(input.data.len());
+    let mut out = vec![T::zero(); input.data.len()];
     let x = input.data;
     for_each_row(&mut out, walk.inner, |r, row| {
         let (ox, ow, op) = (walk.offset(r, 0), walk.offset(r, 1), walk.offset(r, 2));

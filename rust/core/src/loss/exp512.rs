@@ -10,14 +10,21 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::classification::{F32_EXP, F32_LN2_HI, F32_LN2_LO, LANES};
+use super::classification::{prefetch, F32_EXP, F32_LN2_HI, F32_LN2_LO, LANES};
 
-/// True when the CPU has AVX-512F (checked once).
+/// True when the CPU has what the AVX-512 builds of the cross-entropy kernels are compiled
+/// for: AVX-512 F, DQ and VL, AVX2 and FMA (checked once).
 #[cfg(target_arch = "x86_64")]
 pub fn available() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx512f"))
+    *HAS.get_or_init(|| {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -126,11 +133,7 @@ pub unsafe fn exp_sum(
     let xp = x.as_ptr();
     for i in 0..full {
         if let Some(a) = ahead.get(i * LANES..) {
-            let p = a.as_ptr() as *const i8;
-            for line in 0..(a.len().min(LANES) * 4).div_ceil(64) {
-                // SAFETY: a prefetch never faults; the address is inside `ahead`.
-                unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(line * 64)) };
-            }
+            prefetch(&a[..a.len().min(LANES)]);
         }
         for (j, a) in acc.iter_mut().enumerate() {
             let at = i * LANES + j * 16;
