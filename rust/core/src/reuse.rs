@@ -178,9 +178,9 @@ fn with_slots<R>(f: impl FnOnce(&mut [Slot; SLOTS], &mut [Slot; SLOTS]) -> R) ->
 
 /// Gives a kept block back to the system.
 fn release(ptr: *mut u8, size: usize) {
-    // Every kept block came from `System` with an alignment of at most MAX_ALIGN, which it
-    // serves with plain `malloc`; the layouts of the requests it served since may differ, so
-    // it goes straight to `free`.
+    // Every kept block came from `malloc`, `calloc`, `realloc` or `posix_memalign` (the
+    // system allocator serves alignments up to MAX_ALIGN with the first three); the layouts of
+    // the requests it served since may differ, so it goes straight to `free`.
     #[cfg(unix)]
     {
         extern "C" {
@@ -259,6 +259,29 @@ fn keep(ptr: *mut u8, size: usize, budget: usize) -> bool {
 
 /// Asks for huge pages behind the 2 MiB-aligned part of a new block (a hint; no effect on
 /// contents), so its first touch faults once per 2 MiB instead of once per 4 KiB.
+/// A new large block from the system, aligned to a cache line where the system allows, so
+/// that kernels can write whole lines with streaming stores from its start.
+fn fresh_block(layout: Layout) -> *mut u8 {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn posix_memalign(out: *mut *mut std::ffi::c_void, align: usize, size: usize) -> i32;
+        }
+        let mut p = std::ptr::null_mut();
+        // SAFETY: 64 is a power of two and a multiple of the pointer size. The block is freed
+        // and resized with `free` and `realloc` (through `System`), which accept it.
+        if unsafe { posix_memalign(&mut p, 64, layout.size()) } == 0 {
+            return p as *mut u8;
+        }
+        std::ptr::null_mut()
+    }
+    #[cfg(not(unix))]
+    // SAFETY: the layout has a non-zero size (it is a large block).
+    unsafe {
+        System.alloc(layout)
+    }
+}
+
 fn advise_huge_pages(ptr: *mut u8, size: usize) {
     #[cfg(target_os = "linux")]
     {
@@ -293,7 +316,7 @@ pub fn release_all() {
     })
 }
 
-// SAFETY: every block handed out is either fresh from `System` or a kept block that is at
+// SAFETY: every block handed out is either fresh from the system or a kept block that is at
 // least as large as requested, suitably aligned (MAX_ALIGN covers the request), and no
 // longer in use; blocks are only kept once, when freed.
 unsafe impl GlobalAlloc for ReusingAlloc {
@@ -307,7 +330,7 @@ unsafe impl GlobalAlloc for ReusingAlloc {
                 return p;
             }
         }
-        let p = System.alloc(layout);
+        let p = fresh_block(layout);
         if !p.is_null() {
             advise_huge_pages(p, layout.size());
         }

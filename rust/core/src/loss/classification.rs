@@ -24,6 +24,8 @@
 //! ```
 
 use crate::error::Result;
+#[cfg(target_arch = "x86_64")]
+use crate::loss::narrow512;
 use crate::loss::{check_grad_output, exp512, Reduction};
 use crate::parallel::{first_position, for_each_row, map_chunks, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
@@ -637,7 +639,7 @@ impl<'a, T> Rows<'a, T> {
 
 /// The gradient coefficient of each row: one value for all rows (mean/sum) or one per row.
 #[derive(Clone, Copy)]
-enum Coef<'a, T> {
+pub(super) enum Coef<'a, T> {
     All(T),
     Each(&'a [T]),
 }
@@ -662,27 +664,27 @@ impl<T: Copy> Coef<'_, T> {
 
 /// What one cross-entropy call needs to know about every row.
 #[derive(Clone, Copy)]
-struct Plan<'a, T> {
-    classes: usize,
-    weight: Option<&'a [T]>,
+pub(super) struct Plan<'a, T> {
+    pub(super) classes: usize,
+    pub(super) weight: Option<&'a [T]>,
     /// Sum of the class weights (`C` without weights).
-    weight_sum: T,
+    pub(super) weight_sum: T,
     /// `1 - label_smoothing`.
-    keep: T,
+    pub(super) keep: T,
     /// `label_smoothing / C`.
-    spread: T,
-    smoothing: bool,
-    ignore: i64,
+    pub(super) spread: T,
+    pub(super) smoothing: bool,
+    pub(super) ignore: i64,
     /// Write the gradient with streaming stores (it is too large to stay in cache).
-    stream: bool,
+    pub(super) stream: bool,
     /// The row after the block being computed (empty for the last), loaded into cache ahead
     /// of time by the wide-row kernel.
-    after: &'a [T],
+    pub(super) after: &'a [T],
 }
 
 impl<T: Real> Plan<'_, T> {
     #[inline(always)]
-    fn w(&self, c: usize) -> T {
+    pub(super) fn w(&self, c: usize) -> T {
         match self.weight {
             Some(w) => w[c],
             None => T::one(),
@@ -1400,6 +1402,27 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
 ) {
     let c = p.classes;
     let nr = x.len() / c;
+    let mut j0 = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Rows::Index(lab) = tgt {
+        if is_f32::<T>() && exp512::available() && c <= narrow512::MAX_CLASSES {
+            // SAFETY: `T` is `f32` (so every cast is to the same type) and the CPU has
+            // AVX-512.
+            j0 = unsafe {
+                narrow512::ce_tiles(
+                    &*(p as *const Plan<'_, T> as *const Plan<'_, f32>),
+                    as_f32(x),
+                    lab,
+                    grad.as_deref_mut().map(|g| as_f32_mut(g)),
+                    loss.as_deref_mut().map(|l| as_f32_mut(l)),
+                    coef.map(|cf| std::mem::transmute_copy::<Coef<'_, T>, Coef<'_, f32>>(&cf)),
+                )
+            };
+        }
+    }
+    if j0 == nr {
+        return;
+    }
     let mut xt = vec![T::zero(); c * TP];
     let mut tt = match tgt {
         Rows::Prob(_) => vec![T::zero(); c * TP],
@@ -1414,7 +1437,6 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
     } else {
         Vec::new()
     };
-    let mut j0 = 0;
     while j0 < nr {
         let n = TP.min(nr - j0);
         let next = (j0 + n)..(j0 + n + TP).min(nr);
@@ -1735,7 +1757,11 @@ fn ce_run<T: FastMath>(
     // Contiguous rows: blocks of about PAR_CHUNK elements. Spatial: one batch element each.
     // Wide rows go several to a block (when there are enough for every thread to get some),
     // so the streaming kernel can overlap one row's stores with the next row's arithmetic.
-    let (rows_per, spatial) = if inner == 1 {
+    // Narrow rows go in whole tiles of 16 (see `narrow512`), so that every block but the last
+    // is all tiles and each tile's gradient starts on a cache line when the result does.
+    let (rows_per, spatial) = if inner == 1 && c < WIDE {
+        ((PAR_CHUNK / c).next_multiple_of(16), false)
+    } else if inner == 1 {
         ((PAR_CHUNK / c).max((rows / 16).clamp(1, 8)), false)
     } else {
         (inner, true)
@@ -2510,5 +2536,119 @@ mod tests {
             ),
             Err(crate::Error::Value(_))
         ));
+    }
+
+    /// The AVX-512 tile kernel for narrow `f32` rows (`narrow512`) gives bit for bit the
+    /// results of the portable column kernel, which the same rows reach when laid out as one
+    /// spatial batch element (class-major).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn narrow_tiles_match_the_column_kernel() {
+        if !exp512::available() {
+            return;
+        }
+        for c in 2..=narrow512::MAX_CLASSES {
+            for rows in [16, 37, 64] {
+                for variant in 0..6 {
+                    tiles_vs_columns(c, rows, variant);
+                }
+            }
+        }
+    }
+
+    /// One comparison; `variant` picks weights, smoothing, per-row coefficients, streaming,
+    /// an ignored class inside `0..c`, and a misaligned gradient.
+    #[cfg(target_arch = "x86_64")]
+    fn tiles_vs_columns(c: usize, rows: usize, variant: usize) {
+        let x: Vec<f32> = (0..rows * c)
+            .map(|i| match i % 23 {
+                5 if variant == 3 => 9_000.0,
+                7 if variant == 4 => -9_000.0,
+                11 if variant == 5 && i / c == 3 => f32::NAN,
+                _ => ((i * 37 % 101) as f32 - 50.0) / 7.0,
+            })
+            .collect();
+        let ignore: i64 = if variant == 2 { 1 } else { -100 };
+        let labels: Vec<i64> = (0..rows)
+            .map(|r| {
+                if r % 7 == 3 {
+                    -100
+                } else {
+                    ((r * 7 + r / 3) % c) as i64
+                }
+            })
+            .map(|y| {
+                if y == -100 && ignore != -100 {
+                    ignore
+                } else {
+                    y
+                }
+            })
+            .collect();
+        let w: Vec<f32> = (0..c).map(|k| 0.5 + (k % 3) as f32).collect();
+        let eps = if variant % 2 == 1 { 0.1 } else { 0.0 };
+        let weighted = variant >= 2;
+        let plan = Plan {
+            classes: c,
+            weight: weighted.then_some(&w[..]),
+            weight_sum: if weighted { w.iter().sum() } else { c as f32 },
+            keep: 1.0 - eps,
+            spread: eps / c as f32,
+            smoothing: eps > 0.0,
+            ignore,
+            stream: variant.is_multiple_of(3),
+            after: &[],
+        };
+        let each: Vec<f32> = (0..rows).map(|r| 0.5 + r as f32 * 0.01).collect();
+        let coef = if variant.is_multiple_of(2) {
+            Coef::Each(&each[..])
+        } else {
+            Coef::All(0.25)
+        };
+        // Rows: the gradient at a 64-byte boundary (or 4 bytes past one for variant 4).
+        let mut store = vec![f32::NAN; rows * c + 32];
+        let skew = (64 - store.as_ptr() as usize % 64) / 4 % 16 + usize::from(variant == 4);
+        let g_rows = &mut store[skew..skew + rows * c];
+        let mut l_rows = vec![f32::NAN; rows];
+        let t = Rows::Index(&labels[..]);
+        ce_block_dispatch(&plan, &x, t, 1, Some(g_rows), Some(&mut l_rows), Some(coef));
+        // The same rows, class-major.
+        let xc: Vec<f32> = (0..rows * c)
+            .map(|i| x[(i % rows) * c + i / rows])
+            .collect();
+        let mut g_cols = vec![f32::NAN; rows * c];
+        let mut l_cols = vec![f32::NAN; rows];
+        let p = Plan {
+            stream: false,
+            ..plan
+        };
+        ce_block_dispatch(
+            &p,
+            &xc,
+            t,
+            rows,
+            Some(&mut g_cols),
+            Some(&mut l_cols),
+            Some(coef),
+        );
+        let g_rows = &store[skew..skew + rows * c];
+        let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        for j in 0..rows {
+            assert!(
+                same(l_rows[j], l_cols[j]),
+                "c={c} rows={rows} v={variant} loss {j}"
+            );
+            for k in 0..c {
+                let (a, b) = (g_rows[j * c + k], g_cols[k * rows + j]);
+                assert!(
+                    same(a, b),
+                    "c={c} rows={rows} v={variant} grad ({j}, {k}): {a} vs {b}"
+                );
+            }
+        }
+        assert!(
+            l_rows.iter().any(|v| v.is_finite() && *v != 0.0),
+            "c={c} rows={rows} v={variant}: {l_rows:?}"
+        );
     }
 }

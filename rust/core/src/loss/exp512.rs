@@ -37,7 +37,7 @@ pub fn available() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn exp_nonpos(x: __m512) -> __m512 {
+pub(super) fn exp_nonpos(x: __m512) -> __m512 {
     // max(lo, x) returns x when x is NaN.
     let xc = _mm512_max_ps(_mm512_set1_ps(-104.0), x);
     let k = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(

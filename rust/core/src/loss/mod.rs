@@ -7,6 +7,8 @@ pub mod contrastive;
 pub mod distribution;
 mod exp512;
 pub mod margin;
+#[cfg(target_arch = "x86_64")]
+mod narrow512;
 pub mod regression;
 
 use crate::error::Result;
