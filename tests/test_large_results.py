@@ -3,7 +3,8 @@
 kept and handed out again without being cleared.
 
 Every element of a reused block must be written: the tests first leave NaN-filled blocks
-behind, so an element a kernel skipped would show up as NaN.
+behind, so an element a kernel skipped would show up as NaN. Leaf gradients of 4 MiB and more
+are copied and summed by the extension, into such blocks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 
+import ferrograd as fg
 import ferrograd.functional as F
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from reference import cross_entropy_grad_ref, cross_entropy_ref
 
 # float32 gradients of these shapes are just over 16 MiB: wide rows and narrow rows.
 WIDE = (300, 14_000)
-NARROW = (420_000, 10)
+NARROW = (420_007, 10)  # the last 7 rows are not a whole tile of 16
 
 
 def _leave_nan_blocks(nbytes: int) -> None:
@@ -137,3 +139,36 @@ def test_reading_the_budget_does_not_allocate() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "(2097152, 4)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_leaf_gradients_are_own_copies_and_accumulate(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    shape = (1100, 1000)  # 4.4 MB in float32
+    a = fg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    b = fg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+    _leave_nan_blocks(a.data.nbytes)
+    # Both leaves receive the same upstream array; each must get its own copy.
+    (a + b).sum().backward()
+    assert a.grad.dtype == dtype and b.grad.dtype == dtype
+    np.testing.assert_array_equal(a.grad, np.ones(shape, dtype))
+    np.testing.assert_array_equal(b.grad, np.ones(shape, dtype))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad[0, 0] = 5.0
+    assert b.grad[0, 0] == 1.0
+    w = rng.standard_normal(shape).astype(dtype)
+    (a * fg.tensor(w)).sum().backward()
+    want = 1.0 + w
+    want[0, 0] = 5.0 + w[0, 0]
+    np.testing.assert_array_equal(a.grad, want.astype(dtype))
+    np.testing.assert_array_equal(b.grad, np.ones(shape, dtype))
+
+
+def test_large_leaf_gradient_of_a_transposed_use() -> None:
+    rng = np.random.default_rng(6)
+    c = fg.tensor(rng.standard_normal((1000, 600)), requires_grad=True)  # 4.8 MB
+    w = rng.standard_normal((600, 1000))
+    _leave_nan_blocks(c.data.nbytes)
+    (c.T * fg.tensor(w)).sum().backward()
+    assert c.grad.shape == (1000, 600) and c.grad.flags.c_contiguous
+    np.testing.assert_array_equal(c.grad, w.T)

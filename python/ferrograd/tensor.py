@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ops
+from . import _core, ops
 from .exceptions import DTypeError, FerrogradError, ShapeError
 
 BackwardFn = Callable[[np.ndarray], Sequence[Any]]
@@ -243,7 +243,7 @@ class Tensor:
             if g is None:
                 continue
             if node._backward is None:
-                node.grad = g.copy() if node.grad is None else node.grad + g
+                node.grad = _leaf_grad(node.grad, g)
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
@@ -434,6 +434,22 @@ def _make(data: Any, parents: Sequence[Any], backward: BackwardFn) -> Tensor:
         out._parents = ()
         out._backward = None
     return out
+
+
+#: Gradients at least this large are copied and summed by the extension, whose allocator
+#: reuses large blocks (fresh NumPy memory of this size costs page faults on every step).
+_LARGE_GRAD_BYTES = 4 << 20
+
+
+def _leaf_grad(prev: np.ndarray | None, g: np.ndarray) -> np.ndarray:
+    """A leaf's new ``.grad``: a copy of ``g`` (so that no two leaves share one array), or
+    ``prev + g`` when it already has one."""
+    large = g.nbytes >= _LARGE_GRAD_BYTES and g.dtype in (np.float32, np.float64)
+    if prev is None:
+        return _core.copy(g) if large else g.copy()
+    if large and isinstance(prev, np.ndarray) and prev.dtype == g.dtype and prev.shape == g.shape:
+        return ops.add(prev, g)
+    return prev + g
 
 
 def _topological(root: Tensor) -> Iterator[Tensor]:

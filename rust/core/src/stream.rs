@@ -5,6 +5,9 @@
 //! a large result by a third. The data then goes to memory rather than the cache, so this only
 //! pays for results written once and read much later, and only when they are large.
 
+use crate::parallel::for_each_chunk;
+use crate::real::Real;
+
 /// Results of at least this many bytes are worth streaming.
 pub const STREAM_MIN_BYTES: usize = 16 << 20;
 
@@ -54,6 +57,37 @@ pub fn copy_streaming<T: Copy>(dst: &mut [T], src: &[T]) {
     dst.copy_from_slice(src);
 }
 
+/// A copy of `src` in a new vector, made on the threads when it is large and with streaming
+/// stores when it is larger than [`STREAM_MIN_BYTES`] (fenced before it is returned). Large
+/// results come from the allocator's reused blocks ([`crate::reuse`]), so unlike a copy into
+/// fresh memory this costs no page faults in a loop.
+///
+/// # Examples
+/// ```
+/// use ferrograd_core::stream::copied;
+/// let src: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+/// assert_eq!(copied(&src), src);
+/// ```
+pub fn copied<T: Real>(src: &[T]) -> Vec<T> {
+    let stream = std::mem::size_of_val(src) >= STREAM_MIN_BYTES;
+    let mut v: Vec<T> = Vec::with_capacity(src.len());
+    // SAFETY: the capacity holds `src.len()` elements, any bit pattern is a valid float, and
+    // every element is written below before the length is set and anything is read.
+    let dst = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr(), src.len()) };
+    for_each_chunk(dst, |start, chunk| {
+        let from = &src[start..start + chunk.len()];
+        if stream {
+            copy_streaming(chunk, from);
+            fence();
+        } else {
+            chunk.copy_from_slice(from);
+        }
+    });
+    // SAFETY: all elements are written.
+    unsafe { v.set_len(src.len()) };
+    v
+}
+
 /// Orders earlier streaming stores before everything after it (streaming stores are not
 /// ordered by the usual release/acquire pairs).
 #[inline(always)]
@@ -88,6 +122,10 @@ mod tests {
             copy_streaming(&mut dst[start..start + 250], &src[..250]);
             fence();
             assert_eq!(&dst[start..start + 250], &src[..250]);
+        }
+        for n in [0, 1, 1000, (STREAM_MIN_BYTES / 4) + 3] {
+            let src: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            assert_eq!(copied(&src), src);
         }
         let src: Vec<[u8; 3]> = (0..50).map(|i| [i as u8; 3]).collect();
         let mut dst = vec![[0u8; 3]; 50];

@@ -152,6 +152,20 @@ unary_bindings! {
     neg, neg_backward, UnaryOp::Neg;
 }
 
+/// A copy of `x` (C order) in memory from the extension's allocator: large copies are made
+/// on the threads into reused blocks (see `ferrograd_core::reuse`).
+#[pyfunction]
+pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+    with_float!("copy", [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let sx = shape(&x);
+        ensure_room::<T>("copy", &[&sx])?;
+        let dx = data(&x);
+        let v = run(py, || Ok(ferrograd_core::stream::copied(&dx)))?;
+        out(py, v, &sx)
+    })
+}
+
 /// `x ** exponent` for a scalar exponent.
 #[pyfunction]
 pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> PyResult<Arr<'py>> {
@@ -520,6 +534,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         sqrt_backward,
         neg,
         neg_backward,
+        copy,
         pow,
         pow_backward,
         sum,
