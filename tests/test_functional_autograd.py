@@ -213,3 +213,43 @@ def test_cross_entropy_tensor_errors_and_non_finite_upstream() -> None:
     F.cross_entropy(t, labels).backward(np.array(np.inf))
     np.testing.assert_array_equal(t.grad, F.cross_entropy_backward(np.inf, x, labels))
     assert (t.grad[1] == 0).all()
+
+
+def test_cross_entropy_fused_gradient_is_handed_over_once() -> None:
+    """The fused pass's gradient becomes the leaf's ``.grad`` without a copy, so it must be
+    handed over only once: a second backward through the same graph recomputes it, and
+    changing the leaf's ``.grad`` in place never changes a later result."""
+    x = rand(6, 3)
+    y = np.array([0, 1, 2, 0, 2, 1])
+    want = F.cross_entropy_backward(1.0, x, y)
+    t = tensor(x, requires_grad=True)
+    loss = F.cross_entropy(t, y)
+    loss.backward()
+    np.testing.assert_array_equal(t.grad, want)
+    t.grad *= 0.0  # in place, as an optimizer or clipping may do
+    loss.backward()
+    np.testing.assert_array_equal(t.grad, want)
+    (loss * 3.0).backward()
+    np.testing.assert_allclose(t.grad, 4.0 * want, rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_fused_gradient_reaches_shared_and_non_leaf_inputs() -> None:
+    """Logits that feed more than one loss, or that come from another op, get the sum of
+    every gradient; the leaves involved never share one array."""
+    x = rand(6, 3)
+    y1 = np.array([0, 1, 2, 0, 2, 1])
+    y2 = np.array([2, 2, 1, 0, 0, 1])
+    t = tensor(x, requires_grad=True)
+    (F.cross_entropy(t, y1) + F.cross_entropy(t, y2, reduction="sum") * 0.5).backward()
+    want = F.cross_entropy_backward(1.0, x, y1) + F.cross_entropy_backward(
+        0.5, x, y2, reduction="sum"
+    )
+    np.testing.assert_allclose(t.grad, want, rtol=1e-12, atol=1e-15)
+    # Through a product: t2 * w gets the gradient, w stays a separate array.
+    t2 = tensor(x, requires_grad=True)
+    w = tensor(np.full((6, 3), 2.0), requires_grad=True)
+    F.cross_entropy(t2 * w, y1).backward()
+    g = F.cross_entropy_backward(1.0, 2.0 * x, y1)
+    np.testing.assert_allclose(t2.grad, 2.0 * g, rtol=1e-12)
+    np.testing.assert_allclose(w.grad, x * g, rtol=1e-12)
+    assert not np.shares_memory(t2.grad, w.grad)

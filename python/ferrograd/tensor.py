@@ -237,15 +237,21 @@ class Tensor:
                     f"backward: gradient has shape {g.shape}, but the tensor has {self.shape}"
                 )
             g = g.astype(self.dtype, copy=False)
-        grads: dict[int, np.ndarray] = {id(self): g}
+        # Each pending gradient, and whether it is owned: referenced by nothing outside this
+        # loop, so that a leaf can take it as its .grad without a copy.
+        grads: dict[int, tuple[np.ndarray, bool]] = {id(self): (g, False)}
         for node in _topological(self):
-            g = grads.pop(id(node), None)
-            if g is None:
+            entry = grads.pop(id(node), None)
+            if entry is None:
                 continue
+            g, owned = entry
             if node._backward is None:
-                node.grad = _leaf_grad(node.grad, g)
+                node.grad = g if owned and node.grad is None else _leaf_grad(node.grad, g)
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
+                fresh = isinstance(pg, Owned)
+                if fresh:
+                    pg = pg.array
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
                 pg = np.asarray(pg)
@@ -255,7 +261,8 @@ class Tensor:
                     pg = ops.sum_to_shape(pg, parent.shape)
                 key = id(parent)
                 prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                # A sum is a new array, so it is owned.
+                grads[key] = (pg, fresh) if prev is None else (_sum(prev[0], pg), True)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -442,14 +449,33 @@ _LARGE_GRAD_BYTES = 4 << 20
 
 
 def _leaf_grad(prev: np.ndarray | None, g: np.ndarray) -> np.ndarray:
-    """A leaf's new ``.grad``: a copy of ``g`` (so that no two leaves share one array), or
-    ``prev + g`` when it already has one."""
-    large = g.nbytes >= _LARGE_GRAD_BYTES and g.dtype in (np.float32, np.float64)
+    """A leaf's new ``.grad`` from a gradient ``g`` that others may hold: a copy of ``g`` (so
+    that no two leaves share one array), or ``prev + g`` when it already has one."""
     if prev is None:
-        return _core.copy(g) if large else g.copy()
-    if large and isinstance(prev, np.ndarray) and prev.dtype == g.dtype and prev.shape == g.shape:
-        return ops.add(prev, g)
-    return prev + g
+        return _core.copy(g) if _large_float(g) else g.copy()
+    return _sum(prev, g)
+
+
+def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` as a new array (by the extension for large float arrays of one shape)."""
+    if _large_float(b) and isinstance(a, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape:
+        return ops.add(a, b)
+    return a + b
+
+
+def _large_float(a: np.ndarray) -> bool:
+    return a.nbytes >= _LARGE_GRAD_BYTES and a.dtype in (np.float32, np.float64)
+
+
+class Owned:
+    """A gradient that a backward rule hands over: no one else references ``array``, so a
+    leaf may take it as its ``.grad`` without a copy. Rules return it in place of the array.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
 
 
 def _topological(root: Tensor) -> Iterator[Tensor]:

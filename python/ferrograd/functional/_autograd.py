@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..exceptions import FerrogradError
-from ..tensor import Tensor, _make, _needs_grad
+from ..tensor import Owned, Tensor, _make, _needs_grad
 
 # Losses of (input - target): the gradient with respect to the target is the negated one.
 _TARGET_NEGATED = {"mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"}
@@ -78,10 +78,11 @@ def differentiable_fused(
 
     When the first argument is the only one that needs a gradient and the loss is reduced
     (mean or sum, so its gradient is linear in one number), the forward computes the gradient
-    for ``grad_output = 1`` along with the loss, and the backward only scales it: the logits
-    are read once instead of twice (an upstream gradient that is not finite goes through
-    ``bwd``). The gradient is computed and held even if ``backward`` never runs, so
-    evaluation should run under :class:`~ferrograd.no_grad`. Otherwise this is
+    for ``grad_output = 1`` along with the loss, and the backward only scales it in place and
+    hands it over (see :class:`~ferrograd.tensor.Owned`): the logits are read once instead of
+    twice. A second backward through the same graph, or an upstream gradient that is not
+    finite, goes through ``bwd``. The gradient is computed and held even if ``backward`` never
+    runs, so evaluation should run under :class:`~ferrograd.no_grad`. Otherwise this is
     :func:`differentiable`.
     """
     plain = differentiable(fwd, bwd)
@@ -107,15 +108,20 @@ def differentiable_fused(
             # Bad arguments: let the general path raise, under this function's name.
             return plain(*args, **kwargs)
 
+        held = [grad_one]
+
         def backward(g: Any) -> tuple[Any]:
             g = np.asarray(g)
             scale = g.reshape(())
-            if scale == 1:
-                return (grad_one,)
-            if not np.isfinite(scale):
-                # inf * 0 would put NaN where the gradient is 0 by construction (ignored rows).
+            if not held or not np.isfinite(scale):
+                # Already handed out (a second backward through this graph), or an upstream
+                # gradient that is not finite (inf * 0 would put NaN where the gradient is 0
+                # by construction, on ignored rows): the general path.
                 return (bwd(g, **named),)
-            return (grad_one * grad_one.dtype.type(scale),)
+            grad = held.pop()
+            if scale != 1:
+                grad *= grad.dtype.type(scale)
+            return (Owned(grad),)
 
         return _make(loss, list(bound.args), backward)
 
