@@ -137,3 +137,21 @@ def test_ndarray_on_the_left_defers_to_tensor():
     assert isinstance(y, Tensor)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+
+
+def test_leaf_gradients_are_own_c_ordered_arrays():
+    """Leaves that receive one upstream array each get their own copy, and a gradient summed
+    from transposed uses is C-ordered, as a fresh ``.grad`` always is."""
+    a = tensor(np.ones((3, 2)), requires_grad=True)
+    b = tensor(np.ones((3, 2)), requires_grad=True)
+    (a + b).backward(np.full((3, 2), 2.0))
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    a.grad[0, 0] = 7.0
+    assert b.grad[0, 0] == 2.0
+    w = tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    (w.T * 2.0 + w.T * 3.0).sum().backward()
+    assert w.grad.flags.c_contiguous
+    np.testing.assert_array_equal(w.grad, np.full((3, 2), 5.0))
+    s = tensor(np.array(2.0), requires_grad=True)
+    (s * 3.0 + s * 4.0).backward()
+    assert isinstance(s.grad, np.ndarray) and s.grad.shape == () and s.grad == 7.0

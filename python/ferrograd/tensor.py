@@ -457,10 +457,11 @@ def _leaf_grad(prev: np.ndarray | None, g: np.ndarray) -> np.ndarray:
 
 
 def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a + b`` as a new array (by the extension for large float arrays of one shape)."""
+    """``a + b`` as a new C-ordered array (by the extension for large float arrays of one
+    shape)."""
     if _large_float(b) and isinstance(a, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape:
         return ops.add(a, b)
-    return a + b
+    return np.asarray(a + b, order="C")
 
 
 def _large_float(a: np.ndarray) -> bool:

@@ -133,12 +133,15 @@ fn tiles<const C: usize>(
             _mm512_castsi256_si512(_mm512_cvtepi64_epi32(l0)),
             _mm512_cvtepi64_epi32(l1),
         );
-        // Ignored rows read class 0, whose result is then discarded.
+        // Ignored rows read class 0, whose result is then discarded. The labels were checked,
+        // but they are borrowed from an array another thread could change since; the clamp
+        // keeps every read inside the tile whatever they hold.
         let y = _mm512_maskz_mov_epi32(!skip, y);
-        // SAFETY: y is in 0..C on every lane (labels are checked), so inside the tile.
+        let y = _mm512_min_epu32(y, _mm512_set1_epi32(C as i32 - 1));
+        // SAFETY: y is in 0..C on every lane (clamped above), so inside the tile.
         let xy = unsafe { _mm512_i32gather_ps::<4>(_mm512_add_epi32(row_at, y), base) };
         let wy = match p.weight {
-            // SAFETY: y is in 0..C and the weights have C values.
+            // SAFETY: y is in 0..C (clamped) and the weights have at least C values.
             Some(w) => unsafe { _mm512_i32gather_ps::<4>(y, w.as_ptr()) },
             None => _mm512_set1_ps(1.0),
         };
