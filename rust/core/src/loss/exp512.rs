@@ -103,12 +103,34 @@ fn fixed(s: &Stream<'_>, start: usize, v: __m512) -> __m512 {
 pub unsafe fn exp_sum(
     x: &[f32],
     m: f32,
+    out: Option<&mut [f32]>,
+    ahead: &[f32],
+    stream: Option<Stream<'_>>,
+) -> f32 {
+    // One loop for each case, so none of them tests for the others inside.
+    match (out.is_some(), stream.is_some()) {
+        (true, true) => exp_sum_with::<true, true>(x, m, out, ahead, stream),
+        (true, false) => exp_sum_with::<true, false>(x, m, out, ahead, stream),
+        (false, true) => exp_sum_with::<false, true>(x, m, out, ahead, stream),
+        (false, false) => exp_sum_with::<false, false>(x, m, out, ahead, stream),
+    }
+}
+
+/// [`exp_sum`] with `out` given when `OUT` and `stream` given when `STREAM`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn exp_sum_with<const OUT: bool, const STREAM: bool>(
+    x: &[f32],
+    m: f32,
     mut out: Option<&mut [f32]>,
     ahead: &[f32],
     mut stream: Option<Stream<'_>>,
 ) -> f32 {
     const _: () = assert!(LANES == 64, "the four accumulators cover LANES lanes");
     let n = x.len();
+    assert_eq!(out.is_some(), OUT, "exp_sum: output");
+    assert_eq!(stream.is_some(), STREAM, "exp_sum: stream");
     if let Some(o) = out.as_deref() {
         assert_eq!(o.len(), n, "exp_sum: output length");
     }
@@ -127,6 +149,18 @@ pub unsafe fn exp_sum(
     };
     let body = (n - head) / LANES;
     let scale = _mm512_set1_ps(stream.as_ref().map_or(0.0, |s| s.scale));
+    let (dst, src) = match stream.as_mut() {
+        Some(s) => (s.dst.as_mut_ptr(), s.src.as_ptr()),
+        None => (std::ptr::null_mut(), std::ptr::null()),
+    };
+    let op = out
+        .as_deref_mut()
+        .map_or(std::ptr::null_mut(), |o| o.as_mut_ptr());
+    // The one block of LANES streamed elements that holds the fix-up (if any).
+    let fix_block = stream
+        .as_ref()
+        .and_then(|s| s.fix.0.checked_sub(head))
+        .map_or(usize::MAX, |d| d / LANES);
     let mv = _mm512_set1_ps(m);
     let mut acc = [_mm512_setzero_ps(); 4];
     let full = n / LANES;
@@ -140,19 +174,24 @@ pub unsafe fn exp_sum(
             // SAFETY: `at + 16 <= full * LANES <= n`.
             let v = unsafe { _mm512_loadu_ps(xp.add(at)) };
             let e = exp_nonpos(_mm512_sub_ps(v, mv));
-            if let Some(o) = out.as_deref_mut() {
-                // SAFETY: `o` has `n` elements.
-                unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(at), e) };
+            if OUT {
+                // SAFETY: `out` has `n` elements.
+                unsafe { _mm512_storeu_ps(op.add(at), e) };
             }
             *a = _mm512_add_ps(*a, e);
         }
-        if let (Some(s), true) = (stream.as_mut(), i < body) {
+        if STREAM && i < body {
             for j in 0..4 {
                 let at = head + i * LANES + j * 16;
                 // SAFETY: `at + 16 <= head + body * LANES <= n`; `dst + at` is 64-byte aligned.
                 unsafe {
-                    let v = _mm512_mul_ps(_mm512_loadu_ps(s.src.as_ptr().add(at)), scale);
-                    _mm512_stream_ps(s.dst.as_mut_ptr().add(at), fixed(s, at, v));
+                    let mut v = _mm512_mul_ps(_mm512_loadu_ps(src.add(at)), scale);
+                    if i == fix_block {
+                        if let Some(s) = stream.as_ref() {
+                            v = fixed(s, at, v);
+                        }
+                    }
+                    _mm512_stream_ps(dst.add(at), v);
                 }
             }
         }
