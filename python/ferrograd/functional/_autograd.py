@@ -8,6 +8,7 @@ with the same arguments; the gradients it returns line up with the leading argum
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from typing import Any, Callable
@@ -113,12 +114,17 @@ def differentiable_fused(
         def backward(g: Any) -> tuple[Any]:
             g = np.asarray(g)
             scale = g.reshape(())
-            if not held or not np.isfinite(scale):
+            grad = None
+            if np.isfinite(scale):
+                # pop() without a test first, so two threads running backward through one
+                # graph never both take it.
+                with contextlib.suppress(IndexError):
+                    grad = held.pop()
+            if grad is None:
                 # Already handed out (a second backward through this graph), or an upstream
                 # gradient that is not finite (inf * 0 would put NaN where the gradient is 0
                 # by construction, on ignored rows): the general path.
                 return (bwd(g, **named),)
-            grad = held.pop()
             if scale != 1:
                 grad *= grad.dtype.type(scale)
             return (Owned(grad),)
