@@ -13,13 +13,16 @@ use std::arch::x86_64::*;
 use super::classification::{prefetch, F32_EXP, F32_LN2_HI, F32_LN2_LO, LANES};
 
 /// True when the CPU has what the AVX-512 builds of the cross-entropy kernels are compiled
-/// for: AVX-512 F, DQ and VL, AVX2 and FMA (checked once).
+/// for: AVX-512 F, DQ and VL, AVX2 and FMA, and `FERROGRAD_AVX512` is not `0` (checked once).
+/// With the variable at `0` the AVX2 builds run instead, as on CPUs without AVX-512 (to
+/// compare, or where AVX-512 lowers the clock).
 #[cfg(target_arch = "x86_64")]
 pub fn available() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
     *HAS.get_or_init(|| {
-        std::is_x86_feature_detected!("avx512f")
+        std::env::var_os("FERROGRAD_AVX512").is_none_or(|v| v != "0")
+            && std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512dq")
             && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx2")
