@@ -24,9 +24,9 @@
 //! ```
 
 use crate::error::Result;
-#[cfg(target_arch = "x86_64")]
-use crate::loss::narrow512;
 use crate::loss::{check_grad_output, exp512, Reduction};
+#[cfg(target_arch = "x86_64")]
+use crate::loss::{narrow256, narrow512};
 use crate::parallel::{first_position, for_each_row, map_chunks, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::scratch::{give_back, take_scratch};
@@ -1389,8 +1389,9 @@ fn cols_to_rows<T: Copy>(cols: &[T], c: usize, n: usize, x: &mut [T]) {
     })
 }
 
-/// Cross-entropy of consecutive narrow rows. With AVX-512, `f32` class-index rows of up to 16
-/// classes go through `narrow512` 16 at a time; the rest (and every other case) in tiles of
+/// Cross-entropy of consecutive narrow rows. In the FMA builds, `f32` class-index rows of up
+/// to 16 classes go through `narrow512` (16 at a time) or `narrow256` (8 at a time, without
+/// AVX-512); the rest (and every other case) in tiles of
 /// `TP` rows that are turned into columns, run through [`ce_cols`], and their gradient turned
 /// back into rows.
 #[inline(always)]
@@ -1407,19 +1408,29 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
     let mut j0 = 0;
     #[cfg(target_arch = "x86_64")]
     if let Rows::Index(lab) = tgt {
-        if is_f32::<T>() && exp512::available() && c <= narrow512::MAX_CLASSES {
-            // SAFETY: `T` is `f32` (so every cast is to the same type) and the CPU has
-            // AVX-512.
-            j0 = unsafe {
-                narrow512::ce_tiles(
-                    &*(p as *const Plan<'_, T> as *const Plan<'_, f32>),
-                    as_f32(x),
-                    lab,
-                    grad.as_deref_mut().map(|g| as_f32_mut(g)),
-                    loss.as_deref_mut().map(|l| as_f32_mut(l)),
-                    coef.map(|cf| std::mem::transmute_copy::<Coef<'_, T>, Coef<'_, f32>>(&cf)),
-                )
-            };
+        // The FMA builds only: the tile kernels compute as those do.
+        if FMA && is_f32::<T>() && c <= narrow512::MAX_CLASSES.min(narrow256::MAX_CLASSES) {
+            let avx512 = exp512::available();
+            if avx512
+                || (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
+            {
+                // SAFETY: `T` is `f32` (so every cast is to the same type) and the CPU has
+                // what the kernel is compiled for.
+                j0 = unsafe {
+                    let (p, x) = (
+                        &*(p as *const Plan<'_, T> as *const Plan<'_, f32>),
+                        as_f32(x),
+                    );
+                    let g = grad.as_deref_mut().map(|g| as_f32_mut(g));
+                    let l = loss.as_deref_mut().map(|l| as_f32_mut(l));
+                    let cf = coef.map(|cf| std::mem::transmute_copy::<_, Coef<'_, f32>>(&cf));
+                    if avx512 {
+                        narrow512::ce_tiles(p, x, lab, g, l, cf)
+                    } else {
+                        narrow256::ce_tiles(p, x, lab, g, l, cf)
+                    }
+                };
+            }
         }
     }
     if j0 == nr {

@@ -8,6 +8,8 @@ pub mod distribution;
 mod exp512;
 pub mod margin;
 #[cfg(target_arch = "x86_64")]
+mod narrow256;
+#[cfg(target_arch = "x86_64")]
 mod narrow512;
 pub mod regression;
 
