@@ -5,7 +5,7 @@
 //! in registers, and the gradient leaves through a small column buffer read back with gathers
 //! in row order, 32 bytes at a time. Every value is computed with the operations of the
 //! portable kernel's AVX2 build, in its order (its exponential included), so the results are
-//! bit for bit the same.
+//! bit for bit the same (NaN results aside, whose sign may differ).
 
 use std::arch::x86_64::*;
 

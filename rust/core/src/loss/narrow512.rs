@@ -7,7 +7,8 @@
 //! the gradient goes out through a small buffer that is read back with gathers in row order,
 //! so it leaves in whole 64-byte vectors (streamed when the plan asks for it and the address
 //! allows). Every value is computed with the same operations in the same order as the
-//! portable AVX-512 build, so the results are bit for bit the same.
+//! portable AVX-512 build, so the results are bit for bit the same (NaN results aside, whose
+//! sign may differ).
 
 use std::arch::x86_64::*;
 
