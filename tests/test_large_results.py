@@ -105,23 +105,33 @@ def test_results_do_not_depend_on_block_reuse() -> None:
     """With reuse turned off (FERROGRAD_CACHE_MB=0) the results are bit for bit the same."""
     x, y = _case(WIDE, 5)
     _, here = F.cross_entropy_with_grad(x, y)
+    there = _gradient_elsewhere(x, y, {"FERROGRAD_CACHE_MB": "0"}, repeat=2)
+    np.testing.assert_array_equal(here, there)
+
+
+def _gradient_elsewhere(
+    x: np.ndarray, y: np.ndarray, env: dict[str, str], repeat: int = 1, **kw: str
+) -> np.ndarray:
+    """The gradient of ``cross_entropy_with_grad(x, y, **kw)`` from a fresh process with the
+    extra environment ``env`` (computed ``repeat`` times there, the last one returned)."""
     code = (
         "import sys, numpy as np, ferrograd.functional as F\n"
         "x = np.load(sys.argv[1]); y = np.load(sys.argv[2])\n"
-        "for _ in range(2):\n"
-        "    _, g = F.cross_entropy_with_grad(x, y)\n"
+        f"for _ in range({repeat}):\n"
+        f"    _, g = F.cross_entropy_with_grad(x, y, **{kw!r})\n"
         "sys.stdout.buffer.write(g.tobytes())\n"
     )
     with tempfile.TemporaryDirectory() as d:
         px, py = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
         np.save(px, x)
         np.save(py, y)
-        env = dict(os.environ, FERROGRAD_CACHE_MB="0")
         out = subprocess.run(
-            [sys.executable, "-c", code, px, py], env=env, capture_output=True, check=True
+            [sys.executable, "-c", code, px, py],
+            env=dict(os.environ, **env),
+            capture_output=True,
+            check=True,
         ).stdout
-    there = np.frombuffer(out, np.float32).reshape(x.shape)
-    np.testing.assert_array_equal(here, there)
+    return np.frombuffer(out, x.dtype).reshape(x.shape)
 
 
 def test_reading_the_budget_does_not_allocate() -> None:
@@ -206,20 +216,7 @@ def test_the_avx2_build_of_cross_entropy() -> None:
     x, y = _case((4096, 10), 7)
     x[:, 3] = -95.0
     x[:, 5] = 0.0
-    code = (
-        "import sys, numpy as np, ferrograd.functional as F\n"
-        "x = np.load(sys.argv[1]); y = np.load(sys.argv[2])\n"
-        "g = F.cross_entropy_with_grad(x, y, reduction='sum')[1]\n"
-        "sys.stdout.buffer.write(g.tobytes())\n"
-    )
-    with tempfile.TemporaryDirectory() as d:
-        px, py = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
-        np.save(px, x)
-        np.save(py, y)
-        out = subprocess.run(
-            [sys.executable, "-c", code, px, py], env=env, capture_output=True, check=True
-        ).stdout
-    there = np.frombuffer(out, np.float32).reshape(x.shape)
+    there = _gradient_elsewhere(x, y, {"FERROGRAD_AVX512": "0"}, reduction="sum")
     here_grad = F.cross_entropy_with_grad(x, y, reduction="sum")[1]
     np.testing.assert_allclose(there, here_grad, rtol=1e-5, atol=1e-30)
     if _has_avx512():
