@@ -10,6 +10,7 @@
 use std::arch::x86_64::*;
 
 use super::classification::{Coef, FastMath, Plan, F32_EXP, F32_LN2_HI, F32_LN2_LO};
+use super::narrow512::{back_table, whole_tiles};
 
 /// Rows handled together: one per vector lane.
 const TILE: usize = 8;
@@ -94,36 +95,19 @@ fn tiles<const C: usize>(
     mut loss: Option<&mut [f32]>,
     coef: Option<Coef<'_, f32>>,
 ) -> usize {
-    let rows = (x.len() / C).min(lab.len());
-    let done = rows / TILE * TILE;
-    // The bounds every pointer below stays within.
-    assert!(x.len() >= done * C && lab.len() >= done, "ce_tiles: input");
-    if let Some(g) = grad.as_ref() {
-        assert!(g.len() >= done * C, "ce_tiles: gradient");
-    }
-    if let Some(l) = loss.as_ref() {
-        assert!(l.len() >= done, "ce_tiles: loss");
-    }
-    if let Some(Coef::Each(cf)) = coef {
-        assert!(cf.len() >= done, "ce_tiles: coefficients");
-    }
-    if let Some(w) = p.weight {
-        assert!(w.len() >= C, "ce_tiles: weights");
-    }
+    let done = whole_tiles(
+        p,
+        C,
+        TILE,
+        (x, lab),
+        (grad.as_deref(), loss.as_deref(), coef),
+    );
     // Lane j of a tile is row j: its class-k score sits at `j * C + k` from the tile start.
     let row_at = _mm256_mullo_epi32(
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
         _mm256_set1_epi32(C as i32),
     );
-    // Element `8 i + l` of the tile's gradient (row-major) is the gradient of row
-    // `(8 i + l) / C`, class `(8 i + l) % C`, kept in the column buffer at `class * 8 + row`.
-    let mut back = [[0i32; TILE]; C];
-    for (i, b) in back.iter_mut().enumerate() {
-        for (l, v) in b.iter_mut().enumerate() {
-            let q = i * TILE + l;
-            *v = ((q % C) * TILE + q / C) as i32;
-        }
-    }
+    let back = back_table::<C, TILE>();
     let mut buf = Buf([0.0; TILE * MAX_CLASSES]);
     let ignore = _mm256_set1_epi64x(p.ignore);
     let keep = _mm256_set1_ps(p.keep);

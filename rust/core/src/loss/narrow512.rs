@@ -65,36 +65,19 @@ fn tiles<const C: usize>(
     mut loss: Option<&mut [f32]>,
     coef: Option<Coef<'_, f32>>,
 ) -> usize {
-    let rows = (x.len() / C).min(lab.len());
-    let done = rows / TILE * TILE;
-    // The bounds every pointer below stays within.
-    assert!(x.len() >= done * C && lab.len() >= done, "ce_tiles: input");
-    if let Some(g) = grad.as_ref() {
-        assert!(g.len() >= done * C, "ce_tiles: gradient");
-    }
-    if let Some(l) = loss.as_ref() {
-        assert!(l.len() >= done, "ce_tiles: loss");
-    }
-    if let Some(Coef::Each(cf)) = coef {
-        assert!(cf.len() >= done, "ce_tiles: coefficients");
-    }
-    if let Some(w) = p.weight {
-        assert!(w.len() >= C, "ce_tiles: weights");
-    }
+    let done = whole_tiles(
+        p,
+        C,
+        TILE,
+        (x, lab),
+        (grad.as_deref(), loss.as_deref(), coef),
+    );
     // Lane j of a tile is row j: its class-k score sits at `j * C + k` from the tile start.
     let row_at = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(C as i32),
     );
-    // Element `16 * i + l` of the tile's gradient (row-major) is the gradient of row
-    // `(16 i + l) / C`, class `(16 i + l) % C`, kept in the column buffer at `class * 16 + row`.
-    let mut back = [[0i32; TILE]; C];
-    for (i, b) in back.iter_mut().enumerate() {
-        for (l, v) in b.iter_mut().enumerate() {
-            let q = i * TILE + l;
-            *v = ((q % C) * TILE + q / C) as i32;
-        }
-    }
+    let back = back_table::<C, TILE>();
     let mut buf = Buf([0.0; TILE * MAX_CLASSES]);
     let ignore = _mm512_set1_epi64(p.ignore);
     let keep = _mm512_set1_ps(p.keep);
@@ -214,6 +197,50 @@ fn tiles<const C: usize>(
         }
     }
     done
+}
+
+/// A tile kernel's gradient, losses and gradient coefficients (each when wanted).
+type Outputs<'a> = (Option<&'a [f32]>, Option<&'a [f32]>, Option<Coef<'a, f32>>);
+
+/// Checks the bounds the tile kernels' pointers stay within, for rows of `c` classes in
+/// tiles of `tile` rows, and returns the number of rows in whole tiles.
+pub(super) fn whole_tiles(
+    p: &Plan<'_, f32>,
+    c: usize,
+    tile: usize,
+    (x, lab): (&[f32], &[i64]),
+    (grad, loss, coef): Outputs<'_>,
+) -> usize {
+    let rows = (x.len() / c).min(lab.len());
+    let done = rows / tile * tile;
+    assert!(x.len() >= done * c && lab.len() >= done, "ce_tiles: input");
+    if let Some(g) = grad {
+        assert!(g.len() >= done * c, "ce_tiles: gradient");
+    }
+    if let Some(l) = loss {
+        assert!(l.len() >= done, "ce_tiles: loss");
+    }
+    if let Some(Coef::Each(cf)) = coef {
+        assert!(cf.len() >= done, "ce_tiles: coefficients");
+    }
+    if let Some(w) = p.weight {
+        assert!(w.len() >= c, "ce_tiles: weights");
+    }
+    done
+}
+
+/// Where the gradient of a tile of `T` rows of `C` classes is read back from its column
+/// buffer: element `T * i + l` of the tile (row-major) is row `(T i + l) / C`, class
+/// `(T i + l) % C`, kept in the buffer at `class * T + row`.
+pub(super) fn back_table<const C: usize, const T: usize>() -> [[i32; T]; C] {
+    let mut back = [[0i32; T]; C];
+    for (i, b) in back.iter_mut().enumerate() {
+        for (l, v) in b.iter_mut().enumerate() {
+            let q = i * T + l;
+            *v = ((q % C) * T + q / C) as i32;
+        }
+    }
+    back
 }
 
 /// `-v`, as the portable kernel's negation (a sign flip).
