@@ -129,8 +129,8 @@ fn true_size(ptr: *mut u8, size: usize) -> usize {
         extern "C" {
             fn malloc_usable_size(ptr: *mut std::ffi::c_void) -> usize;
         }
-        // SAFETY: `ptr` is a live block from the system `malloc` (every kept or reused block
-        // is; larger alignments never get here).
+        // SAFETY: `ptr` is a live block from the system's `malloc`, `calloc`, `realloc` or
+        // `posix_memalign` (every kept or reused block is; larger alignments never get here).
         unsafe { malloc_usable_size(ptr as *mut std::ffi::c_void) }.max(size)
     }
     #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
@@ -257,8 +257,6 @@ fn keep(ptr: *mut u8, size: usize, budget: usize) -> bool {
     })
 }
 
-/// Asks for huge pages behind the 2 MiB-aligned part of a new block (a hint; no effect on
-/// contents), so its first touch faults once per 2 MiB instead of once per 4 KiB.
 /// A new large block from the system, aligned to a cache line where the system allows, so
 /// that kernels can write whole lines with streaming stores from its start.
 fn fresh_block(layout: Layout) -> *mut u8 {
@@ -282,6 +280,8 @@ fn fresh_block(layout: Layout) -> *mut u8 {
     }
 }
 
+/// Asks for huge pages behind the 2 MiB-aligned part of a new block (a hint; no effect on
+/// contents), so its first touch faults once per 2 MiB instead of once per 4 KiB.
 fn advise_huge_pages(ptr: *mut u8, size: usize) {
     #[cfg(target_os = "linux")]
     {
