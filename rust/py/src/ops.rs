@@ -8,6 +8,7 @@ use ferrograd_core::softmax as activation;
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::borrow::Cow;
 
 use crate::arrays::{borrow, data, out, shape};
 use crate::errors::{run, shape_error, to_py};
@@ -160,8 +161,11 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
         ensure_room::<T>("copy", &[&sx])?;
-        let dx = data(&x);
-        let v = run(py, || Ok(ferrograd_core::stream::copied(&dx)))?;
+        // An array not in C order is gathered into a new vector already: that is the copy.
+        let v = match data(&x) {
+            Cow::Borrowed(d) => run(py, || Ok(ferrograd_core::stream::copied(d)))?,
+            Cow::Owned(v) => v,
+        };
         out(py, v, &sx)
     })
 }
