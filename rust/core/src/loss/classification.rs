@@ -1409,11 +1409,9 @@ fn ce_rows_narrow<T: FastMath, const FMA: bool>(
     #[cfg(target_arch = "x86_64")]
     if let Rows::Index(lab) = tgt {
         // The FMA builds only: the tile kernels compute as those do.
-        if FMA && is_f32::<T>() && c <= narrow512::MAX_CLASSES.min(narrow256::MAX_CLASSES) {
+        if FMA && is_f32::<T>() && c <= narrow512::MAX_CLASSES {
             let avx512 = exp512::available();
-            if avx512
-                || (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"))
-            {
+            if avx512 || avx2_fma() {
                 // SAFETY: `T` is `f32` (so every cast is to the same type) and the CPU has
                 // what the kernel is compiled for.
                 j0 = unsafe {
@@ -1544,38 +1542,46 @@ fn ce_block<T: FastMath, const FMA: bool>(
     }
 }
 
-/// [`ce_block`] compiled for AVX2 and FMA when the CPU has them (8 f32 lanes instead of 4,
-/// fused multiply-adds in the polynomials).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn ce_block_avx2<T: FastMath>(
-    p: &Plan<'_, T>,
-    x: &[T],
-    tgt: Rows<'_, T>,
-    inner: usize,
-    grad: Option<&mut [T]>,
-    loss: Option<&mut [T]>,
-    coef: Option<Coef<'_, T>>,
-) {
-    ce_block::<T, true>(p, x, tgt, inner, grad, loss, coef)
+/// Defines `$name`: [`ce_block`] (FMA build) compiled for the CPU features `$features`.
+macro_rules! ce_block_for {
+    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<T: FastMath>(
+            p: &Plan<'_, T>,
+            x: &[T],
+            tgt: Rows<'_, T>,
+            inner: usize,
+            grad: Option<&mut [T]>,
+            loss: Option<&mut [T]>,
+            coef: Option<Coef<'_, T>>,
+        ) {
+            ce_block::<T, true>(p, x, tgt, inner, grad, loss, coef)
+        }
+    };
 }
 
-/// [`ce_block`] compiled for AVX-512 (16 f32 lanes).
+ce_block_for!(
+    /// [`ce_block`] compiled for AVX2 and FMA when the CPU has them (8 f32 lanes instead of 4,
+    /// fused multiply-adds in the polynomials).
+    ce_block_avx2,
+    "avx2,fma"
+);
+ce_block_for!(
+    /// [`ce_block`] compiled for AVX-512 (16 f32 lanes).
+    ce_block_avx512,
+    "avx512f,avx512dq,avx512vl,avx2,fma"
+);
+
+/// True when the CPU has AVX2 and FMA, what the AVX2 builds are compiled for.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-unsafe fn ce_block_avx512<T: FastMath>(
-    p: &Plan<'_, T>,
-    x: &[T],
-    tgt: Rows<'_, T>,
-    inner: usize,
-    grad: Option<&mut [T]>,
-    loss: Option<&mut [T]>,
-    coef: Option<Coef<'_, T>>,
-) {
-    ce_block::<T, true>(p, x, tgt, inner, grad, loss, coef)
+fn avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
-/// Runs [`ce_block`] with the best instruction set available.
+/// Runs [`ce_block`] with the best instruction set available, then a fence when the gradient
+/// was streamed, so the block's writes are complete before the team reports it done.
 fn ce_block_dispatch<T: FastMath>(
     p: &Plan<'_, T>,
     x: &[T],
@@ -1586,33 +1592,17 @@ fn ce_block_dispatch<T: FastMath>(
     coef: Option<Coef<'_, T>>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if exp512::available() {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { ce_block_avx512(p, x, tgt, inner, grad, loss, coef) };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { ce_block_avx2(p, x, tgt, inner, grad, loss, coef) };
-            return;
-        }
+    if exp512::available() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        unsafe { ce_block_avx512(p, x, tgt, inner, grad, loss, coef) };
+    } else if avx2_fma() {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        unsafe { ce_block_avx2(p, x, tgt, inner, grad, loss, coef) };
+    } else {
+        ce_block::<T, false>(p, x, tgt, inner, grad, loss, coef);
     }
-    ce_block::<T, false>(p, x, tgt, inner, grad, loss, coef)
-}
-
-/// [`ce_block_dispatch`], then a fence when the gradient was streamed, so the block's writes
-/// are complete before the team reports it done.
-fn ce_block_run<T: FastMath>(
-    p: &Plan<'_, T>,
-    x: &[T],
-    tgt: Rows<'_, T>,
-    inner: usize,
-    grad: Option<&mut [T]>,
-    loss: Option<&mut [T]>,
-    coef: Option<Coef<'_, T>>,
-) {
-    ce_block_dispatch(p, x, tgt, inner, grad, loss, coef);
+    #[cfg(not(target_arch = "x86_64"))]
+    ce_block::<T, false>(p, x, tgt, inner, grad, loss, coef);
     if p.stream {
         fence();
     }
@@ -1807,7 +1797,7 @@ fn ce_run<T: FastMath>(
             };
             match l {
                 Some(l) => {
-                    ce_block_run(p, xs, tgt, inner, g, Some(&mut l[..]), cf);
+                    ce_block_dispatch(p, xs, tgt, inner, g, Some(&mut l[..]), cf);
                     if total {
                         sum_f64(l)
                     } else {
@@ -1815,7 +1805,7 @@ fn ce_run<T: FastMath>(
                     }
                 }
                 None => {
-                    ce_block_run(p, xs, tgt, inner, g, None, cf);
+                    ce_block_dispatch(p, xs, tgt, inner, g, None, cf);
                     0.0
                 }
             }
@@ -2665,7 +2655,7 @@ mod tests {
         );
         // The AVX2 tile kernel on the whole tiles: its exponential is the portable one, which
         // the AVX-512 one equals outside (-104, -87.3), a range these scores never reach.
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if avx2_fma() {
             let g2 = &mut store[skew..skew + rows * c];
             g2.fill(f32::NAN);
             let mut l2 = vec![f32::NAN; rows];

@@ -10,13 +10,10 @@
 use std::arch::x86_64::*;
 
 use super::classification::{Coef, FastMath, Plan, F32_EXP, F32_LN2_HI, F32_LN2_LO};
-use super::narrow512::{back_table, whole_tiles};
+use super::narrow512::{back_table, by_classes, whole_tiles, MAX_CLASSES};
 
 /// Rows handled together: one per vector lane.
 const TILE: usize = 8;
-
-/// The widest rows handled here.
-pub(super) const MAX_CLASSES: usize = 16;
 
 /// Column buffer of one tile's gradient, aligned to a cache line.
 #[repr(C, align(64))]
@@ -37,15 +34,7 @@ pub(super) unsafe fn ce_tiles(
     loss: Option<&mut [f32]>,
     coef: Option<Coef<'_, f32>>,
 ) -> usize {
-    macro_rules! widths {
-        ($($c:literal)*) => {
-            match p.classes {
-                $($c => tiles::<$c>(p, x, lab, grad, loss, coef),)*
-                _ => 0,
-            }
-        };
-    }
-    widths!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    by_classes!(p.classes, tiles(p, x, lab, grad, loss, coef))
 }
 
 /// `e^x` for `x <= 0` or NaN, as the portable `exp_nonpos_with::<true>` computes it.

@@ -43,16 +43,34 @@ pub(super) unsafe fn ce_tiles(
     loss: Option<&mut [f32]>,
     coef: Option<Coef<'_, f32>>,
 ) -> usize {
-    macro_rules! widths {
-        ($($c:literal)*) => {
-            match p.classes {
-                $($c => tiles::<$c>(p, x, lab, grad, loss, coef),)*
-                _ => 0,
-            }
-        };
-    }
-    widths!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    by_classes!(p.classes, tiles(p, x, lab, grad, loss, coef))
 }
+
+/// `$tiles::<C>(args)` for the row width `$c` as the constant `C`, for every width the tile
+/// kernels handle (2 to [`MAX_CLASSES`]); 0 rows done for any other width.
+macro_rules! by_classes {
+    ($c:expr, $tiles:ident($($arg:expr),*)) => {
+        match $c {
+            2 => $tiles::<2>($($arg),*),
+            3 => $tiles::<3>($($arg),*),
+            4 => $tiles::<4>($($arg),*),
+            5 => $tiles::<5>($($arg),*),
+            6 => $tiles::<6>($($arg),*),
+            7 => $tiles::<7>($($arg),*),
+            8 => $tiles::<8>($($arg),*),
+            9 => $tiles::<9>($($arg),*),
+            10 => $tiles::<10>($($arg),*),
+            11 => $tiles::<11>($($arg),*),
+            12 => $tiles::<12>($($arg),*),
+            13 => $tiles::<13>($($arg),*),
+            14 => $tiles::<14>($($arg),*),
+            15 => $tiles::<15>($($arg),*),
+            16 => $tiles::<16>($($arg),*),
+            _ => 0,
+        }
+    };
+}
+pub(super) use by_classes;
 
 /// [`ce_tiles`] for rows of `C` classes.
 #[inline]
