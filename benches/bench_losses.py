@@ -4,10 +4,10 @@ PyTorch when installed), float32, in one run.
 Cases: (1_000_000, 10) (many narrow rows) and (512, 32_000) (few wide rows). ferrograd is
 timed as two calls (``cross_entropy`` then ``cross_entropy_backward``), as the fused
 ``cross_entropy_with_grad``, and through autograd (``F.cross_entropy`` on a Tensor, then
-``backward()``, which copies the gradient into the leaf's ``.grad``); NumPy runs the best
-plain expression of the same forward and backward (stable log-softmax, one full-size buffer
-updated in place, reductions chosen for the row width). GB/s counts the bytes of input read
-plus gradient written.
+``backward()``, which hands the fused pass's gradient to the leaf's ``.grad``); NumPy runs
+the best plain expression of the same forward and backward (stable log-softmax, one
+full-size buffer updated in place, reductions chosen for the row width). GB/s counts the
+bytes of input read plus gradient written.
 
 Run: ``make bench`` or ``.venv/bin/python benches/bench_losses.py``.
 """
