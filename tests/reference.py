@@ -1839,3 +1839,60 @@ def mlp_gradient_descent(
         w2 -= lr * g_w2
         b2 -= lr * g_b2
     return losses, [w1, b1, w2, b2]
+
+
+def _mlp_grads(
+    x: np.ndarray, y: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray
+) -> tuple[float, list[np.ndarray]]:
+    """Loss ``mean((tanh(x W1^T + b1) W2^T + b2 - y)^2)`` and its gradients (chain rule)."""
+    z = x @ w1.T + b1
+    h = np.tanh(z)
+    out = h @ w2.T + b2
+    diff = out - y
+    g_out = 2.0 * diff / y.size
+    g_h = g_out @ w2
+    g_z = g_h * (1.0 - h**2)
+    grads = [g_z.T @ x, g_z.sum(axis=0), g_out.T @ h, g_out.sum(axis=0)]
+    return float(np.mean(diff**2)), grads
+
+
+def mlp_minibatch_sgd(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: list[np.ndarray],
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    accum: int = 1,
+    l1: float = 0.0,
+    l2: float = 0.0,
+) -> tuple[list[float], list[np.ndarray]]:
+    """Mini-batch SGD over batches taken in order, as a training loop without shuffling does.
+
+    ``accum`` consecutive batches make one step; each batch's loss weighs by its share of the
+    group's samples, so the step equals one on the concatenated group. ``l1 * sum|W|`` and
+    ``l2 * sum W^2`` are added for the two weight matrices (not the biases). Returns the mean
+    data loss of each epoch (weighted by batch size) and the final weights.
+    """
+    w = [np.array(a, dtype=np.float64) for a in weights]
+    n = len(x)
+    starts = list(range(0, n, batch_size))
+    epoch_losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for g in range(0, len(starts), accum):
+            group = starts[g : g + accum]
+            size = sum(min(s + batch_size, n) - s for s in group)
+            grads = [np.zeros_like(a) for a in w]
+            for s in group:
+                xb, yb = x[s : s + batch_size], y[s : s + batch_size]
+                loss, gs = _mlp_grads(xb, yb, *w)
+                total += loss * len(xb)
+                for acc, gi in zip(grads, gs):
+                    acc += gi * (len(xb) / size)
+            for i in (0, 2):
+                grads[i] = grads[i] + l1 * np.sign(w[i]) + 2.0 * l2 * w[i]
+            for a, gi in zip(w, grads):
+                a -= lr * gi
+        epoch_losses.append(total / n)
+    return epoch_losses, w

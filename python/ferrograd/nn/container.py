@@ -40,6 +40,34 @@ class Sequential(Module):
             return Sequential(*mods[idx])
         return mods[idx]
 
+    def __setitem__(self, idx: int, module: Module) -> None:
+        """Replaces the module at ``idx`` (keeping its name), e.g. a new head for fine-tuning."""
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"Sequential: only Modules can be assigned, got {type(module).__name__}"
+            )
+        self._modules[self._name_at(idx)] = module
+
+    def __delitem__(self, idx: int | slice) -> None:
+        names = list(self._modules)
+        targets = names[idx] if isinstance(idx, slice) else [self._name_at(idx)]
+        for name in targets:
+            del self._modules[name]
+        if all(name.isdigit() for name in names):
+            # Keep the names 0, 1, 2, ... as PyTorch does.
+            kept = list(self._modules.values())
+            self._modules.clear()
+            for i, m in enumerate(kept):
+                self._modules[str(i)] = m
+
+    def _name_at(self, idx: int) -> str:
+        names = list(self._modules)
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise TypeError(f"Sequential: indices must be ints, got {type(idx).__name__}")
+        if not -len(names) <= idx < len(names):
+            raise IndexError(f"Sequential: index {idx} is out of range for {len(names)} modules")
+        return names[idx]
+
     def __len__(self) -> int:
         return len(self._modules)
 

@@ -171,6 +171,23 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def freeze(self) -> Module:
+        """Stops training every parameter of this module and below (``requires_grad_(False)``).
+
+        Examples
+        --------
+        >>> from ferrograd import nn
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> _ = model[0].freeze()
+        >>> [p.requires_grad for p in model.parameters()]
+        [False, False, True, True]
+        """
+        return self.requires_grad_(False)
+
+    def unfreeze(self) -> Module:
+        """Trains every parameter of this module and below again."""
+        return self.requires_grad_(True)
+
     def zero_grad(self) -> None:
         """Drops every parameter's gradient."""
         for p in self.parameters():
