@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .exceptions import DTypeError, ShapeError
+from .exceptions import ArgumentError, DTypeError, ShapeError
 
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _REAL_KINDS = frozenset("biuf")  # bool, signed and unsigned integers, floats
@@ -129,3 +129,20 @@ def check_axis_range(func: str, axis: int) -> int:
     if not -(2**62) <= axis < 2**62:
         raise ShapeError(f"{func}: axis {axis} is out of bounds")
     return axis
+
+
+def narrow_float(where: str, arr: np.ndarray, dt: np.dtype[Any]) -> np.ndarray:
+    """A copy of ``arr`` as ``dt``; an ArgumentError if a finite value overflows to inf (a
+    float64 checkpoint loaded into float32 parameters, say). ``where`` starts the message."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.array(arr, dtype=dt, copy=True, order="C")
+    if out.dtype.kind == "f" and arr.dtype.kind in "fiu" and out.dtype.itemsize < 8:
+        overflow = np.isinf(out) & np.isfinite(arr)
+        if overflow.any():
+            at = tuple(int(i) for i in np.argwhere(overflow)[0])
+            raise ArgumentError(
+                f"{where}: value {arr[at].item()!r} at index {at} does not fit in {dt} (its "
+                f"largest value is {np.finfo(dt).max:.4g}); convert the model to float64 with "
+                ".double() to keep it"
+            )
+    return out

@@ -1,7 +1,8 @@
 """The exceptions ferrograd raises.
 
-Every error is a :class:`FerrogradError`; shape and dtype problems are also the standard
-``ValueError`` and ``TypeError``, so existing ``except`` clauses keep working.
+Every error is a :class:`FerrogradError`; shape and dtype problems and values outside an
+argument's domain are also the standard ``ValueError`` and ``TypeError``, so existing
+``except`` clauses keep working.
 
 Examples
 --------
@@ -28,4 +29,9 @@ class DTypeError(FerrogradError, TypeError):
     """An argument of an element type the operation does not support."""
 
 
-__all__ = ["DTypeError", "FerrogradError", "ShapeError"]
+class ArgumentError(FerrogradError, ValueError):
+    """An argument whose value is outside what the function accepts: a label out of range, an
+    unknown ``reduction``, a size that is not a positive integer, a probability above 1, ..."""
+
+
+__all__ = ["ArgumentError", "DTypeError", "FerrogradError", "ShapeError"]

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._arrays import narrow_float
 from ..exceptions import DTypeError, FerrogradError, ShapeError
 from ..tensor import Tensor
 from .parameter import Parameter
@@ -281,15 +282,17 @@ class Module:
                 f"load_state_dict: the state does not fit {type(self).__name__}:\n  "
                 + "\n  ".join(problems)
             )
+        new_values = {}  # converted first, so that a value that does not fit changes nothing
         for key, (m, name, is_param) in slots.items():
-            if key not in state:
-                continue
+            if key in state:
+                cur = m._parameters[name].data if is_param else m._buffers[name]
+                new_values[key] = narrow_float(f"load_state_dict: {key}", state[key], cur.dtype)
+        for key, value in new_values.items():
+            m, name, is_param = slots[key]
             if is_param:
-                p = m._parameters[name]
-                p.data = state[key].astype(p.data.dtype, copy=True)
+                m._parameters[name].data = value
             else:
-                cur = m._buffers[name]
-                m._buffers[name] = state[key].astype(cur.dtype, copy=True)
+                m._buffers[name] = value
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: Any) -> None:

@@ -216,6 +216,12 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state saved by :meth:`state_dict` (milestones as a Counter again,
+        also when they come back from a checkpoint as a plain dict)."""
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)
+
     def get_lr(self) -> list[float]:
         if self.last_epoch not in self.milestones:
             return self._lrs()

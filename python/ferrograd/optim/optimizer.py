@@ -49,6 +49,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._arrays import narrow_float
 from ..exceptions import DTypeError, ShapeError
 from ..tensor import Tensor, enable_grad
 
@@ -368,7 +369,9 @@ class Optimizer:
                             f"{name}.load_state_dict: state {key!r} of parameter {k} has shape "
                             f"{arr.shape}, but the parameter has {p.shape}"
                         )
-                    entry[key] = np.array(arr, dtype=p.dtype, copy=True, order="C")
+                    entry[key] = narrow_float(
+                        f"{name}.load_state_dict: state {key!r} of parameter {k}", arr, p.dtype
+                    )
             new_state.append((p, entry))
         groups = []
         for g, s in zip(self.param_groups, saved_groups):
