@@ -150,7 +150,7 @@ def test_evaluate_equals_the_loss_and_accuracy_of_one_big_batch():
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     assert got["loss"] == pytest.approx(-log_p[np.arange(100), y].mean(), rel=1e-5)
     assert got["accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == y))
-    np.testing.assert_array_equal(trainer.predict(x, batch_size=9), model(x).data)
+    np.testing.assert_allclose(trainer.predict(x, batch_size=9), model(x).data, rtol=1e-5, atol=1e-6)
 
 
 def test_evaluate_and_predict_use_eval_mode_and_restore_train_mode():
@@ -298,7 +298,7 @@ def test_clip_grad_norm_limits_each_step():
     )
     moved = math.sqrt(sum(float(((p.data - b) ** 2).sum()) for p, b in zip(model.parameters(),
                                                                              before)))
-    assert moved == pytest.approx(0.5, rel=1e-9)  # one step of lr * clipped norm
+    assert moved == pytest.approx(0.5, rel=1e-6)  # one step of lr * clipped norm (+1e-6 guard)
 
 
 def test_scheduler_is_stepped_per_epoch_and_logged():

@@ -36,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -57,6 +58,14 @@ _LOSSES = {
 
 class Unsupported(FerrogradError):
     """Raised internally when a model, loss or optimizer cannot be captured."""
+
+
+class _Skipped(Exception):
+    """A step whose non-finite loss left everything unchanged (carries the step's result)."""
+
+    def __init__(self, result: tuple[float, Any, bool]) -> None:
+        super().__init__()
+        self.result = result
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -180,8 +189,19 @@ class CompiledStep:
         return self._plan is not None
 
     def __call__(self, x: Any, y: Any) -> float:
+        return self.run(x, y)[0]
+
+    def run(
+        self, x: Any, y: Any, *, keep_output: bool = False, skip_non_finite: bool = False
+    ) -> tuple[float, np.ndarray | None]:
+        """One step; the loss and, with ``keep_output``, the model's output (the loss's input,
+        computed in training mode before the update).
+
+        With ``skip_non_finite`` a step whose loss is NaN or infinite changes nothing: not the
+        parameters, nor the optimizer's state or step counts.
+        """
         if self._plan is None:
-            return self._eager(x, y)
+            return self._eager(x, y, keep_output, skip_non_finite)
         dt = self.params[0].dtype
         xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
         ya = y.data if isinstance(y, Tensor) else y
@@ -195,25 +215,49 @@ class CompiledStep:
         group = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
         plan = self._plan
-        if self._kind == "SGD":
-            return self.optimizer._run_update(
-                group,
-                self.params,
-                lambda bufs, fresh, **hp: plan.sgd(xa, ya, data, bufs, fresh, **hp),
-            )
-        return self.optimizer._run_update(
-            group,
-            self.params,
-            lambda m, v, vmax, steps, **hp: plan.adam(xa, ya, data, m, v, vmax, steps, **hp),
-        )
+        flags = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
 
-    def _eager(self, x: Any, y: Any) -> float:
+        def applied(result: tuple[float, Any, bool]) -> tuple[float, Any, bool]:
+            if not result[2]:
+                # Raised so that the optimizer does not record this step.
+                raise _Skipped(result)
+            return result
+
+        try:
+            if self._kind == "SGD":
+                result = self.optimizer._run_update(
+                    group,
+                    self.params,
+                    lambda bufs, fresh, **hp: applied(
+                        plan.sgd(xa, ya, data, bufs, fresh, **hp, **flags)
+                    ),
+                )
+            else:
+                result = self.optimizer._run_update(
+                    group,
+                    self.params,
+                    lambda m, v, vmax, steps, **hp: applied(
+                        plan.adam(xa, ya, data, m, v, vmax, steps, **hp, **flags)
+                    ),
+                )
+        except _Skipped as skipped:
+            result = skipped.result
+        return result[0], result[1]
+
+    def _eager(
+        self, x: Any, y: Any, keep_output: bool, skip_non_finite: bool
+    ) -> tuple[float, np.ndarray | None]:
         self.optimizer.zero_grad()
         xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-        loss = self.loss_fn(self.model(xt), y)
+        out = self.model(xt)
+        loss = self.loss_fn(out, y)
+        value = float(loss.data)
+        output = np.array(out.data if isinstance(out, Tensor) else out) if keep_output else None
+        if skip_non_finite and not math.isfinite(value):
+            return value, output
         loss.backward()
         self.optimizer.step()
-        return float(loss.data)
+        return value, output
 
 
 def compile(model: Any, loss_fn: Any, optimizer: Any) -> Callable[[Any, Any], float]:

@@ -102,8 +102,6 @@ def _labels_pair(task: str, loss_fn: Any, y: np.ndarray, out: np.ndarray) -> tup
 
 def build(spec: Any, loss_fn: Any) -> list[Metric]:
     """Metric objects from a list of names and callables (or a dict name -> callable)."""
-    from .. import metrics as M
-
     task = task_of(loss_fn)
     if spec is None:
         spec = default_metrics(task)
@@ -121,6 +119,8 @@ def build(spec: Any, loss_fn: Any) -> list[Metric]:
             continue
         if not isinstance(item, str):
             raise TypeError(f"metrics: each metric must be a name or a callable, got {item!r}")
+        from .. import metrics as M
+
         out.append(Metric(name, _named(item, task, loss_fn, M)))
     return out
 

@@ -421,7 +421,7 @@ class Trainer:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         dtype = self._dtype()
-        track = any(h.metrics for h in self.heads.heads) or not self.heads.single
+        track = self._keep_outputs or not self.heads.single
         sums = {"loss": 0.0}
         seen = 0
         outputs: list[list[Any]] = [[] for _ in self.heads.heads]
@@ -495,6 +495,11 @@ class Trainer:
 
         return get_default_dtype()
 
+    @property
+    def _keep_outputs(self) -> bool:
+        """Whether steps must hand back outputs (for training metrics)."""
+        return any(h.metrics for h in self.heads.heads)
+
     def _current_key(self) -> tuple[Any, ...]:
         return (
             tuple(id(p) for p in self.model.parameters()),
@@ -534,8 +539,6 @@ class Trainer:
             return "gradient clipping"
         if self.l1 or self.l2:
             return "l1/l2 penalties"
-        if any(h.metrics for h in self.heads.heads):
-            return "training metrics (the captured step does not return outputs)"
         return None
 
     def _train_step(
@@ -550,10 +553,13 @@ class Trainer:
         over the group) and, per micro-batch, its per-output losses and outputs."""
         if self._step_fn is not None and len(group) == 1:
             batch = group[0]
-            loss = float(self._step_fn(batch[0], batch[1]))
+            keep = self._keep_outputs
+            loss, output = self._step_fn.run(
+                batch[0], batch[1], keep_output=keep, skip_non_finite=True
+            )
             if not math.isfinite(loss):
                 self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
-            return loss, [None]
+            return loss, [({}, [output]) if keep else None]
         self.optimizer.zero_grad()
         sizes = [_targets.batch_size_of(b) for b in group]
         total_size = sum(sizes)

@@ -74,6 +74,26 @@ pub enum Target<'a, T> {
     Values(&'a [T]),
 }
 
+/// Options of one captured step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepOptions {
+    /// Also return the model's output (the loss's input).
+    pub keep_output: bool,
+    /// Skip the update when the loss is NaN or infinite, leaving every buffer as it was.
+    pub skip_non_finite: bool,
+}
+
+/// What one captured step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutcome<T> {
+    /// The loss before the update.
+    pub loss: T,
+    /// The model's output and its shape, when asked for.
+    pub output: Option<(Vec<T>, Vec<usize>)>,
+    /// Whether the update ran (false only with `skip_non_finite` and a non-finite loss).
+    pub applied: bool,
+}
+
 /// A captured model: the layers in order and the loss.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -110,6 +130,24 @@ impl Plan {
     where
         U: FnOnce(&mut [&mut [T]], &[Vec<T>]) -> Result<()>,
     {
+        let outcome = self.step_with(x, x_shape, target, params, update, StepOptions::default())?;
+        Ok(outcome.loss)
+    }
+
+    /// [`Plan::step`] with options: keep the model's output, or leave the parameters as they
+    /// are when the loss is not finite.
+    pub fn step_with<T: FastMath, U>(
+        &self,
+        x: &[T],
+        x_shape: &[usize],
+        target: Target<'_, T>,
+        params: &mut [&mut [T]],
+        update: U,
+        options: StepOptions,
+    ) -> Result<StepOutcome<T>>
+    where
+        U: FnOnce(&mut [&mut [T]], &[Vec<T>]) -> Result<()>,
+    {
         if params.len() != self.n_params() {
             return value_err!(
                 "compiled step: the plan has {} parameter buffers, got {}",
@@ -134,6 +172,14 @@ impl Plan {
             saved.push(keep);
         }
         let (loss, mut g) = self.loss_and_grad(&cur, &shape, target)?;
+        let output = options.keep_output.then(|| (cur.clone(), shape.clone()));
+        if options.skip_non_finite && !loss.is_finite() {
+            return Ok(StepOutcome {
+                loss,
+                output,
+                applied: false,
+            });
+        }
         // Backward, collecting parameter gradients in plan order.
         let mut grads: Vec<Vec<T>> = vec![Vec::new(); params.len()];
         for (li, layer) in self.layers.iter().enumerate().rev() {
@@ -152,7 +198,11 @@ impl Plan {
             )?;
         }
         update(params, &grads)?;
-        Ok(loss)
+        Ok(StepOutcome {
+            loss,
+            output,
+            applied: true,
+        })
     }
 
     fn loss_and_grad<T: FastMath>(
@@ -360,6 +410,45 @@ mod tests {
             losses.push(loss);
         }
         assert!(losses[49] < 0.5 * losses[0], "{losses:?}");
+    }
+
+    #[test]
+    fn options_keep_the_output_and_skip_non_finite_losses() {
+        let plan = Plan {
+            layers: vec![Layer::Linear {
+                in_f: 2,
+                out_f: 1,
+                bias: false,
+            }],
+            loss: LossSpec::Regression(RegressionLoss::Mse),
+        };
+        let x = [1.0f64, 2.0, -1.0, 0.5];
+        let mut w = vec![0.5, -0.25];
+        let keep = StepOptions {
+            keep_output: true,
+            skip_non_finite: true,
+        };
+        let mut params: Vec<&mut [f64]> = vec![&mut w];
+        let out = plan
+            .step_with(&x, &[2, 2], Target::Values(&[1.0, 2.0]), &mut params, |_, _| Ok(()), keep)
+            .unwrap();
+        assert_eq!(out.output, Some((vec![0.0, -0.625], vec![2, 1])));
+        assert!(out.applied);
+        let mut called = false;
+        let out = plan
+            .step_with(
+                &x,
+                &[2, 2],
+                Target::Values(&[f64::NAN, 2.0]),
+                &mut params,
+                |_, _| {
+                    called = true;
+                    Ok(())
+                },
+                keep,
+            )
+            .unwrap();
+        assert!(out.loss.is_nan() && !out.applied && !called);
     }
 
     #[test]

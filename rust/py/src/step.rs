@@ -7,12 +7,12 @@ use ferrograd_core::conv::{Conv2dSpec, Pool2dSpec};
 use ferrograd_core::loss::classification::FastMath;
 use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
-use ferrograd_core::step::{Layer, LossSpec, Plan, Target};
+use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
 use numpy::{Element, PyReadwriteArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::arrays::{borrow, data, float_of, shape, Float};
+use crate::arrays::{borrow, data, float_of, out, shape, Float};
 use crate::errors::{run, to_py};
 use crate::optim::borrow_mut_list;
 
@@ -216,6 +216,7 @@ enum OptArgs<'a, 'py> {
 }
 
 impl StepPlan {
+    #[allow(clippy::too_many_arguments)]
     fn run_step<'py, T: FastMath + Element>(
         &self,
         py: Python<'py>,
@@ -224,7 +225,8 @@ impl StepPlan {
         params: &[Obj<'py>],
         opt: OptArgs<'_, 'py>,
         want: Float,
-    ) -> PyResult<f64> {
+        options: StepOptions,
+    ) -> PyResult<StepResult<'py>> {
         let func = "compiled step";
         if params.len() != self.plan.n_params() {
             return Err(bad(format!(
@@ -304,12 +306,20 @@ impl StepPlan {
             },
         };
         let plan = &self.plan;
-        let loss = run(py, || {
-            plan.step(&xd, &xs, tgt, &mut ps, |p, g| update.apply(p, g))
+        let outcome = run(py, || {
+            plan.step_with(&xd, &xs, tgt, &mut ps, |p, g| update.apply(p, g), options)
         })?;
-        Ok(num_traits::ToPrimitive::to_f64(&loss).unwrap_or(f64::NAN))
+        let loss = num_traits::ToPrimitive::to_f64(&outcome.loss).unwrap_or(f64::NAN);
+        let output = match outcome.output {
+            Some((values, shape)) => Some(out(py, values, &shape)?),
+            None => None,
+        };
+        Ok((loss, output, outcome.applied))
     }
 }
+
+/// The loss, the model's output (when asked for) and whether the update ran.
+type StepResult<'py> = (f64, Option<Bound<'py, PyAny>>, bool);
 
 #[pymethods]
 impl StepPlan {
@@ -335,8 +345,9 @@ impl StepPlan {
         self.plan.n_params()
     }
 
-    /// One step with an Adam (or AdamW) update; returns the loss before the update.
-    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay))]
+    /// One step with an Adam (or AdamW) update; returns the loss before the update, the
+    /// model's output (with `keep_output`) and whether the update ran.
+    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, keep_output=false, skip_non_finite=false))]
     #[allow(clippy::too_many_arguments)]
     fn adam<'py>(
         &self,
@@ -356,7 +367,9 @@ impl StepPlan {
         amsgrad: bool,
         maximize: bool,
         decoupled_weight_decay: bool,
-    ) -> PyResult<f64> {
+        keep_output: bool,
+        skip_non_finite: bool,
+    ) -> PyResult<StepResult<'py>> {
         let hp = optim::Adam {
             lr,
             beta1,
@@ -382,14 +395,18 @@ impl StepPlan {
             steps: &steps,
         };
         let want = float_of("compiled step", "x", x)?;
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
         match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want),
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
         }
     }
 
-    /// One step with an SGD update; returns the loss before the update.
-    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize))]
+    /// One step with an SGD update; returns what [`StepPlan::adam`] returns.
+    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize, keep_output=false, skip_non_finite=false))]
     #[allow(clippy::too_many_arguments)]
     fn sgd<'py>(
         &self,
@@ -405,7 +422,9 @@ impl StepPlan {
         weight_decay: f64,
         nesterov: bool,
         maximize: bool,
-    ) -> PyResult<f64> {
+        keep_output: bool,
+        skip_non_finite: bool,
+    ) -> PyResult<StepResult<'py>> {
         let hp = optim::Sgd {
             lr,
             momentum,
@@ -429,9 +448,13 @@ impl StepPlan {
             fresh: &fresh,
         };
         let want = float_of("compiled step", "x", x)?;
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
         match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want),
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
         }
     }
 }
