@@ -420,6 +420,8 @@ class Trainer:
         self.model.train()
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
+        if self._step_fn is not None and self.grad_accum_steps == 1:
+            return self._run_captured_epoch(loader, epoch, batch_hooks, progress)
         dtype = self._dtype()
         track = self._keep_outputs or not self.heads.single
         sums = {"loss": 0.0}
@@ -477,6 +479,56 @@ class Trainer:
             for m in head.metrics:
                 logs[self.heads.log_name(head, m.name)] = m(tgt, out)
         return logs
+
+    def _run_captured_epoch(
+        self, loader: Any, epoch: int, batch_hooks: list[Any], progress: Progress
+    ) -> dict[str, Any]:
+        """An epoch of captured steps: the same as the general loop, with as little Python
+        per step as possible (this loop is most of a small model's training time)."""
+        run = self._step_fn.run
+        keep = self._keep_outputs
+        dtype = self._dtype()
+        n_batches = len(loader) if hasattr(loader, "__len__") else None
+        bar = progress.epoch_begin(epoch, n_batches)
+        head = self.heads.heads[0]
+        outputs: list[Any] = []
+        targets: list[Any] = []
+        total = 0.0
+        seen = 0
+        step = self.global_step
+        for batch_index, batch in enumerate(loader, 1):
+            if len(batch) != 2 or batch[0].dtype != dtype or batch[1].dtype.kind == "f" and (
+                batch[1].dtype != dtype
+            ):
+                batch = _data.cast_batch(batch, dtype)
+            x, y = batch
+            for hook in batch_hooks:
+                hook.on_batch_begin(step, {})
+            loss, out = run(x, y, keep_output=keep, skip_non_finite=True)
+            if not math.isfinite(loss):
+                self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
+            size = len(y)
+            total += loss * size
+            seen += size
+            if keep:
+                outputs.append(out)
+                targets.append(y)
+            step += 1
+            self.global_step = step
+            if bar is not None:
+                bar.step(total / seen)
+            if batch_hooks:
+                logs = {"loss": loss, "size": float(size)}
+                for hook in batch_hooks:
+                    hook.on_batch_end(step - 1, logs)
+        if seen == 0:
+            raise FerrogradError(f"fit: the training data gave no batch in epoch {epoch + 1}")
+        result: dict[str, Any] = {"loss": total / seen}
+        if keep:
+            out_all, tgt_all = np.concatenate(outputs), np.concatenate(targets)
+            for m in head.metrics:
+                result[m.name] = m(tgt_all, out_all)
+        return result
 
     def _step_scheduler(self, logs: dict[str, Any]) -> None:
         s = self.scheduler
