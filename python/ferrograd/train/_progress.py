@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import Any
@@ -53,13 +54,17 @@ class Progress:
         from tqdm.auto import tqdm
 
         width = len(str(self.epochs))
+        # A terminal that does not say its width (0 columns) would get an empty bar.
+        known = shutil.get_terminal_size((0, 0)).columns > 0
         self._bar = _Bar(
             tqdm(
                 total=n_batches,
                 desc=f"Epoch {epoch + 1:>{width}}/{self.epochs}",
                 file=sys.stdout,
                 leave=True,
-                dynamic_ncols=True,
+                dynamic_ncols=known,
+                ncols=None if known else 100,
+                nrows=None if known else 24,
                 unit="step",
             )
         )
