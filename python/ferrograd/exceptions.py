@@ -28,4 +28,13 @@ class DTypeError(FerrogradError, TypeError):
     """An argument of an element type the operation does not support."""
 
 
-__all__ = ["DTypeError", "FerrogradError", "ShapeError"]
+class InvalidArgumentError(FerrogradError, ValueError):
+    """An argument whose value is outside what the function accepts (a size that leaves a part
+    empty, a probability above 1, an unknown option)."""
+
+
+class NotFittedError(FerrogradError, ValueError, AttributeError):
+    """A preprocessing step used before :meth:`fit` was called on it."""
+
+
+__all__ = ["DTypeError", "FerrogradError", "InvalidArgumentError", "NotFittedError", "ShapeError"]
