@@ -13,9 +13,15 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, functional, nn, ops, optim, random
+from . import _core, data, functional, metrics, nn, ops, optim, random
 from .compile import compile
-from .exceptions import DTypeError, FerrogradError, ShapeError
+from .exceptions import (
+    DTypeError,
+    FerrogradError,
+    InvalidArgumentError,
+    NotFittedError,
+    ShapeError,
+)
 from .gradcheck import check_backward, gradcheck, numerical_gradient
 from .random import manual_seed
 from .serialization import CheckpointError, load, save
@@ -45,6 +51,8 @@ __all__ = [
     "CheckpointError",
     "DTypeError",
     "FerrogradError",
+    "InvalidArgumentError",
+    "NotFittedError",
     "ShapeError",
     "Tensor",
     "__version__",
@@ -52,6 +60,7 @@ __all__ = [
     "check_backward",
     "compile",
     "concat",
+    "data",
     "enable_grad",
     "functional",
     "get_default_dtype",
@@ -59,6 +68,7 @@ __all__ = [
     "is_grad_enabled",
     "load",
     "manual_seed",
+    "metrics",
     "nn",
     "no_grad",
     "num_threads",
