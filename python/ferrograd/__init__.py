@@ -13,9 +13,15 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, functional, nn, ops, optim, random
+from . import _core, data, functional, metrics, nn, ops, optim, random
 from .compile import compile
-from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
+from .exceptions import (
+    ArgumentError,
+    DTypeError,
+    FerrogradError,
+    NotFittedError,
+    ShapeError,
+)
 from .gradcheck import check_backward, gradcheck, numerical_gradient
 from .random import manual_seed
 from .serialization import CheckpointError, load, save
@@ -36,6 +42,18 @@ from .tensor import (
 __version__: str = _core.__version__
 
 
+_LAZY = ("train", "sklearn", "distributed", "cli")
+
+
+def __getattr__(name: str) -> object:
+    """``ferrograd.train`` and the other larger subpackages load on first use (a fast import)."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ferrograd' has no attribute {name!r}")
+
+
 def num_threads() -> int:
     """Number of threads the Rust kernels use (set with ``FERROGRAD_NUM_THREADS``)."""
     return _core.num_threads()
@@ -46,6 +64,7 @@ __all__ = [
     "CheckpointError",
     "DTypeError",
     "FerrogradError",
+    "NotFittedError",
     "ShapeError",
     "Tensor",
     "__version__",
@@ -53,6 +72,7 @@ __all__ = [
     "check_backward",
     "compile",
     "concat",
+    "data",
     "enable_grad",
     "functional",
     "get_default_dtype",
@@ -60,6 +80,7 @@ __all__ = [
     "is_grad_enabled",
     "load",
     "manual_seed",
+    "metrics",
     "nn",
     "no_grad",
     "num_threads",
@@ -71,5 +92,6 @@ __all__ = [
     "set_default_dtype",
     "stack",
     "tensor",
+    "train",
     "where",
 ]

@@ -34,4 +34,8 @@ class ArgumentError(FerrogradError, ValueError):
     unknown ``reduction``, a size that is not a positive integer, a probability above 1, ..."""
 
 
-__all__ = ["ArgumentError", "DTypeError", "FerrogradError", "ShapeError"]
+class NotFittedError(FerrogradError, ValueError, AttributeError):
+    """A preprocessing step used before :meth:`fit` was called on it."""
+
+
+__all__ = ["ArgumentError", "DTypeError", "FerrogradError", "NotFittedError", "ShapeError"]

@@ -1,0 +1,118 @@
+"""Datasets: the ``Dataset`` protocol and ``ArrayDataset``, samples held in NumPy arrays.
+
+A dataset is anything with ``__len__`` and ``__getitem__(i)`` returning one sample (a tuple
+of arrays or scalars, or a dict). A dataset that also has ``__getitems__(indices)`` returns
+a whole batch at once; :class:`~ferrograd.data.DataLoader` then gathers each batch in one
+step per array instead of sample by sample.
+
+Examples
+--------
+>>> import numpy as np
+>>> from ferrograd.data import ArrayDataset
+>>> ds = ArrayDataset(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]))
+>>> len(ds), ds[1]
+(3, (array([2., 3.]), np.int64(1)))
+>>> xb, yb = ds.__getitems__([2, 0])
+>>> xb.tolist(), yb.tolist()
+([[4.0, 5.0], [0.0, 1.0]], [0, 0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..exceptions import DTypeError, ArgumentError
+from ._checks import as_numpy, same_length
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """Anything with ``__len__`` and ``__getitem__(i)`` (one sample per index).
+
+    Subclass it (like PyTorch's ``Dataset``) or just provide the two methods.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+class ArrayDataset:
+    """Samples held in arrays that share their first dimension: sample ``i`` is the ``i``-th
+    row of each.
+
+    Parameters
+    ----------
+    *arrays : array-likes or Tensors (converted with ``np.asarray``, no copy when already
+        arrays). The last one may be a dict of target arrays, for a model with several
+        outputs: ``ArrayDataset(X, {"a": y_a, "b": y_b})``.
+
+    Attributes
+    ----------
+    arrays : tuple of the arrays (a dict of targets stays a dict inside).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = ArrayDataset(np.zeros((4, 2)), {"kind": np.arange(4), "size": np.ones(4)})
+    >>> x, targets = ds.__getitems__(np.array([3, 1]))
+    >>> x.shape, targets["kind"].tolist()
+    ((2, 2), [3, 1])
+    """
+
+    def __init__(self, *arrays: Any) -> None:
+        func = "ArrayDataset"
+        if not arrays:
+            raise ArgumentError(f"{func}: at least one array is required")
+        converted: list[Any] = []
+        named: dict[str, np.ndarray] = {}
+        for i, a in enumerate(arrays):
+            if isinstance(a, Mapping):
+                if i != len(arrays) - 1:
+                    raise DTypeError(f"{func}: only the last argument may be a dict of targets")
+                if not a:
+                    raise ArgumentError(f"{func}: the dict of targets is empty")
+                targets = {}
+                for key, value in a.items():
+                    targets[key] = as_numpy(func, f"arrays[{i}][{key!r}]", value)
+                    named[f"arrays[{i}][{key!r}]"] = targets[key]
+                converted.append(targets)
+            else:
+                converted.append(as_numpy(func, f"arrays[{i}]", a))
+                named[f"arrays[{i}]"] = converted[-1]
+        self._length = same_length(func, named)
+        self.arrays: tuple[Any, ...] = tuple(converted)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return tuple(_take(a, index) for a in self.arrays)
+
+    def __getitems__(self, indices: Sequence[int] | np.ndarray) -> tuple[Any, ...]:
+        """A whole batch: each array gathered once at ``indices`` (dict targets give a dict)."""
+        idx = np.asarray(indices, dtype=np.intp)
+        return tuple(_gather(a, idx) for a in self.arrays)
+
+    def __repr__(self) -> str:
+        shapes = [
+            {k: v.shape for k, v in a.items()} if isinstance(a, dict) else a.shape
+            for a in self.arrays
+        ]
+        return f"ArrayDataset({', '.join(map(str, shapes))})"
+
+
+def _take(a: Any, index: Any) -> Any:
+    if isinstance(a, dict):
+        return {k: v[index] for k, v in a.items()}
+    return a[index]
+
+
+def _gather(a: Any, idx: np.ndarray) -> Any:
+    # np.take along axis 0 is a single copy loop, a little faster than ``a[idx]``.
+    if isinstance(a, dict):
+        return {k: np.take(v, idx, axis=0) for k, v in a.items()}
+    return np.take(a, idx, axis=0)
