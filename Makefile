@@ -26,8 +26,8 @@ $(BUILT): $(STAMP) $(SOURCES)
 
 build: $(BUILT)  ## build the extension (release) into .venv
 
-demo: $(BUILT)  ## set up, build, and run the main demo
-	$(PY) examples/demo.py
+demo: $(BUILT)  ## set up, build, and train the default model on the bundled digits
+	$(VENV)/bin/ferrograd train
 
 test: test-rust test-python  ## set up, build, and run every test (cargo, pytest)
 
