@@ -246,3 +246,61 @@ def test_a_failed_compiled_sgd_step_leaves_momentum_without_history():
     eager_model, _, _ = run(MODELS["mlp tanh"], make_opt, make_loss, X, LABELS, False, steps=5)
     for p, q in zip(model.parameters(), eager_model.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+
+
+def _flat_views(params):
+    flat = np.zeros(sum(p.size for p in params), dtype=params[0].dtype)
+    views, start = [], 0
+    for p in params:
+        views.append(flat[start : start + p.size].reshape(p.shape))
+        start += p.size
+    return flat, views
+
+
+def test_gradients_into_one_flat_buffer_equal_the_eager_gradients():
+    fg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    y = np.array([0, 1, 2, 1, 0])
+    before = [p.data.copy() for p in model.parameters()]
+    flat, views = _flat_views(list(model.parameters()))
+    loss, out = step.gradients(x, y, views, keep_output=True)
+    np.testing.assert_allclose(out, model(x).data, rtol=1e-12)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)  # no update
+    assert opt.state_dict()["state"] == {}
+    eager = nn.CrossEntropyLoss()(model(x), y)
+    eager.backward()
+    assert loss == pytest.approx(float(eager.data), rel=1e-12)
+    for v, p in zip(views, model.parameters()):
+        np.testing.assert_allclose(v, p.grad, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="one gradient array per parameter"):
+        step.gradients(x, y, views[:-1])
+
+
+def test_run_keeps_the_output_and_skips_non_finite_steps():
+    fg.manual_seed(1)
+    model = nn.Sequential(nn.Linear(3, 2)).double()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    step = fg.compile(model, nn.MSELoss(), opt)
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    y = np.zeros((4, 2))
+    want_out = model(x).data.copy()
+    loss, out = step.run(x, y, keep_output=True)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12)
+    params = [p.data.copy() for p in model.parameters()]
+    state = opt.state_dict()
+    y[1, 1] = np.nan
+    loss, _ = step.run(x, y, skip_non_finite=True)
+    assert np.isnan(loss)
+    for p, b in zip(model.parameters(), params):
+        np.testing.assert_array_equal(p.data, b)
+    after = opt.state_dict()
+    assert float(after["state"][0]["step"]) == float(state["state"][0]["step"]) == 1.0
+    sgd_model = nn.Sequential(nn.Linear(3, 2)).double()
+    sgd = optim.SGD(sgd_model.parameters(), lr=0.1, momentum=0.9)
+    sgd_step = fg.compile(sgd_model, nn.MSELoss(), sgd)
+    sgd_step.run(x, y, skip_non_finite=True)
+    assert all("momentum_buffer" not in sgd.state[p] for p in sgd_model.parameters())

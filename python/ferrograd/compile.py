@@ -202,16 +202,7 @@ class CompiledStep:
         """
         if self._plan is None:
             return self._eager(x, y, keep_output, skip_non_finite)
-        dt = self.params[0].dtype
-        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
-        ya = y.data if isinstance(y, Tensor) else y
-        if self._labels:
-            ya = np.asarray(ya)
-            if ya.dtype.kind not in "iu":
-                raise DTypeError(f"compiled step: class labels must be integers, got {ya.dtype}")
-            ya = np.ascontiguousarray(ya, dtype=np.int64)
-        else:
-            ya = np.ascontiguousarray(ya, dtype=dt)
+        xa, ya = self._inputs(x, y)
         group = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
         plan = self._plan
@@ -243,6 +234,34 @@ class CompiledStep:
         except _Skipped as skipped:
             result = skipped.result
         return result[0], result[1]
+
+    def _inputs(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        dt = self.params[0].dtype
+        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
+        ya = y.data if isinstance(y, Tensor) else y
+        if self._labels:
+            ya = np.asarray(ya)
+            if ya.dtype.kind not in "iu":
+                raise DTypeError(f"compiled step: class labels must be integers, got {ya.dtype}")
+            ya = np.ascontiguousarray(ya, dtype=np.int64)
+        else:
+            ya = np.ascontiguousarray(ya, dtype=dt)
+        return xa, ya
+
+    def gradients(
+        self, x: Any, y: Any, grads: list[np.ndarray], *, keep_output: bool = False
+    ) -> tuple[float, np.ndarray | None]:
+        """Forward, loss and backward of one step without the update: the gradient of each
+        parameter is written into ``grads`` (C-contiguous arrays of the parameters' shapes and
+        dtype, such as views into one flat buffer). For data-parallel training, where the
+        gradients are averaged across processes before ``optimizer.step()``.
+        """
+        if self._plan is None:
+            raise FerrogradError(f"compiled step: not captured ({self.reason})")
+        xa, ya = self._inputs(x, y)
+        data = [p.data for p in self.params]
+        loss, output, _ = self._plan.gradients(xa, ya, data, grads, keep_output=keep_output)
+        return loss, output
 
     def _eager(
         self, x: Any, y: Any, keep_output: bool, skip_non_finite: bool

@@ -139,11 +139,19 @@ enum Update<'a, T> {
         buf: Option<Vec<&'a mut [T]>>,
         fresh: &'a [bool],
     },
+    /// No update: the gradients are copied out (for an update after an allreduce).
+    Copy { out: Vec<&'a mut [T]> },
 }
 
 impl<T: FastMath> Update<'_, T> {
     fn apply(self, params: &mut [&mut [T]], grads: &[Vec<T>]) -> ferrograd_core::Result<()> {
         match self {
+            Update::Copy { out } => {
+                for (dst, g) in out.into_iter().zip(grads) {
+                    dst.copy_from_slice(g);
+                }
+                Ok(())
+            }
             Update::Adam {
                 hp,
                 m,
@@ -212,6 +220,9 @@ enum OptArgs<'a, 'py> {
         hp: optim::Sgd,
         momentum_buffers: Option<&'a [Obj<'py>]>,
         fresh: &'a [bool],
+    },
+    Grads {
+        grads: &'a [Obj<'py>],
     },
 }
 
@@ -285,6 +296,11 @@ impl StepPlan {
                 b: Vec::new(),
                 c: None,
             },
+            OptArgs::Grads { grads } => StateArrays {
+                a: borrow_mut_list::<T>(func, "grads", grads, Some(&shapes), want)?,
+                b: Vec::new(),
+                c: None,
+            },
         };
         let mut ps = slices(&mut pa);
         let update = match opt {
@@ -303,6 +319,9 @@ impl StepPlan {
                 hp,
                 buf: momentum_buffers.map(|_| slices(&mut st.a)),
                 fresh,
+            },
+            OptArgs::Grads { .. } => Update::Copy {
+                out: slices(&mut st.a),
             },
         };
         let plan = &self.plan;
@@ -447,6 +466,40 @@ impl StepPlan {
             momentum_buffers: momentum_buffers.as_deref(),
             fresh: &fresh,
         };
+        let want = float_of("compiled step", "x", x)?;
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
+        match want {
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
+        }
+    }
+
+    /// Forward, loss and backward without an update: the gradients are written into `grads`
+    /// (one C-contiguous array per parameter, e.g. views into one flat buffer that an
+    /// allreduce then averages). Returns what [`StepPlan::adam`] returns.
+    #[pyo3(signature = (x, target, params, grads, *, keep_output=false, skip_non_finite=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn gradients<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        grads: Vec<Obj<'py>>,
+        keep_output: bool,
+        skip_non_finite: bool,
+    ) -> PyResult<StepResult<'py>> {
+        if grads.len() != params.len() {
+            return Err(bad(format!(
+                "compiled step: one gradient array per parameter is needed, got {} for {}",
+                grads.len(),
+                params.len()
+            )));
+        }
+        let opt = OptArgs::Grads { grads: &grads };
         let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
