@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, functional, nn, ops, optim, random
+from . import _core, distributed, functional, nn, ops, optim, random
 from .compile import compile
 from .exceptions import DTypeError, FerrogradError, ShapeError
 from .gradcheck import check_backward, gradcheck, numerical_gradient
@@ -52,6 +52,7 @@ __all__ = [
     "check_backward",
     "compile",
     "concat",
+    "distributed",
     "enable_grad",
     "functional",
     "get_default_dtype",

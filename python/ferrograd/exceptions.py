@@ -28,4 +28,8 @@ class DTypeError(FerrogradError, TypeError):
     """An argument of an element type the operation does not support."""
 
 
-__all__ = ["DTypeError", "FerrogradError", "ShapeError"]
+class DistributedError(FerrogradError, RuntimeError):
+    """MPI is missing or failed, or the ranks of a job disagree (see ferrograd.distributed)."""
+
+
+__all__ = ["DTypeError", "DistributedError", "FerrogradError", "ShapeError"]
