@@ -158,3 +158,54 @@ def test_the_module_docstring_example_runs_on_two_ranks(tmp_path: Path) -> None:
     losses = [float(line.split()[-1]) for line in lines]
     assert losses[-1] < losses[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "train.py"]
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_trainer_on_two_ranks_equals_one_process_with_the_whole_batch(tmp_path, mode):
+    script = str(SCRIPTS / "trainer.py")
+    two, one = tmp_path / "two", tmp_path / "one"
+    two.mkdir()
+    one.mkdir()
+    result = run_ok(script, "equivalence", str(two), mode)
+    assert result.stdout.count("Epoch ") == 3  # one line per epoch, from rank 0 only
+    env = {k: v for k, v in os.environ.items() if k != "FERROGRAD_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, script, "equivalence", str(one), mode], env=env,
+                          capture_output=True, text=True, timeout=TIME_LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    want = np.load(one / "rank0.npz")
+    for r in (0, 1):
+        got = np.load(two / f"rank{r}.npz")
+        for k in want.files:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-15)
+    h0, h1, h = (json.loads((d / f).read_text()) for d, f in
+                 ((two, "rank0.json"), (two, "rank1.json"), (one, "rank0.json")))
+    for hist in (h0, h1, h):
+        hist.pop("seconds")
+    assert h0 == h1  # every rank logs the same averaged numbers
+    np.testing.assert_allclose(h0["loss"], h["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h0["val_loss"], h["val_loss"], rtol=1e-12)
+    assert h0["loss"][-1] < h0["loss"][0]
+
+
+def test_trainer_writes_files_on_rank_0_only(tmp_path):
+    result = run_ok(str(SCRIPTS / "trainer.py"), "files", str(tmp_path))
+    assert "rank 1 finished" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.safetensors", "log.csv"]
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_trainer_failing_on_one_rank_ends_the_job(tmp_path):
+    result = run_mpi(str(SCRIPTS / "trainer.py"), "fail", str(tmp_path), timeout=60)
+    assert result.returncode != 0
+    assert "rank 1 of 2 failed" in result.stderr
+    assert "deliberate failure in a callback on rank 1" in result.stderr
+    assert "finished" not in result.stdout
+
+
+def test_cli_train_distributed_writes_one_run_folder(tmp_path):
+    result = run_ok("-m", "ferrograd", "train", "--distributed", "--epochs", "3", "--name", "d",
+                    "--verbose", "2", cwd=tmp_path)
+    assert "Data-parallel on 2 ranks" in result.stdout
+    assert result.stdout.count("Test accuracy") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["d"]

@@ -88,7 +88,7 @@ from ..exceptions import DistributedError
 from . import _threads
 from ._broadcast import broadcast_object, broadcast_optimizer_state, broadcast_parameters
 from ._failure import abort_on_error
-from ._gradients import allreduce_gradients
+from ._gradients import allreduce_gradients, gradient_views
 from ._lr import scale_lr
 from ._metrics import allreduce_mean
 from ._threads import limit_threads
@@ -107,6 +107,7 @@ __all__ = [
     "broadcast_object",
     "broadcast_optimizer_state",
     "broadcast_parameters",
+    "gradient_views",
     "init",
     "is_initialized",
     "is_main",

@@ -176,3 +176,28 @@ def allreduce_gradients(params: Any, average: bool = True) -> None:
     for bucket in layout.buckets:
         comm.Allreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM)
         bucket.unpack()
+
+
+def gradient_views(params: Any) -> list[np.ndarray] | None:
+    """Views of the flat buffers :func:`allreduce_gradients` reduces, one per parameter (in
+    the order of ``params``), or None in a world of one.
+
+    A step that writes its gradients straight into these views (such as the captured step's
+    ``gradients``) and sets each ``.grad`` to its view makes the next
+    :func:`allreduce_gradients` skip the copy into the buffer.
+
+    Examples
+    --------
+    >>> from ferrograd import distributed as dist, nn
+    >>> dist.gradient_views(nn.Linear(3, 1)) is None     # a world of one
+    True
+    """
+    comm = _world.communicator()
+    tensors = [p for p in tensors_of("gradient_views", params) if p.requires_grad]
+    if comm is None or comm.Get_size() == 1 or not tensors:
+        return None
+    layout = _layout(comm, tensors)
+    by_param = {
+        id(p): view for bucket in layout.buckets for p, view in zip(bucket.params, bucket.views)
+    }
+    return [by_param[id(p)] for p in tensors]
