@@ -166,10 +166,15 @@ class _BaseNeuralNet(BaseEstimator):
             )
         C.check_bool(owner, "warm_start", self.warm_start)
         C.check_verbose(owner, self.verbose)
-        if self.compile not in ("auto", True, False) or isinstance(self.compile, np.bool_):
-            raise ArgumentError(
-                f"{owner}: compile must be 'auto', True or False, got {self.compile!r}"
-            )
+        self._compile_mode(owner)
+
+    def _compile_mode(self, owner: str) -> Any:
+        """``compile`` as the Trainer takes it: "auto", True or False."""
+        if isinstance(self.compile, str) and self.compile == "auto":
+            return "auto"
+        if isinstance(self.compile, (bool, np.bool_)):
+            return bool(self.compile)
+        raise ArgumentError(f"{owner}: compile must be 'auto', True or False, got {self.compile!r}")
 
     # ================================================================== building
     def _build_module(self, owner: str, n_features_in: int, n_outputs: int, dtype: Any) -> Any:
@@ -286,7 +291,7 @@ class _BaseNeuralNet(BaseEstimator):
                 self.model_,
                 self._make_loss(self._default_loss()),
                 self.optimizer_,
-                compile=self.compile,
+                compile=self._compile_mode(owner),
             )
             history = trainer.fit(
                 loader,
