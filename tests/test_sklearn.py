@@ -485,12 +485,12 @@ def test_seeding_is_repeatable_and_leaves_the_global_generator_alone():
     assert not np.array_equal(c.coefs_[0], e.coefs_[0])
 
 
-def test_compiled_step_is_used_without_penalty():
+def test_training_runs_captured_steps():
     X, y = _scaled_digits(200)
-    plain = MLPClassifier((16,), alpha=0.0, max_iter=5, random_state=0).fit(X, y)
-    assert plain.compiled_
-    eager = MLPClassifier((16,), alpha=1e-4, max_iter=5, random_state=0).fit(X, y)
-    assert not eager.compiled_  # weights and intercepts then have different weight decay
+    for alpha in (0.0, 1e-4):  # with a penalty, weights and intercepts differ in weight decay
+        clf = MLPClassifier((16,), alpha=alpha, max_iter=5, random_state=0).fit(X, y)
+        assert clf.compiled_
+    assert MLPRegressor((16,), solver="sgd", max_iter=2, random_state=0).fit(X, y).compiled_
     net = NeuralNetClassifier(mlp, max_epochs=2, random_state=0).fit(X, y)
     assert net.compiled_
 

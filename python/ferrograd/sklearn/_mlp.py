@@ -338,10 +338,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier with scikit-learn's parameters and behaviour.
 
     A drop-in for ``sklearn.neural_network.MLPClassifier`` with ``solver="adam"`` or
-    ``"sgd"``, trained by the ferrograd :class:`~ferrograd.train.Trainer` (a captured Rust
-    step when the optimizer's settings allow it, i.e. ``alpha=0``). Softmax outputs and
-    cross-entropy for several classes; one logistic output for two classes; one logistic
-    output per label for multilabel targets (a 0/1 indicator matrix).
+    ``"sgd"``, trained by the ferrograd :class:`~ferrograd.train.Trainer` (each step one
+    captured Rust call). Softmax outputs and cross-entropy for several classes; one logistic
+    output for two classes; one logistic output per label for multilabel targets (a 0/1
+    indicator matrix).
 
     Parameters
     ----------
