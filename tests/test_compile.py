@@ -184,6 +184,73 @@ def test_resuming_from_a_checkpoint_continues_the_same_trajectory(tmp_path):
         np.testing.assert_array_equal(p.data, w)
 
 
+def _decay_weights_only(opt_cls, **hp):
+    """Weight matrices with weight decay, biases in a group without (groups that differ in
+    weight_decay alone)."""
+
+    def make(params):
+        params = list(params)
+        weights = [p for p in params if p.ndim > 1]
+        biases = [p for p in params if p.ndim == 1]
+        return opt_cls(
+            [{"params": weights, "weight_decay": 0.05}, {"params": biases, "weight_decay": 0.0}],
+            **hp,
+        )
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        _decay_weights_only(optim.SGD, lr=0.05, momentum=0.9, nesterov=True),
+        _decay_weights_only(optim.Adam, lr=1e-2),
+        _decay_weights_only(optim.AdamW, lr=1e-2, amsgrad=True),
+    ],
+    ids=["sgd", "adam", "adamw"],
+)
+def test_groups_differing_in_weight_decay_are_captured(make_opt):
+    make_loss, y = LOSSES["cross_entropy"]
+    eager = run(MODELS["mlp tanh"], make_opt, make_loss, X, y, compiled=False)
+    comp = run(MODELS["mlp tanh"], make_opt, make_loss, X, y, compiled=True)
+    assert_same(eager, comp)
+    # the decay is read at every call, as every hyperparameter
+    model, opt, _ = comp
+    step = fg.compile(model, make_loss(), opt)
+    opt.param_groups[1]["weight_decay"] = 0.2
+    step(X, y)
+    eager_model, eager_opt, _ = eager
+    eager_opt.param_groups[1]["weight_decay"] = 0.2
+    eager_opt.zero_grad()
+    make_loss()(eager_model(tensor(X)), y).backward()
+    eager_opt.step()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+
+
+def test_groups_differing_in_anything_but_weight_decay_run_eagerly():
+    model = mlp(nn.ReLU())
+    params = list(model.parameters())
+    opt = optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.1)
+    with pytest.warns(UserWarning, match="different hyperparameters"):
+        step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    assert not step.compiled
+
+
+def test_bad_per_parameter_weight_decays_are_refused():
+    fg.manual_seed(0)
+    model = mlp(nn.ReLU())
+    opt = _decay_weights_only(optim.SGD, lr=0.1)(model.parameters())
+    step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    before = [p.data.copy() for p in model.parameters()]
+    for group in (1, 0):  # a per-parameter value, then the shared one
+        opt.param_groups[group]["weight_decay"] = -1.0
+        with pytest.raises(ValueError, match="Invalid weight_decay value: -1"):
+            step(X, LABELS)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
 def test_unsupported_models_fall_back_to_eager_with_a_warning():
     class Custom(nn.Module):
         def __init__(self):

@@ -13,8 +13,9 @@ Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d`
 ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``ELU``, ``SiLU``, ``Identity`` and
 ``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices, mean, optional label
 smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss`` (mean); optimizers
-``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all parameters. Anything
-else runs eagerly, with a warning saying why.
+``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all parameters, except
+that parameter groups may differ in ``weight_decay`` (say, none for biases). Anything else
+runs eagerly, with a warning saying why.
 
 Examples
 --------
@@ -132,7 +133,9 @@ def _describe_loss(loss_fn: Any) -> tuple[str, float]:
     return _LOSSES[name], 0.0
 
 
-def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
+def _one_group(optimizer: Any, params: list[Tensor]) -> tuple[dict[str, Any], list[float] | None]:
+    """The hyperparameters shared by every parameter's group, and the weight decay of each
+    parameter when the groups differ in it (and in nothing else), else None."""
     owner: dict[int, dict[str, Any]] = {}
     for g in optimizer.param_groups:
         for p in g["params"]:
@@ -145,11 +148,12 @@ def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
             raise Unsupported("frozen parameters")
         groups.append(owner[id(p)])
     first = groups[0]
-    keys = [k for k in first if k != "params"]
+    keys = [k for k in first if k not in ("params", "weight_decay")]
     for g in groups[1:]:
         if g is not first and any(g.get(k) != first.get(k) for k in keys):
             raise Unsupported("parameter groups with different hyperparameters")
-    return first
+    decays = [float(g["weight_decay"]) for g in groups]
+    return first, (decays if len(set(decays)) > 1 else None)
 
 
 class CompiledStep:
@@ -203,10 +207,12 @@ class CompiledStep:
         if self._plan is None:
             return self._eager(x, y, keep_output, skip_non_finite)
         xa, ya = self._inputs(x, y)
-        group = _one_group(self.optimizer, self.params)
+        group, decays = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
         plan = self._plan
-        flags = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
+        flags: dict[str, Any] = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
+        if decays is not None:
+            flags["weight_decays"] = decays
 
         def applied(result: tuple[float, Any, bool]) -> tuple[float, Any, bool]:
             if not result[2]:

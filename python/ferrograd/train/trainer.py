@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import random as fg_random
+from ..compile import Unsupported
 from ..exceptions import FerrogradError
 from ..tensor import Tensor, no_grad
 from . import _data, _targets
@@ -538,8 +539,16 @@ class Trainer:
             x, y = batch
             for hook in batch_hooks:
                 hook.on_batch_begin(step, {})
-            loss, out = run(x, y, keep_output=keep, skip_non_finite=True)
-            if not math.isfinite(loss):
+            if run is not None:
+                try:
+                    loss, out = run(x, y, keep_output=keep, skip_non_finite=True)
+                except Unsupported as e:
+                    self._stop_capturing(str(e))
+                    run = None
+            if run is None:  # no longer capturable: the rest of the run is eager
+                loss, per_batch = self._train_step([batch], epoch, step, batch_index, n_batches)
+                out = per_batch[0][1][0] if keep else None
+            elif not math.isfinite(loss):
                 self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
             size = len(y)
             total += loss * size
@@ -674,6 +683,19 @@ class Trainer:
 
         return run
 
+    def _stop_capturing(self, reason: str) -> None:
+        """Eager steps from now on: something changed during training (a callback gave the
+        parameter groups different hyperparameters, say) that the captured step cannot do.
+        The failed captured call changed nothing."""
+        self._step_fn = None
+        self._captured = None
+        self.compiled = False
+        self.compile_reason = f"{reason} (since step {self.global_step + 1})"
+        if self.compile is True:
+            raise FerrogradError(
+                f"Trainer(compile=True): the step can no longer be captured: {reason}"
+            )
+
     def _why_not_compiled(self) -> str | None:
         if self.compile is False:
             return "compile=False"
@@ -700,9 +722,13 @@ class Trainer:
         if self._step_fn is not None and len(group) == 1:
             batch = group[0]
             keep = self._keep_outputs
-            loss, output = self._captured(
-                batch[0], batch[1], keep_output=keep, skip_non_finite=True
-            )
+            try:
+                loss, output = self._captured(
+                    batch[0], batch[1], keep_output=keep, skip_non_finite=True
+                )
+            except Unsupported as e:
+                self._stop_capturing(str(e))
+                return self._train_step(group, epoch, step, batch_index, n_batches)
             if not math.isfinite(loss):
                 self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
             return loss, [({}, [output]) if keep else None]
