@@ -430,7 +430,14 @@ mod tests {
         };
         let mut params: Vec<&mut [f64]> = vec![&mut w];
         let out = plan
-            .step_with(&x, &[2, 2], Target::Values(&[1.0, 2.0]), &mut params, |_, _| Ok(()), keep)
+            .step_with(
+                &x,
+                &[2, 2],
+                Target::Values(&[1.0, 2.0]),
+                &mut params,
+                |_, _| Ok(()),
+                keep,
+            )
             .unwrap();
         assert_eq!(out.output, Some((vec![0.0, -0.625], vec![2, 1])));
         assert!(out.applied);
