@@ -7,7 +7,7 @@ BUILT   := $(VENV)/.built-stamp
 SOURCES := $(shell find rust python/ferrograd -name '*.rs' -o -name 'Cargo.toml' -o -name '*.py' 2>/dev/null) Cargo.toml pyproject.toml
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python bench lint fmt wheel clean
+.PHONY: help venv build demo test test-rust test-python test-mpi bench lint fmt wheel clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,16 +26,19 @@ $(BUILT): $(STAMP) $(SOURCES)
 
 build: $(BUILT)  ## build the extension (release) into .venv
 
-demo: $(BUILT)  ## set up, build, and run the main demo
-	$(PY) examples/demo.py
+demo: $(BUILT)  ## set up, build, and train the default model on the bundled digits
+	$(VENV)/bin/ferrograd train
 
-test: test-rust test-python  ## set up, build, and run every test (cargo, pytest)
+test: test-rust test-python test-mpi  ## set up, build, and run every test (cargo, pytest, MPI)
 
 test-rust:  ## cargo tests of the Rust kernels
 	cargo test --release -p ferrograd-core
 
-test-python: $(BUILT)  ## pytest
-	$(PY) -m pytest -q
+test-python: $(BUILT)  ## pytest (all but the MPI jobs)
+	$(PY) -m pytest -q -m "not mpi"
+
+test-mpi: $(BUILT)  ## pytest of the MPI jobs: 2 ranks under the venv's mpiexec (mpich)
+	$(PY) -m pytest -q -m mpi
 
 bench: $(BUILT)  ## run the benchmarks (prints ratios, writes benches/results/*.json)
 	@for b in benches/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1896,3 +1896,117 @@ def mlp_minibatch_sgd(
                 a -= lr * gi
         epoch_losses.append(total / n)
     return epoch_losses, w
+
+
+# ======================================================== sklearn (MLP estimators)
+
+
+def _sk_activation(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "logistic":
+        return 1.0 / (1.0 + np.exp(-z))
+    return z
+
+
+def _sk_activation_grad(name: str, a: np.ndarray) -> np.ndarray:
+    """Derivative of the activation, from its output ``a``."""
+    if name == "relu":
+        return (a > 0).astype(np.float64)
+    if name == "tanh":
+        return 1.0 - a**2
+    if name == "logistic":
+        return a * (1.0 - a)
+    return np.ones_like(a)
+
+
+def sklearn_mlp_train(
+    x: np.ndarray,
+    y: np.ndarray,
+    coefs: list[np.ndarray],
+    intercepts: list[np.ndarray],
+    *,
+    output: str,
+    activation: str = "relu",
+    solver: str = "sgd",
+    alpha: float = 1e-4,
+    lr: float = 1e-3,
+    batch_size: int = 200,
+    epochs: int = 1,
+    momentum: float = 0.9,
+    nesterov: bool = True,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[list[float], list[np.ndarray], list[np.ndarray]]:
+    """scikit-learn's stochastic MLP training, from its documented formulas, over batches
+    taken in order (no shuffling), with a constant learning rate.
+
+    ``coefs[i]`` has shape (in, out). ``output`` is "softmax" (``y`` one-hot, loss: mean
+    cross-entropy), "logistic" (``y`` 0/1 per output, loss: binary cross-entropy summed over
+    outputs, averaged over samples) or "identity" (loss ``0.5 * mean((out - y)**2)`` over all
+    entries). Each batch of ``n_b`` samples adds ``0.5 * alpha * sum ||W||^2 / n_b`` to its
+    loss; its gradients are ``(a^T delta + alpha W) / n_b`` for weights and ``mean(delta)``
+    for intercepts, with ``delta = out - y`` at the output. SGD: ``v = momentum v - lr g``,
+    then ``p += momentum v - lr g`` (Nesterov) or ``p += v``. Adam:
+    ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``. Returns the loss of each
+    epoch (batch losses weighted by batch size), and the final coefs and intercepts.
+    """
+    w = [np.array(c, dtype=np.float64) for c in coefs]
+    b = [np.array(c, dtype=np.float64) for c in intercepts]
+    y = np.asarray(y, dtype=np.float64)
+    params = w + b
+    state1 = [np.zeros_like(p) for p in params]
+    state2 = [np.zeros_like(p) for p in params]
+    t = 0
+    n = len(x)
+    curve = []
+    for _ in range(epochs):
+        total = 0.0
+        for s in range(0, n, batch_size):
+            xb, yb = np.asarray(x[s : s + batch_size], np.float64), y[s : s + batch_size]
+            nb = len(xb)
+            acts = [xb]
+            for i in range(len(w)):
+                z = acts[-1] @ w[i] + b[i]
+                if i < len(w) - 1:
+                    acts.append(_sk_activation(activation, z))
+                elif output == "softmax":
+                    e = np.exp(z - z.max(axis=1, keepdims=True))
+                    acts.append(e / e.sum(axis=1, keepdims=True))
+                elif output == "logistic":
+                    acts.append(1.0 / (1.0 + np.exp(-z)))
+                else:
+                    acts.append(z)
+            out = acts[-1]
+            if output == "softmax":
+                loss = -np.sum(yb * np.log(out)) / nb
+            elif output == "logistic":
+                loss = -np.sum(yb * np.log(out) + (1 - yb) * np.log(1 - out)) / nb
+            else:
+                loss = 0.5 * np.mean((out - yb) ** 2)
+            loss += 0.5 * alpha * sum(np.sum(c * c) for c in w) / nb
+            total += loss * nb
+            delta = out - yb
+            gw: list[np.ndarray] = [np.empty(0)] * len(w)
+            gb: list[np.ndarray] = [np.empty(0)] * len(w)
+            for i in range(len(w) - 1, -1, -1):
+                gw[i] = (acts[i].T @ delta + alpha * w[i]) / nb
+                gb[i] = delta.mean(axis=0)
+                if i > 0:
+                    delta = (delta @ w[i].T) * _sk_activation_grad(activation, acts[i])
+            grads = gw + gb
+            t += 1
+            for k, (p, g) in enumerate(zip(params, grads)):
+                if solver == "sgd":
+                    state1[k] = momentum * state1[k] - lr * g
+                    p += momentum * state1[k] - lr * g if nesterov else state1[k]
+                else:
+                    state1[k] = beta1 * state1[k] + (1 - beta1) * g
+                    state2[k] = beta2 * state2[k] + (1 - beta2) * g * g
+                    step = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+                    p -= step * state1[k] / (np.sqrt(state2[k]) + eps)
+        curve.append(total / n)
+    return curve, w, b

@@ -175,3 +175,10 @@ def test_cnn_on_digit_images(tmp_path: Path):
     assert doc["data"]["input_shape"] == [1, 8, 8]
     proc = _cli("evaluate", "runs/cnn", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_distributed_without_mpiexec_is_a_world_of_one(tmp_path: Path):
+    proc = _cli("train", "--distributed", "--epochs", "2", "--name", "solo", "--verbose", "0",
+                "--threads", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "runs/solo/model.safetensors").is_file()

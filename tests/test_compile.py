@@ -190,6 +190,73 @@ def test_resuming_from_a_checkpoint_continues_the_same_trajectory(tmp_path):
         np.testing.assert_array_equal(p.data, w)
 
 
+def _decay_weights_only(opt_cls, **hp):
+    """Weight matrices with weight decay, biases in a group without (groups that differ in
+    weight_decay alone)."""
+
+    def make(params):
+        params = list(params)
+        weights = [p for p in params if p.ndim > 1]
+        biases = [p for p in params if p.ndim == 1]
+        return opt_cls(
+            [{"params": weights, "weight_decay": 0.05}, {"params": biases, "weight_decay": 0.0}],
+            **hp,
+        )
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        _decay_weights_only(optim.SGD, lr=0.05, momentum=0.9, nesterov=True),
+        _decay_weights_only(optim.Adam, lr=1e-2),
+        _decay_weights_only(optim.AdamW, lr=1e-2, amsgrad=True),
+    ],
+    ids=["sgd", "adam", "adamw"],
+)
+def test_groups_differing_in_weight_decay_are_captured(make_opt):
+    make_loss, y = LOSSES["cross_entropy"]
+    eager = run(MODELS["mlp tanh"], make_opt, make_loss, X, y, compiled=False)
+    comp = run(MODELS["mlp tanh"], make_opt, make_loss, X, y, compiled=True)
+    assert_same(eager, comp)
+    # the decay is read at every call, as every hyperparameter
+    model, opt, _ = comp
+    step = fg.compile(model, make_loss(), opt)
+    opt.param_groups[1]["weight_decay"] = 0.2
+    step(X, y)
+    eager_model, eager_opt, _ = eager
+    eager_opt.param_groups[1]["weight_decay"] = 0.2
+    eager_opt.zero_grad()
+    make_loss()(eager_model(tensor(X)), y).backward()
+    eager_opt.step()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+
+
+def test_groups_differing_in_anything_but_weight_decay_run_eagerly():
+    model = mlp(nn.ReLU())
+    params = list(model.parameters())
+    opt = optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.1)
+    with pytest.warns(UserWarning, match="different hyperparameters"):
+        step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    assert not step.compiled
+
+
+def test_bad_per_parameter_weight_decays_are_refused():
+    fg.manual_seed(0)
+    model = mlp(nn.ReLU())
+    opt = _decay_weights_only(optim.SGD, lr=0.1)(model.parameters())
+    step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    before = [p.data.copy() for p in model.parameters()]
+    for group in (1, 0):  # a per-parameter value, then the shared one
+        opt.param_groups[group]["weight_decay"] = -1.0
+        with pytest.raises(ValueError, match="Invalid weight_decay value: -1"):
+            step(X, LABELS)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
 def test_unsupported_models_fall_back_to_eager_with_a_warning():
     class Custom(nn.Module):
         def __init__(self):
@@ -256,6 +323,64 @@ def test_a_failed_compiled_sgd_step_leaves_momentum_without_history():
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
 
 
+def _flat_views(params):
+    flat = np.zeros(sum(p.size for p in params), dtype=params[0].dtype)
+    views, start = [], 0
+    for p in params:
+        views.append(flat[start : start + p.size].reshape(p.shape))
+        start += p.size
+    return flat, views
+
+
+def test_gradients_into_one_flat_buffer_equal_the_eager_gradients():
+    fg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    y = np.array([0, 1, 2, 1, 0])
+    before = [p.data.copy() for p in model.parameters()]
+    flat, views = _flat_views(list(model.parameters()))
+    loss, out = step.gradients(x, y, views, keep_output=True)
+    np.testing.assert_allclose(out, model(x).data, rtol=1e-12)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)  # no update
+    assert opt.state_dict()["state"] == {}
+    eager = nn.CrossEntropyLoss()(model(x), y)
+    eager.backward()
+    assert loss == pytest.approx(float(eager.data), rel=1e-12)
+    for v, p in zip(views, model.parameters()):
+        np.testing.assert_allclose(v, p.grad, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="one gradient array per parameter"):
+        step.gradients(x, y, views[:-1])
+
+
+def test_run_keeps_the_output_and_skips_non_finite_steps():
+    fg.manual_seed(1)
+    model = nn.Sequential(nn.Linear(3, 2)).double()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    step = fg.compile(model, nn.MSELoss(), opt)
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    y = np.zeros((4, 2))
+    want_out = model(x).data.copy()
+    loss, out = step.run(x, y, keep_output=True)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12)
+    params = [p.data.copy() for p in model.parameters()]
+    state = opt.state_dict()
+    y[1, 1] = np.nan
+    loss, _ = step.run(x, y, skip_non_finite=True)
+    assert np.isnan(loss)
+    for p, b in zip(model.parameters(), params):
+        np.testing.assert_array_equal(p.data, b)
+    after = opt.state_dict()
+    assert float(after["state"][0]["step"]) == float(state["state"][0]["step"]) == 1.0
+    sgd_model = nn.Sequential(nn.Linear(3, 2)).double()
+    sgd = optim.SGD(sgd_model.parameters(), lr=0.1, momentum=0.9)
+    sgd_step = fg.compile(sgd_model, nn.MSELoss(), sgd)
+    sgd_step.run(x, y, skip_non_finite=True)
+    assert all("momentum_buffer" not in sgd.state[p] for p in sgd_model.parameters())
+
+
 TARGET_MISMATCHES = [
     (nn.MSELoss, (24,)),  # the output is (24, 4)
     (nn.MSELoss, (24, 1)),
@@ -290,6 +415,8 @@ def test_a_target_of_the_wrong_shape_is_the_eager_error_and_changes_nothing(
     before = [p.data.copy() for p in model.parameters()]
     with pytest.raises(fg.ShapeError) as compiled:
         step(X, y)
+    with pytest.raises(fg.ShapeError):
+        step.gradients(X, y, _flat_views(list(model.parameters()))[1])
     shape_text = str(target_shape)
     assert shape_text in str(compiled.value) and shape_text in str(eager.value)
     for p, b in zip(model.parameters(), before):

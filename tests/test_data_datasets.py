@@ -212,3 +212,14 @@ print(len(batches), metrics.accuracy(parts[3], parts[3]), "sklearn" in sys.modul
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["6", "1.0", "True"]
+
+
+def test_csv_dtype_arguments(tmp_path) -> None:
+    path = _write(tmp_path, "a,b\n1,2.5\n3,4\n")
+    with pytest.raises(fg.DTypeError, match="dtype must be a float dtype"):
+        load_csv(path, target="a", dtype=np.int32)
+    with pytest.raises(fg.DTypeError, match="target_dtype is not a dtype"):
+        load_csv(path, target="a", target_dtype="label")
+    with pytest.raises(CSVError, match="not whole numbers"):
+        load_csv(path, target="b", target_dtype=np.int64)
+    assert load_csv(path, target="a", target_dtype=np.int32)[1].dtype == np.int32

@@ -305,3 +305,16 @@ def test_loader_dataset_errors() -> None:
     assert loader.state_dict() == {"seed": 1, "epoch": 0}  # unchanged by failed loads
     with pytest.raises(fg.DTypeError, match="epoch"):
         loader.set_epoch(1.5)  # type: ignore[arg-type]
+
+
+def test_dataset_can_be_subclassed_like_pytorch() -> None:
+    class Squares(Dataset):
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, i: int):
+            return np.float32(i), i * i
+
+    xb, yb = next(iter(DataLoader(Squares(), batch_size=5)))
+    assert xb.dtype == np.float32 and yb.tolist() == [0, 1, 4, 9, 16]
+    assert isinstance(Squares(), Dataset) and not isinstance(3, Dataset)

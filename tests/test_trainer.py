@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ferrograd import nn, optim
 from ferrograd.data import DataLoader
-from ferrograd.train import NonFiniteLossError, Trainer
+from ferrograd.train import Callback, NonFiniteLossError, Trainer
 from reference import mlp_minibatch_sgd
 
 
@@ -176,6 +176,48 @@ def test_compile_true_says_why_it_cannot_capture():
     x, y = _classification(16)
     with pytest.raises(fg.FerrogradError, match="Dropout"):
         trainer.fit((x, y), epochs=1, verbose=0)
+
+
+class _SlowOneGroupFrom(Callback):
+    """Gives the first parameter group its own learning rate from step ``start`` on, which a
+    captured step cannot do (its groups may differ in weight decay only)."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def on_batch_begin(self, step, logs=None):
+        if step == self.start:
+            self.trainer.optimizer.param_groups[0]["lr"] = 0.01
+
+
+def _two_group_run(compile_mode, start, partial=False):
+    x, y = _classification()
+    model = _classifier(1, np.float64)
+    weights = [p for p in model.parameters() if p.ndim == 2]
+    biases = [p for p in model.parameters() if p.ndim == 1]
+    opt = optim.SGD([{"params": weights}, {"params": biases}], lr=0.05, momentum=0.9)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt, metrics=[], compile=compile_mode)
+    fg.manual_seed(2)
+    history = trainer.fit(
+        (x, y), epochs=2, batch_size=16, verbose=0, callbacks=[_SlowOneGroupFrom(start)]
+    )
+    if partial:
+        trainer.partial_fit(x[:16], y[:16])
+    return trainer, [p.data.copy() for p in model.parameters()], history["loss"]
+
+
+@pytest.mark.parametrize("start", [0, 5])
+def test_groups_made_different_during_training_continue_eagerly(start):
+    """A callback that gives the groups different hyperparameters mid-run: the captured step
+    hands over to eager steps at that step, and the run equals an eager one throughout."""
+    captured, params, losses = _two_group_run("auto", start, partial=True)
+    assert not captured.compiled and "different hyperparameters" in captured.compile_reason
+    _, eager_params, eager_losses = _two_group_run(False, start, partial=True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-12)
+    for a, b in zip(params, eager_params):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(fg.FerrogradError, match="can no longer be captured"):
+        _two_group_run(True, start)
 
 
 def test_evaluate_equals_the_loss_and_accuracy_of_one_big_batch():

@@ -13,10 +13,11 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, data, functional, metrics, nn, ops, optim, random
+from . import _core, data, distributed, functional, metrics, nn, ops, optim, random
 from .compile import compile
 from .exceptions import (
     ArgumentError,
+    DistributedError,
     DTypeError,
     FerrogradError,
     NotFittedError,
@@ -42,7 +43,7 @@ from .tensor import (
 __version__: str = _core.__version__
 
 
-_LAZY = ("train", "sklearn", "distributed", "cli")
+_LAZY = ("train", "sklearn", "cli")
 
 
 def __getattr__(name: str) -> object:
@@ -63,6 +64,7 @@ __all__ = [
     "ArgumentError",
     "CheckpointError",
     "DTypeError",
+    "DistributedError",
     "FerrogradError",
     "NotFittedError",
     "ShapeError",
@@ -73,6 +75,7 @@ __all__ = [
     "compile",
     "concat",
     "data",
+    "distributed",
     "enable_grad",
     "functional",
     "get_default_dtype",

@@ -14,7 +14,8 @@ Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d`
 ``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices or class probabilities,
 mean, optional label smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss``
 (mean); optimizers ``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all
-parameters. Targets must have the shapes the eager loss accepts. Anything else runs eagerly,
+parameters, except that parameter groups may differ in ``weight_decay`` (say, none for
+biases). Targets must have the shapes the eager loss accepts. Anything else runs eagerly,
 with a warning saying why.
 
 Examples
@@ -133,7 +134,9 @@ def _describe_loss(loss_fn: Any) -> tuple[str, float]:
     return _LOSSES[name], 0.0
 
 
-def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
+def _one_group(optimizer: Any, params: list[Tensor]) -> tuple[dict[str, Any], list[float] | None]:
+    """The hyperparameters shared by every parameter's group, and the weight decay of each
+    parameter when the groups differ in it (and in nothing else), else None."""
     owner: dict[int, dict[str, Any]] = {}
     for g in optimizer.param_groups:
         for p in g["params"]:
@@ -146,11 +149,12 @@ def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
             raise Unsupported("frozen parameters")
         groups.append(owner[id(p)])
     first = groups[0]
-    keys = [k for k in first if k != "params"]
+    keys = [k for k in first if k not in ("params", "weight_decay")]
     for g in groups[1:]:
         if g is not first and any(g.get(k) != first.get(k) for k in keys):
             raise Unsupported("parameter groups with different hyperparameters")
-    return first
+    decays = [float(g["weight_decay"]) for g in groups]
+    return first, (decays if len(set(decays)) > 1 else None)
 
 
 class CompiledStep:
@@ -203,26 +207,13 @@ class CompiledStep:
         """
         if self._plan is None:
             return self._eager(x, y, keep_output, skip_non_finite)
-        dt = self.params[0].dtype
-        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
-        ya = y.data if isinstance(y, Tensor) else y
-        if self._labels:
-            ya = np.asarray(ya)
-            if ya.dtype.kind in "iu":
-                ya = np.ascontiguousarray(ya, dtype=np.int64)
-            elif ya.dtype.kind == "f":  # class probabilities
-                ya = np.ascontiguousarray(ya, dtype=dt)
-            else:
-                raise DTypeError(
-                    "compiled step: cross-entropy targets must be class indices (integers) or "
-                    f"class probabilities (floats), got {ya.dtype}"
-                )
-        else:
-            ya = np.ascontiguousarray(ya, dtype=dt)
-        group = _one_group(self.optimizer, self.params)
+        xa, ya = self._inputs(x, y)
+        group, decays = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
         plan = self._plan
-        flags = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
+        flags: dict[str, Any] = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
+        if decays is not None:
+            flags["weight_decays"] = decays
 
         def applied(result: tuple[float, Any, bool]) -> tuple[float, Any, bool]:
             if not result[2]:
@@ -250,6 +241,40 @@ class CompiledStep:
         except _Skipped as skipped:
             result = skipped.result
         return result[0], result[1]
+
+    def _inputs(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        dt = self.params[0].dtype
+        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
+        ya = y.data if isinstance(y, Tensor) else y
+        if self._labels:
+            ya = np.asarray(ya)
+            if ya.dtype.kind in "iu":
+                ya = np.ascontiguousarray(ya, dtype=np.int64)
+            elif ya.dtype.kind == "f":  # class probabilities
+                ya = np.ascontiguousarray(ya, dtype=dt)
+            else:
+                raise DTypeError(
+                    "compiled step: cross-entropy targets must be class indices (integers) or "
+                    f"class probabilities (floats), got {ya.dtype}"
+                )
+        else:
+            ya = np.ascontiguousarray(ya, dtype=dt)
+        return xa, ya
+
+    def gradients(
+        self, x: Any, y: Any, grads: list[np.ndarray], *, keep_output: bool = False
+    ) -> tuple[float, np.ndarray | None]:
+        """Forward, loss and backward of one step without the update: the gradient of each
+        parameter is written into ``grads`` (C-contiguous arrays of the parameters' shapes and
+        dtype, such as views into one flat buffer). For data-parallel training, where the
+        gradients are averaged across processes before ``optimizer.step()``.
+        """
+        if self._plan is None:
+            raise FerrogradError(f"compiled step: not captured ({self.reason})")
+        xa, ya = self._inputs(x, y)
+        data = [p.data for p in self.params]
+        loss, output, _ = self._plan.gradients(xa, ya, data, grads, keep_output=keep_output)
+        return loss, output
 
     def _eager(
         self, x: Any, y: Any, keep_output: bool, skip_non_finite: bool

@@ -38,4 +38,15 @@ class NotFittedError(FerrogradError, ValueError, AttributeError):
     """A preprocessing step used before :meth:`fit` was called on it."""
 
 
-__all__ = ["ArgumentError", "DTypeError", "FerrogradError", "NotFittedError", "ShapeError"]
+class DistributedError(FerrogradError, RuntimeError):
+    """MPI is missing or failed, or the ranks of a job disagree (see ferrograd.distributed)."""
+
+
+__all__ = [
+    "ArgumentError",
+    "DTypeError",
+    "DistributedError",
+    "FerrogradError",
+    "NotFittedError",
+    "ShapeError",
+]

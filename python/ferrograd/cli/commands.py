@@ -23,14 +23,15 @@ def _say(text: str = "") -> None:
 def train(args: argparse.Namespace, options: dict[str, Any]) -> None:
     """Trains the model the settings describe and writes its run folder."""
     cfg = resolve(args.config, options)
+    from .. import distributed as dist
     from .. import manual_seed
     from ..train import EarlyStopping, Trainer
 
     if cfg["threads"]:
-        os.environ["FERROGRAD_NUM_THREADS"] = str(cfg["threads"])  # before the first kernel
+        dist.limit_threads(cfg["threads"])  # before the first kernel call
     if cfg["distributed"]:
-        raise UsageError("--distributed: TEMP")
-    main = True
+        dist.init()
+    main = dist.is_main()
     manual_seed(cfg["seed"])
     data = builders.load_data(cfg)
     y = builders.encode(data.y, data.classes) if data.task == "classification" else data.y
@@ -51,6 +52,8 @@ def train(args: argparse.Namespace, options: dict[str, Any]) -> None:
     if cfg["patience"]:
         callbacks.append(EarlyStopping(patience=cfg["patience"], restore_best_weights=True))
     out = rundir.new_run_dir(args.runs_dir, args.name, cfg) if main else None
+    if cfg["distributed"] and dist.world_size() > 1 and main:
+        _say(f"Data-parallel on {dist.world_size()} ranks, batch {cfg['batch_size']} per rank")
     if main:
         _say(
             f"Training {cfg['model']} on {cfg['data']} ({data.task}): {len(x_tr)} train, "
@@ -58,7 +61,7 @@ def train(args: argparse.Namespace, options: dict[str, Any]) -> None:
         )
     trainer = Trainer(
         model, loss, opt, scheduler=scheduler, grad_accum_steps=cfg["grad_accum"],
-        l1=cfg["l1"], l2=cfg["l2"],
+        l1=cfg["l1"], l2=cfg["l2"], distributed=cfg["distributed"],
     )
     history = trainer.fit(
         (x_tr, y_tr), (x_va, y_va), epochs=cfg["epochs"], batch_size=cfg["batch_size"],

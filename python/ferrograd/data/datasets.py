@@ -10,8 +10,6 @@ Examples
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 
 from ..exceptions import DTypeError
@@ -41,6 +39,8 @@ def load_digits(as_images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """
     if not isinstance(as_images, (bool, np.bool_)):
         raise DTypeError(f"load_digits: as_images must be True or False, got {as_images!r}")
+    from importlib import resources  # only here: it adds to the import time of ferrograd
+
     with resources.files(__package__).joinpath("digits.npz").open("rb") as f, np.load(f) as data:
         pixels, labels = data["pixels"], data["labels"]
     X = pixels.astype(np.float32)

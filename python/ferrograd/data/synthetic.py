@@ -123,7 +123,12 @@ def make_blobs(
     if is_int(centers):
         k = check_int(func, "centers", centers, 1)
         d = check_int(func, "n_features", n_features, 1)
-        low, high = (float(v) for v in center_box)
+        try:
+            low, high = (float(v) for v in center_box)
+        except (TypeError, ValueError):
+            raise DTypeError(
+                f"{func}: center_box must be a pair of numbers (low, high), got {center_box!r}"
+            ) from None
         if not low <= high:
             raise ArgumentError(f"{func}: center_box must be (low, high), got {center_box}")
         centres = rng.uniform(low, high, size=(k, d))

@@ -23,7 +23,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..exceptions import FerrogradError
+from ..exceptions import DTypeError, FerrogradError
 from ._checks import is_int
 
 Column = Union[str, int]
@@ -67,6 +67,10 @@ def load_csv(
         different numbers of fields.
     """
     func = "load_csv"
+    x_dtype = _float_dtype(func, "dtype", dtype)
+    y_dtype = None if isinstance(target_dtype, str) and target_dtype == "auto" else target_dtype
+    if y_dtype is not None:
+        y_dtype = _numeric_dtype(func, "target_dtype", y_dtype)
     file = Path(path)
     if not file.is_file():
         raise CSVError(f"{func}: no such file: {str(file)!r}")
@@ -83,11 +87,30 @@ def load_csv(
 
     data = _numbers(file, delimiter, header, names)
     y = data[:, columns] if isinstance(target, (list, tuple)) else data[:, columns[0]]
-    X = data[:, features].astype(dtype)
-    if isinstance(target_dtype, str) and target_dtype == "auto":
+    X = data[:, features].astype(x_dtype)
+    if y_dtype is None:
         whole = np.isfinite(y).all() and (y == np.round(y)).all()
         return X, y.astype(np.int64 if whole else np.float32)
-    return X, y.astype(target_dtype)
+    if y_dtype.kind in "iu" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise CSVError(f"{func}: target_dtype={y_dtype} but the targets are not whole numbers")
+    return X, y.astype(y_dtype)
+
+
+def _numeric_dtype(func: str, name: str, dtype: Any) -> np.dtype[Any]:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"{func}: {name} is not a dtype: {dtype!r}") from None
+    if dt.kind not in "iuf":
+        raise DTypeError(f"{func}: {name} must be an integer or float dtype, got {dt}")
+    return dt
+
+
+def _float_dtype(func: str, name: str, dtype: Any) -> np.dtype[Any]:
+    dt = _numeric_dtype(func, name, dtype)
+    if dt.kind != "f":
+        raise DTypeError(f"{func}: {name} must be a float dtype, got {dt}")
+    return dt
 
 
 def _column_names(file: Path, delimiter: str, header: bool) -> list[str]:

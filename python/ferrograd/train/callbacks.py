@@ -62,6 +62,8 @@ class Callback:
     """
 
     trainer: Trainer
+    #: In data-parallel training, run only on rank 0 (callbacks that write files).
+    main_only: bool = False
 
     def set_trainer(self, trainer: Trainer) -> None:
         """Called once before training starts."""
@@ -242,6 +244,8 @@ class ModelCheckpoint(Callback):
     mode : {"auto", "min", "max"}
     """
 
+    main_only = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -391,6 +395,8 @@ class CSVLogger(Callback):
     append : bool
         Keep an existing file and add rows to it (used when resuming).
     """
+
+    main_only = True
 
     def __init__(
         self, path: str | os.PathLike[str], separator: str = ",", append: bool = False

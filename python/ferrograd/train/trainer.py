@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import random as fg_random
+from ..compile import Unsupported
 from ..exceptions import FerrogradError
 from ..tensor import Tensor, no_grad
 from . import _data, _targets
@@ -80,6 +81,14 @@ class Trainer:
         Run each step as one captured Rust call (:func:`ferrograd.compile`) when the model,
         loss and optimizer allow it ("auto"), always (True: an error if they do not), or
         never. Results are the same either way.
+    distributed : bool
+        Data-parallel training over MPI (run the script under ``mpiexec -n N``; without it,
+        a world of one). Every rank trains on its own shard of each epoch
+        (:class:`~ferrograd.distributed.DistributedSampler`), with ``batch_size`` samples
+        per rank and step; gradients are averaged with one Allreduce per step; rank 0's
+        initial parameters and optimizer state are broadcast when fitting starts; training
+        loss and metrics are averaged over the ranks; progress output and files
+        (:class:`ModelCheckpoint`, :class:`CSVLogger`) come from rank 0 only.
 
     Attributes
     ----------
@@ -104,6 +113,7 @@ class Trainer:
         l2: float = 0.0,
         loss_weights: Any = None,
         compile: Any = "auto",
+        distributed: bool = False,
     ) -> None:
         from ..nn import Module
         from ..optim import Optimizer
@@ -127,6 +137,9 @@ class Trainer:
         if compile not in ("auto", True, False):
             raise ValueError(f"Trainer: compile must be 'auto', True or False, got {compile!r}")
         self.compile = compile
+        if not isinstance(distributed, bool):
+            raise TypeError(f"Trainer: distributed must be True or False, got {distributed!r}")
+        self.distributed = distributed
         self.history = History()
         self.stop_training = False
         self.compiled = False
@@ -136,6 +149,7 @@ class Trainer:
         self.global_step = 0
         self.callbacks: list[Callback] = []
         self._step_fn: Any = None
+        self._captured: Any = None
         self._step_key: Any = None
         self._pending_saves: list[tuple[str, bool]] = []
         self._train_loader: Any = None
@@ -207,7 +221,16 @@ class Trainer:
                     "yourself or pass val"
                 )
             train, val = _data.split_off(arrays, validation_split, self._split_seed)
-        loader = _data.make_loader(train, dtype, "train", batch_size, shuffle)
+        main = True
+        if self.distributed:
+            from .. import distributed as dist
+
+            dist.init()
+            main = dist.is_main()
+            loader = self._sharded_loader(train, dtype, batch_size, shuffle)
+            callbacks = [cb for cb in callbacks if main or not cb.main_only]
+        else:
+            loader = _data.make_loader(train, dtype, "train", batch_size, shuffle)
         val_loader = (
             None if val is None else _data.make_loader(val, dtype, "val", 1024, False)
         )
@@ -219,6 +242,9 @@ class Trainer:
         self.global_step = 0
         if resume_from is not None:
             self.load_checkpoint(resume_from, _loader=loader)
+        if self.distributed:
+            dist.broadcast_parameters(self.model)
+            dist.broadcast_optimizer_state(self.optimizer)
         for cb in callbacks:
             cb.set_trainer(self)
         self._prepare_step()
@@ -227,7 +253,7 @@ class Trainer:
         ]
         if self.scheduler is not None and _per_step(self.scheduler):
             batch_hooks.append(_SchedulerStep(self.scheduler))
-        progress = Progress(verbose, epochs)
+        progress = Progress(verbose if main else 0, epochs)
         for cb in callbacks:
             cb.on_train_begin({})
         try:
@@ -239,6 +265,8 @@ class Trainer:
                 start = time.perf_counter()
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 logs = self._run_epoch(loader, epoch, batch_hooks, progress)
+                if self.distributed:
+                    logs = self._averaged(logs)
                 if val_loader is not None:
                     val_logs = self.evaluate(val_loader)
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -250,7 +278,8 @@ class Trainer:
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 epoch += 1
-                self._flush_saves(epoch)
+                if main:
+                    self._flush_saves(epoch)
         finally:
             progress.close()
         for cb in callbacks:
@@ -388,6 +417,9 @@ class Trainer:
         loader = _loader if _loader is not None else self._train_loader
         if loader is not None and state.get("loader") and hasattr(loader, "load_state_dict"):
             loader.load_state_dict(dict(state["loader"]))
+        sampler = getattr(loader, "sampler", None)
+        if sampler is not None and state.get("sampler_seed") is not None:
+            sampler.seed = int(state["sampler_seed"])
         fg_random.set_rng_state(state["rng"])
 
     def _checkpoint_state(self, next_epoch: int) -> dict[str, Any]:
@@ -403,6 +435,7 @@ class Trainer:
             "stop_training": self.stop_training,
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+            "sampler_seed": getattr(getattr(loader, "sampler", None), "seed", None),
             "rng": fg_random.get_rng_state(),
         }
 
@@ -472,6 +505,8 @@ class Trainer:
         if seen == 0:
             raise FerrogradError(f"fit: the training data gave no batch in epoch {epoch + 1}")
         logs: dict[str, Any] = {name: total / seen for name, total in sums.items()}
+        if self.distributed:
+            logs["_samples"] = seen
         for i, head in enumerate(self.heads.heads):
             if not head.metrics or not outputs[i]:
                 continue
@@ -485,7 +520,7 @@ class Trainer:
     ) -> dict[str, Any]:
         """An epoch of captured steps: the same as the general loop, with as little Python
         per step as possible (this loop is most of a small model's training time)."""
-        run = self._step_fn.run
+        run = self._captured
         keep = self._keep_outputs
         dtype = self._dtype()
         n_batches = len(loader) if hasattr(loader, "__len__") else None
@@ -504,8 +539,16 @@ class Trainer:
             x, y = batch
             for hook in batch_hooks:
                 hook.on_batch_begin(step, {})
-            loss, out = run(x, y, keep_output=keep, skip_non_finite=True)
-            if not math.isfinite(loss):
+            if run is not None:
+                try:
+                    loss, out = run(x, y, keep_output=keep, skip_non_finite=True)
+                except Unsupported as e:
+                    self._stop_capturing(str(e))
+                    run = None
+            if run is None:  # no longer capturable: the rest of the run is eager
+                loss, per_batch = self._train_step([batch], epoch, step, batch_index, n_batches)
+                out = per_batch[0][1][0] if keep else None
+            elif not math.isfinite(loss):
                 self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
             size = len(y)
             total += loss * size
@@ -524,11 +567,44 @@ class Trainer:
         if seen == 0:
             raise FerrogradError(f"fit: the training data gave no batch in epoch {epoch + 1}")
         result: dict[str, Any] = {"loss": total / seen}
+        if self.distributed:
+            result["_samples"] = seen
         if keep:
             out_all, tgt_all = np.concatenate(outputs), np.concatenate(targets)
             for m in head.metrics:
                 result[m.name] = m(tgt_all, out_all)
         return result
+
+    def _sharded_loader(self, train: Any, dtype: np.dtype[Any], batch_size: int,
+                        shuffle: bool) -> Any:
+        """This rank's loader: the data sharded by a DistributedSampler whose seed all ranks
+        share (rank 0's)."""
+        from .. import distributed as dist
+        from ..data import DataLoader
+
+        given = train if _data.is_loader(train) else None
+        if given is not None and given.sampler is not None:
+            return given  # the user's own sampler decides
+        base = given if given is not None else _data.make_loader(
+            train, dtype, "train", batch_size, False
+        )
+        seed = base.seed if given is not None and given.shuffle else None
+        if seed is None:
+            seed = int(fg_random.default_generator().integers(2**62))
+        seed = int(dist.broadcast_object(seed))
+        sampler = dist.DistributedSampler(
+            len(base.dataset), shuffle=given.shuffle if given is not None else shuffle, seed=seed
+        )
+        return DataLoader(base.dataset, batch_size=base.batch_size, sampler=sampler,
+                          drop_last=base.drop_last, collate_fn=base.collate_fn)
+
+    def _averaged(self, logs: dict[str, Any]) -> dict[str, Any]:
+        """The epoch's training loss and metrics averaged over the ranks, weighted by their
+        sample counts (equal when the sampler pads the shards)."""
+        from .. import distributed as dist
+
+        n = float(logs.pop("_samples", 1))
+        return {k: float(v) for k, v in dist.allreduce_mean(logs, weight=n).items()}
 
     def _step_scheduler(self, logs: dict[str, Any]) -> None:
         s = self.scheduler
@@ -574,11 +650,51 @@ class Trainer:
             if step.compiled:
                 self._step_fn = step
                 self.compiled = True
+                self._captured = step.run
+                if self.distributed:
+                    from .. import distributed as dist
+
+                    if dist.world_size() > 1:
+                        self._captured = self._distributed_step(step)
             else:
                 reason = step.reason
         self.compile_reason = reason
         if self.compile is True and not self.compiled:
             raise FerrogradError(f"Trainer(compile=True): the step cannot be captured: {reason}")
+
+    def _distributed_step(self, step: Any) -> Any:
+        """A captured step for several ranks: gradients straight into the allreduce buffer,
+        one Allreduce, then the optimizer's fused update."""
+        from .. import distributed as dist
+
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = self.optimizer
+
+        def run(x: Any, y: Any, *, keep_output: bool, skip_non_finite: bool) -> Any:
+            views = dist.gradient_views(params)
+            loss, out = step.gradients(x, y, views, keep_output=keep_output)
+            if skip_non_finite and not math.isfinite(loss):
+                return loss, out
+            for p, v in zip(params, views):
+                p.grad = v
+            dist.allreduce_gradients(params)
+            optimizer.step()
+            return loss, out
+
+        return run
+
+    def _stop_capturing(self, reason: str) -> None:
+        """Eager steps from now on: something changed during training (a callback gave the
+        parameter groups different hyperparameters, say) that the captured step cannot do.
+        The failed captured call changed nothing."""
+        self._step_fn = None
+        self._captured = None
+        self.compiled = False
+        self.compile_reason = f"{reason} (since step {self.global_step + 1})"
+        if self.compile is True:
+            raise FerrogradError(
+                f"Trainer(compile=True): the step can no longer be captured: {reason}"
+            )
 
     def _why_not_compiled(self) -> str | None:
         if self.compile is False:
@@ -606,9 +722,13 @@ class Trainer:
         if self._step_fn is not None and len(group) == 1:
             batch = group[0]
             keep = self._keep_outputs
-            loss, output = self._step_fn.run(
-                batch[0], batch[1], keep_output=keep, skip_non_finite=True
-            )
+            try:
+                loss, output = self._captured(
+                    batch[0], batch[1], keep_output=keep, skip_non_finite=True
+                )
+            except Unsupported as e:
+                self._stop_capturing(str(e))
+                return self._train_step(group, epoch, step, batch_index, n_batches)
             if not math.isfinite(loss):
                 self._raise_non_finite(loss, epoch, step, batch_index, n_batches)
             return loss, [({}, [output]) if keep else None]
@@ -640,6 +760,10 @@ class Trainer:
                     objective = objective * (size / total_size)
                 objective.backward()
             per_batch.append((head_losses, [np.asarray(_targets.as_array(o)) for o in outs]))
+        if self.distributed:
+            from .. import distributed as dist
+
+            dist.allreduce_gradients(self.model)
         if self.clip_grad_norm is not None:
             from ..nn.utils import clip_grad_norm_
 

@@ -150,6 +150,12 @@ fn configured_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Whether the team has been started (by the first call that may split its work). Its size
+/// is fixed from then on: `FERROGRAD_NUM_THREADS` is read only once, at that moment.
+pub fn started() -> bool {
+    TEAM.get().is_some()
+}
+
 /// Threads a call to [`run`] may use, the calling thread included.
 pub fn threads() -> usize {
     if FORKED.load(Ordering::Relaxed) {
@@ -343,6 +349,13 @@ mod tests {
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn the_team_counts_as_started_after_a_call_that_splits_its_work() {
+        run(2, &|_| {});
+        assert!(started());
+        assert!(threads() >= 1);
     }
 
     #[test]

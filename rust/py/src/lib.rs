@@ -24,10 +24,17 @@ fn num_threads() -> usize {
     ferrograd_core::team::threads()
 }
 
+/// Whether the kernel threads have been started; their number is fixed from then on.
+#[pyfunction]
+fn threads_started() -> bool {
+    ferrograd_core::team::started()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(threads_started, m)?)?;
     ops::register(m)?;
     functional::register(m)?;
     conv::register(m)?;

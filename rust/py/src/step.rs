@@ -125,7 +125,9 @@ pub struct StepPlan {
     plan: Plan,
 }
 
-/// The optimizer update applied after the backward pass.
+/// The optimizer update applied after the backward pass. `weight_decays`, when given, holds
+/// one weight decay per parameter in place of `hp.weight_decay` (parameter groups that differ
+/// in nothing else).
 enum Update<'a, T> {
     Adam {
         hp: optim::Adam,
@@ -133,23 +135,52 @@ enum Update<'a, T> {
         v: Vec<&'a mut [T]>,
         vmax: Option<Vec<&'a mut [T]>>,
         steps: &'a [f64],
+        weight_decays: Option<&'a [f64]>,
     },
     Sgd {
         hp: optim::Sgd,
         buf: Option<Vec<&'a mut [T]>>,
         fresh: &'a [bool],
+        weight_decays: Option<&'a [f64]>,
     },
+    /// No update: the gradients are copied out (for an update after an allreduce).
+    Copy { out: Vec<&'a mut [T]> },
+}
+
+/// `slots` split by weight decay (in order of first appearance): one optimizer call per
+/// distinct value, each element updated exactly as a single call would update it.
+fn by_weight_decay<S>(
+    slots: Vec<S>,
+    weight_decays: Option<&[f64]>,
+    default: f64,
+) -> Vec<(f64, Vec<S>)> {
+    let mut groups: Vec<(f64, Vec<S>)> = Vec::new();
+    for (i, slot) in slots.into_iter().enumerate() {
+        let wd = weight_decays.map_or(default, |w| w[i]);
+        match groups.iter_mut().find(|(g, _)| g.to_bits() == wd.to_bits()) {
+            Some((_, members)) => members.push(slot),
+            None => groups.push((wd, vec![slot])),
+        }
+    }
+    groups
 }
 
 impl<T: FastMath> Update<'_, T> {
     fn apply(self, params: &mut [&mut [T]], grads: &[Vec<T>]) -> ferrograd_core::Result<()> {
         match self {
+            Update::Copy { out } => {
+                for (dst, g) in out.into_iter().zip(grads) {
+                    dst.copy_from_slice(g);
+                }
+                Ok(())
+            }
             Update::Adam {
                 hp,
                 m,
                 v,
                 vmax,
                 steps,
+                weight_decays,
             } => {
                 let mut vmax = vmax.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
                 let slots = params
@@ -166,9 +197,18 @@ impl<T: FastMath> Update<'_, T> {
                         step: steps[i],
                     })
                     .collect();
-                optim::adam_step(&hp, slots)
+                for (weight_decay, group) in by_weight_decay(slots, weight_decays, hp.weight_decay)
+                {
+                    optim::adam_step(&optim::Adam { weight_decay, ..hp }, group)?;
+                }
+                Ok(())
             }
-            Update::Sgd { hp, buf, fresh } => {
+            Update::Sgd {
+                hp,
+                buf,
+                fresh,
+                weight_decays,
+            } => {
                 let mut buf = buf.map(|b| b.into_iter().map(Some).collect::<Vec<_>>());
                 let slots = params
                     .iter_mut()
@@ -181,7 +221,11 @@ impl<T: FastMath> Update<'_, T> {
                         fresh_buffer: fresh.get(i).copied().unwrap_or(false),
                     })
                     .collect();
-                optim::sgd_step(&hp, slots)
+                for (weight_decay, group) in by_weight_decay(slots, weight_decays, hp.weight_decay)
+                {
+                    optim::sgd_step(&optim::Sgd { weight_decay, ..hp }, group)?;
+                }
+                Ok(())
             }
         }
     }
@@ -207,11 +251,16 @@ enum OptArgs<'a, 'py> {
         exp_avg_sqs: &'a [Obj<'py>],
         max_exp_avg_sqs: Option<&'a [Obj<'py>]>,
         steps: &'a [f64],
+        weight_decays: Option<&'a [f64]>,
     },
     Sgd {
         hp: optim::Sgd,
         momentum_buffers: Option<&'a [Obj<'py>]>,
         fresh: &'a [bool],
+        weight_decays: Option<&'a [f64]>,
+    },
+    Grads {
+        grads: &'a [Obj<'py>],
     },
 }
 
@@ -290,11 +339,22 @@ impl StepPlan {
                 b: Vec::new(),
                 c: None,
             },
+            OptArgs::Grads { grads } => StateArrays {
+                a: borrow_mut_list::<T>(func, "grads", grads, Some(&shapes), want)?,
+                b: Vec::new(),
+                c: None,
+            },
         };
         let mut ps = slices(&mut pa);
         let update = match opt {
-            OptArgs::Adam { hp, steps, .. } => Update::Adam {
+            OptArgs::Adam {
                 hp,
+                steps,
+                weight_decays,
+                ..
+            } => Update::Adam {
+                hp,
+                weight_decays,
                 m: slices(&mut st.a),
                 v: slices(&mut st.b),
                 vmax: st.c.as_mut().map(|c| slices(c)),
@@ -304,10 +364,15 @@ impl StepPlan {
                 hp,
                 momentum_buffers,
                 fresh,
+                weight_decays,
             } => Update::Sgd {
                 hp,
                 buf: momentum_buffers.map(|_| slices(&mut st.a)),
                 fresh,
+                weight_decays,
+            },
+            OptArgs::Grads { .. } => Update::Copy {
+                out: slices(&mut st.a),
             },
         };
         let plan = &self.plan;
@@ -352,7 +417,7 @@ impl StepPlan {
 
     /// One step with an Adam (or AdamW) update; returns the loss before the update, the
     /// model's output (with `keep_output`) and whether the update ran.
-    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, keep_output=false, skip_non_finite=false))]
+    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, keep_output=false, skip_non_finite=false, weight_decays=None))]
     #[allow(clippy::too_many_arguments)]
     fn adam<'py>(
         &self,
@@ -374,6 +439,7 @@ impl StepPlan {
         decoupled_weight_decay: bool,
         keep_output: bool,
         skip_non_finite: bool,
+        weight_decays: Option<Vec<f64>>,
     ) -> PyResult<StepResult<'py>> {
         let hp = optim::Adam {
             lr,
@@ -392,12 +458,14 @@ impl StepPlan {
                 "compiled step: one Adam state entry per parameter is needed".into(),
             ));
         }
+        check_weight_decays(weight_decays.as_deref(), n)?;
         let opt = OptArgs::Adam {
             hp,
             exp_avgs: &exp_avgs,
             exp_avg_sqs: &exp_avg_sqs,
             max_exp_avg_sqs: max_exp_avg_sqs.as_deref(),
             steps: &steps,
+            weight_decays: weight_decays.as_deref(),
         };
         let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
@@ -411,7 +479,7 @@ impl StepPlan {
     }
 
     /// One step with an SGD update; returns what [`StepPlan::adam`] returns.
-    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize, keep_output=false, skip_non_finite=false))]
+    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize, keep_output=false, skip_non_finite=false, weight_decays=None))]
     #[allow(clippy::too_many_arguments)]
     fn sgd<'py>(
         &self,
@@ -429,6 +497,7 @@ impl StepPlan {
         maximize: bool,
         keep_output: bool,
         skip_non_finite: bool,
+        weight_decays: Option<Vec<f64>>,
     ) -> PyResult<StepResult<'py>> {
         let hp = optim::Sgd {
             lr,
@@ -447,10 +516,12 @@ impl StepPlan {
                 "compiled step: one momentum buffer per parameter is needed".into(),
             ));
         }
+        check_weight_decays(weight_decays.as_deref(), params.len())?;
         let opt = OptArgs::Sgd {
             hp,
             momentum_buffers: momentum_buffers.as_deref(),
             fresh: &fresh,
+            weight_decays: weight_decays.as_deref(),
         };
         let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
@@ -462,6 +533,57 @@ impl StepPlan {
             Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
         }
     }
+
+    /// Forward, loss and backward without an update: the gradients are written into `grads`
+    /// (one C-contiguous array per parameter, e.g. views into one flat buffer that an
+    /// allreduce then averages). Returns what [`StepPlan::adam`] returns.
+    #[pyo3(signature = (x, target, params, grads, *, keep_output=false, skip_non_finite=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn gradients<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        grads: Vec<Obj<'py>>,
+        keep_output: bool,
+        skip_non_finite: bool,
+    ) -> PyResult<StepResult<'py>> {
+        if grads.len() != params.len() {
+            return Err(bad(format!(
+                "compiled step: one gradient array per parameter is needed, got {} for {}",
+                grads.len(),
+                params.len()
+            )));
+        }
+        let opt = OptArgs::Grads { grads: &grads };
+        let want = float_of("compiled step", "x", x)?;
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
+        match want {
+            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
+            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
+        }
+    }
+}
+
+/// Per-parameter weight decays: one per parameter, each >= 0 (checked before anything runs).
+fn check_weight_decays(weight_decays: Option<&[f64]>, n: usize) -> PyResult<()> {
+    let Some(w) = weight_decays else {
+        return Ok(());
+    };
+    if w.len() != n {
+        return Err(bad(format!(
+            "compiled step: weight_decays needs one value per parameter ({n}), got {}",
+            w.len()
+        )));
+    }
+    if let Some(bad_value) = w.iter().find(|v| v.is_nan() || **v < 0.0) {
+        return Err(bad(format!("Invalid weight_decay value: {bad_value}")));
+    }
+    Ok(())
 }
 
 /// Registers the plan class on the module.
