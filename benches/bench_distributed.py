@@ -58,8 +58,13 @@ def fit(case: str, distributed: bool) -> dict[str, float]:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
-                      metrics=[], distributed=distributed)
+    trainer = Trainer(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.Adam(model.parameters(), lr=1e-3),
+        metrics=[],
+        distributed=distributed,
+    )
     spent = [0.0]
     if distributed:
         inner = dist.allreduce_gradients
@@ -97,9 +102,8 @@ def worker(out: str) -> None:
 
 
 def main() -> None:
-    from _common import write_results
-
     import ferrograd as fg
+    from _common import write_results
 
     mpiexec = Path(sys.executable).parent / "mpiexec"
     if not mpiexec.exists():
@@ -108,19 +112,27 @@ def main() -> None:
     one = {case: fit(case, False) for case in CASES}
     out = Path("/tmp") / f"bench_distributed_{os.getpid()}.json"
     env = dict(os.environ, FERROGRAD_NUM_THREADS="1")
-    subprocess.run([str(mpiexec), "-n", "2", sys.executable, __file__, "--worker", str(out)],
-                   env=env, check=True, timeout=900)
+    subprocess.run(
+        [str(mpiexec), "-n", "2", sys.executable, __file__, "--worker", str(out)],
+        env=env,
+        check=True,
+        timeout=900,
+    )
     two = json.loads(out.read_text())
     out.unlink()
-    print(f"1 process x {fg.num_threads()} threads vs 2 ranks x 1 thread (mpich), Adam, "
-          "captured steps")
+    print(
+        f"1 process x {fg.num_threads()} threads vs 2 ranks x 1 thread (mpich), Adam, "
+        "captured steps"
+    )
     print(f"{'case':<24}{'1x2 samples/s':>15}{'2x1 samples/s':>15}{'ratio':>8}{'allreduce':>11}")
     rows = []
     for case in CASES:
         a, b = one[case], two[case]
         ratio = b["samples_per_s"] / a["samples_per_s"]
-        print(f"{case:<24}{a['samples_per_s']:>15,.0f}{b['samples_per_s']:>15,.0f}"
-              f"{ratio:>7.2f}x{100 * b['allreduce_share']:>10.1f}%")
+        print(
+            f"{case:<24}{a['samples_per_s']:>15,.0f}{b['samples_per_s']:>15,.0f}"
+            f"{ratio:>7.2f}x{100 * b['allreduce_share']:>10.1f}%"
+        )
         rows.append({"case": case, "one_process": a, "two_ranks": b, "ratio": ratio})
     print(f"wrote {write_results('bench_distributed', rows)}")
 

@@ -62,8 +62,7 @@ def run_trainer(d: tuple[np.ndarray, ...], val: bool) -> float:
     x_tr, x_va, x_te, y_tr, y_va, y_te = d
     m = model()
     t = Trainer(m, nn.CrossEntropyLoss(), optim.Adam(m.parameters(), lr=LR))
-    t.fit((x_tr, y_tr), (x_va, y_va) if val else None, epochs=EPOCHS, batch_size=BATCH,
-          verbose=0)
+    t.fit((x_tr, y_tr), (x_va, y_va) if val else None, epochs=EPOCHS, batch_size=BATCH, verbose=0)
     assert t.compiled, t.compile_reason
     return accuracy(m, x_te, y_te)
 
@@ -86,9 +85,16 @@ def run_sklearn(d: tuple[np.ndarray, ...]) -> float:
 
     x_tr, _, x_te, y_tr, _, y_te = d
     clf = MLPClassifier(
-        hidden_layer_sizes=(HIDDEN,), solver="adam", alpha=0.0, batch_size=BATCH,
-        learning_rate_init=LR, max_iter=EPOCHS, tol=0.0, n_iter_no_change=EPOCHS + 1,
-        shuffle=True, random_state=0,
+        hidden_layer_sizes=(HIDDEN,),
+        solver="adam",
+        alpha=0.0,
+        batch_size=BATCH,
+        learning_rate_init=LR,
+        max_iter=EPOCHS,
+        tol=0.0,
+        n_iter_no_change=EPOCHS + 1,
+        shuffle=True,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "did not converge" after exactly max_iter epochs
@@ -158,8 +164,10 @@ def main() -> None:
         fns["torch"] = lambda: run_torch(torch, d)
     res = timed(fns, args.repeat)
     base = res["trainer"][0]
-    print(f"digits MLP 64-{HIDDEN}-10, Adam, batch {BATCH}, {EPOCHS} epochs "
-          f"({len(d[0])} training samples), {fg.num_threads()} threads")
+    print(
+        f"digits MLP 64-{HIDDEN}-10, Adam, batch {BATCH}, {EPOCHS} epochs "
+        f"({len(d[0])} training samples), {fg.num_threads()} threads"
+    )
     print(f"{'candidate':<14}{'seconds':>10}{'test acc':>10}{'vs trainer':>12}")
     rows = []
     for name, (sec, acc) in res.items():
@@ -168,8 +176,10 @@ def main() -> None:
     overhead = res["trainer"][0] / res["bare loop"][0] - 1
     print(f"Trainer overhead over the bare captured-step loop: {100 * overhead:.1f}%")
     if "sklearn" in res:
-        print(f"Trainer vs sklearn: {res['sklearn'][0] / base:.1f}x faster; accuracy "
-              f"{res['trainer'][1] - res['sklearn'][1]:+.4f}")
+        print(
+            f"Trainer vs sklearn: {res['sklearn'][0] / base:.1f}x faster; accuracy "
+            f"{res['trainer'][1] - res['sklearn'][1]:+.4f}"
+        )
     if "torch" in res:
         print(f"Trainer vs PyTorch loop: {res['torch'][0] / base:.1f}x faster")
     path = write_results("bench_fit", rows, {"trainer_overhead": overhead})

@@ -19,8 +19,12 @@ HERE = Path(__file__).resolve().parent
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(HERE.parent / "python"))
     return subprocess.run(
-        [sys.executable, "-m", "ferrograd", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-m", "ferrograd", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -36,8 +40,14 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_writes_a_complete_run_folder(digits_run: Path):
     run = digits_run / "runs" / "digits"
     names = sorted(p.name for p in run.iterdir())
-    assert names == ["config.json", "curves.png", "history.csv", "metrics.json",
-                     "model.safetensors", "preprocessing.safetensors"]
+    assert names == [
+        "config.json",
+        "curves.png",
+        "history.csv",
+        "metrics.json",
+        "model.safetensors",
+        "preprocessing.safetensors",
+    ]
     doc = json.loads((run / "config.json").read_text())
     assert doc["config"]["data"] == "digits" and doc["config"]["hidden"] == [128]
     assert doc["data"]["classes"] == list(range(10)) and doc["data"]["input_shape"] == [64]
@@ -106,8 +116,7 @@ def test_regression_from_a_csv_file_with_a_toml_config(tmp_path: Path):
         '[data]\nname = "lin.csv"\ntarget = "y"\n[model]\nhidden = [16]\n'
         '[train]\nepochs = 60\nlr = 0.01\nloss = "mse"\nschedule = "cosine"\n'
     )
-    proc = _cli("train", "--config", "run.toml", "--name", "lin", "--verbose", "0",
-                cwd=tmp_path)
+    proc = _cli("train", "--config", "run.toml", "--name", "lin", "--verbose", "0", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "runs/lin/metrics.json").read_text())["test"]
     assert metrics["r2"] > 0.95
@@ -168,8 +177,21 @@ def test_help_on_every_command(tmp_path: Path):
 
 
 def test_cnn_on_digit_images(tmp_path: Path):
-    proc = _cli("train", "--model", "cnn", "--epochs", "3", "--name", "cnn", "--verbose", "0",
-                "--batch-norm", "--dropout", "0.1", cwd=tmp_path)
+    proc = _cli(
+        "train",
+        "--model",
+        "cnn",
+        "--epochs",
+        "3",
+        "--name",
+        "cnn",
+        "--verbose",
+        "0",
+        "--batch-norm",
+        "--dropout",
+        "0.1",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "runs/cnn/config.json").read_text())
     assert doc["data"]["input_shape"] == [1, 8, 8]
@@ -178,7 +200,18 @@ def test_cnn_on_digit_images(tmp_path: Path):
 
 
 def test_distributed_without_mpiexec_is_a_world_of_one(tmp_path: Path):
-    proc = _cli("train", "--distributed", "--epochs", "2", "--name", "solo", "--verbose", "0",
-                "--threads", "1", cwd=tmp_path)
+    proc = _cli(
+        "train",
+        "--distributed",
+        "--epochs",
+        "2",
+        "--name",
+        "solo",
+        "--verbose",
+        "0",
+        "--threads",
+        "1",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "runs/solo/model.safetensors").is_file()

@@ -340,7 +340,7 @@ def test_gradients_into_one_flat_buffer_equal_the_eager_gradients():
     x = np.random.default_rng(0).standard_normal((5, 4))
     y = np.array([0, 1, 2, 1, 0])
     before = [p.data.copy() for p in model.parameters()]
-    flat, views = _flat_views(list(model.parameters()))
+    _, views = _flat_views(list(model.parameters()))
     loss, out = step.gradients(x, y, views, keep_output=True)
     np.testing.assert_allclose(out, model(x).data, rtol=1e-12)
     for p, b in zip(model.parameters(), before):

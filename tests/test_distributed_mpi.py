@@ -169,16 +169,23 @@ def test_trainer_on_two_ranks_equals_one_process_with_the_whole_batch(tmp_path, 
     result = run_ok(script, "equivalence", str(two), mode)
     assert result.stdout.count("Epoch ") == 3  # one line per epoch, from rank 0 only
     env = {k: v for k, v in os.environ.items() if k != "FERROGRAD_NUM_THREADS"}
-    proc = subprocess.run([sys.executable, script, "equivalence", str(one), mode], env=env,
-                          capture_output=True, text=True, timeout=TIME_LIMIT)
+    proc = subprocess.run(
+        [sys.executable, script, "equivalence", str(one), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+    )
     assert proc.returncode == 0, proc.stderr
     want = np.load(one / "rank0.npz")
     for r in (0, 1):
         got = np.load(two / f"rank{r}.npz")
         for k in want.files:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-15)
-    h0, h1, h = (json.loads((d / f).read_text()) for d, f in
-                 ((two, "rank0.json"), (two, "rank1.json"), (one, "rank0.json")))
+    h0, h1, h = (
+        json.loads((d / f).read_text())
+        for d, f in ((two, "rank0.json"), (two, "rank1.json"), (one, "rank0.json"))
+    )
     for hist in (h0, h1, h):
         hist.pop("seconds")
     assert h0 == h1  # every rank logs the same averaged numbers
@@ -203,8 +210,19 @@ def test_trainer_failing_on_one_rank_ends_the_job(tmp_path):
 
 
 def test_cli_train_distributed_writes_one_run_folder(tmp_path):
-    result = run_ok("-m", "ferrograd", "train", "--distributed", "--epochs", "3", "--name", "d",
-                    "--verbose", "2", cwd=tmp_path)
+    result = run_ok(
+        "-m",
+        "ferrograd",
+        "train",
+        "--distributed",
+        "--epochs",
+        "3",
+        "--name",
+        "d",
+        "--verbose",
+        "2",
+        cwd=tmp_path,
+    )
     assert "Data-parallel on 2 ranks" in result.stdout
     assert result.stdout.count("Test accuracy") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

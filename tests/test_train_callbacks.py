@@ -50,9 +50,7 @@ def test_early_stopping_stops_where_the_history_says_and_restores_the_best_weigh
     trainer = _trainer()
     values = [1.0, 0.8, 0.85, 0.7, 0.75, 0.76, 0.74, 0.9, 0.5, 0.4]
     snapshots = []
-    keep = LambdaCallback(
-        on_epoch_end=lambda e, logs: snapshots.append(trainer.model.state_dict())
-    )
+    keep = LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(trainer.model.state_dict()))
     stop = EarlyStopping(patience=3, restore_best_weights=True)
     history = trainer.fit(
         (x, y), (x, y), epochs=10, callbacks=[_Scripted(values), keep, stop], verbose=0
@@ -68,7 +66,10 @@ def test_early_stopping_min_delta_mode_and_baseline():
     x, y = _data(32)
     stop = EarlyStopping(monitor="val_accuracy", patience=1, min_delta=0.05)
     _trainer().fit(
-        (x, y), (x, y), epochs=10, verbose=0,
+        (x, y),
+        (x, y),
+        epochs=10,
+        verbose=0,
         callbacks=[_Scripted([0.5, 0.6, 0.62, 0.9, 0.91, 0.92, 1, 1, 1, 1], "val_accuracy"), stop],
     )
     assert stop._tracker.mode == "max"
@@ -80,7 +81,7 @@ def test_early_stopping_min_delta_mode_and_baseline():
 
 def test_early_stopping_without_the_monitored_key_is_a_clear_error():
     x, y = _data(16)
-    with pytest.raises(fg.FerrogradError, match="val_loss.*not in the epoch logs"):
+    with pytest.raises(fg.FerrogradError, match=r"val_loss.*not in the epoch logs"):
         _trainer().fit((x, y), epochs=2, verbose=0, callbacks=[EarlyStopping()])
 
 
@@ -89,9 +90,7 @@ def test_model_checkpoint_best_only_writes_weights_of_the_best_epoch(tmp_path):
     trainer = _trainer()
     path = tmp_path / "best.safetensors"
     snapshots = []
-    keep = LambdaCallback(
-        on_epoch_end=lambda e, logs: snapshots.append(trainer.model.state_dict())
-    )
+    keep = LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(trainer.model.state_dict()))
     values = [1.0, 0.5, 0.6, 0.4, 0.45]
     ckpt = ModelCheckpoint(path, save_best_only=True, save_weights_only=True)
     trainer.fit((x, y), (x, y), epochs=5, callbacks=[_Scripted(values), keep, ckpt], verbose=0)
@@ -104,14 +103,19 @@ def test_model_checkpoint_best_only_writes_weights_of_the_best_epoch(tmp_path):
 
 def test_model_checkpoint_fills_the_path_from_the_logs(tmp_path):
     x, y = _data(32)
-    ckpt = ModelCheckpoint(tmp_path / "m-{epoch:02d}-{loss:.2f}.safetensors",
-                           save_weights_only=True)
+    ckpt = ModelCheckpoint(
+        tmp_path / "m-{epoch:02d}-{loss:.2f}.safetensors", save_weights_only=True
+    )
     _trainer().fit((x, y), epochs=3, verbose=0, callbacks=[ckpt])
     names = sorted(os.listdir(tmp_path))
     assert [n[:4] for n in names] == ["m-01", "m-02", "m-03"]
     with pytest.raises(fg.FerrogradError, match="cannot fill in path"):
-        _trainer().fit((x, y), epochs=1, verbose=0,
-                       callbacks=[ModelCheckpoint(tmp_path / "{nope}.safetensors")])
+        _trainer().fit(
+            (x, y),
+            epochs=1,
+            verbose=0,
+            callbacks=[ModelCheckpoint(tmp_path / "{nope}.safetensors")],
+        )
 
 
 def test_lr_scheduler_callback_per_epoch_and_per_step():
@@ -119,13 +123,15 @@ def test_lr_scheduler_callback_per_epoch_and_per_step():
     trainer = _trainer()
     opt = trainer.optimizer
     sched = optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
-    history = trainer.fit((x, y), epochs=3, batch_size=16, verbose=0,
-                          callbacks=[LRScheduler(sched)])
+    history = trainer.fit(
+        (x, y), epochs=3, batch_size=16, verbose=0, callbacks=[LRScheduler(sched)]
+    )
     assert history["lr"] == pytest.approx([0.05, 0.025, 0.0125])
     trainer = _trainer()
     sched = optim.lr_scheduler.StepLR(trainer.optimizer, step_size=1, gamma=0.9)
-    trainer.fit((x, y), epochs=2, batch_size=16, verbose=0,
-                callbacks=[LRScheduler(sched, per="step")])
+    trainer.fit(
+        (x, y), epochs=2, batch_size=16, verbose=0, callbacks=[LRScheduler(sched, per="step")]
+    )
     assert sched.last_epoch == 8
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * 0.9**8)
     with pytest.raises(ValueError, match="per"):
@@ -137,8 +143,9 @@ def test_reduce_lr_on_plateau_follows_the_monitored_value():
     trainer = _trainer(lr=0.1)
     values = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     plateau = ReduceLROnPlateau(patience=1, factor=0.5)
-    history = trainer.fit((x, y), (x, y), epochs=6, verbose=0,
-                          callbacks=[_Scripted(values), plateau])
+    history = trainer.fit(
+        (x, y), (x, y), epochs=6, verbose=0, callbacks=[_Scripted(values), plateau]
+    )
     # bad epochs 1 and 2 -> reduce after epoch 2; again after epoch 4
     assert history["lr"] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.025]
 

@@ -29,8 +29,13 @@ def test_mlp_64_128_10_reaches_097_on_digits():
         fg.manual_seed(0)
         model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
         trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3))
-        trainer.fit((scaler.transform(x_tr), y_tr), (scaler.transform(x_va), y_va), epochs=30,
-                    batch_size=32, verbose=0)
+        trainer.fit(
+            (scaler.transform(x_tr), y_tr),
+            (scaler.transform(x_va), y_va),
+            epochs=30,
+            batch_size=32,
+            verbose=0,
+        )
         assert trainer.compiled
         accs.append(trainer.evaluate((scaler.transform(x_te), y_te))["accuracy"])
     assert np.mean(accs) >= 0.97, accs
@@ -43,13 +48,23 @@ def test_small_cnn_reaches_098_on_digit_images():
         mean, std = x_tr.mean(), x_tr.std()
         fg.manual_seed(0)
         model = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(32 * 4, 10),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 4, 10),
         )
         trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-3))
-        trainer.fit(((x_tr - mean) / std, y_tr), ((x_va - mean) / std, y_va), epochs=30,
-                    batch_size=32, verbose=0)
+        trainer.fit(
+            ((x_tr - mean) / std, y_tr),
+            ((x_va - mean) / std, y_va),
+            epochs=30,
+            batch_size=32,
+            verbose=0,
+        )
         assert trainer.compiled
         accs.append(trainer.evaluate(((x_te - mean) / std, y_te))["accuracy"])
     assert np.mean(accs) >= 0.98, accs

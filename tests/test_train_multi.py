@@ -72,8 +72,9 @@ def test_multi_target_loss_is_the_weighted_sum_and_metrics_are_per_output():
 def test_multi_target_errors_name_what_is_missing():
     x, y = _multi_data(10)
     model = TwoHeads().double()
-    trainer = Trainer(model, {"size": nn.MSELoss(), "other": nn.MSELoss()},
-                      optim.SGD(model.parameters(), lr=0.1))
+    trainer = Trainer(
+        model, {"size": nn.MSELoss(), "other": nn.MSELoss()}, optim.SGD(model.parameters(), lr=0.1)
+    )
     with pytest.raises(fg.FerrogradError, match="other"):
         trainer.fit((x, y), epochs=1, verbose=0)
 
@@ -98,7 +99,10 @@ def test_grid_search_tries_every_combination_and_ranks_by_the_best_epoch():
     result = grid_search(_build, space, train, val, loss=nn.CrossEntropyLoss(), epochs=6, seed=3)
     assert len(result.trials) == 4
     assert sorted((t.config["width"], t.config["lr"]) for t in result.trials) == [
-        (4, 1e-4), (4, 3e-2), (32, 1e-4), (32, 3e-2)
+        (4, 1e-4),
+        (4, 3e-2),
+        (32, 1e-4),
+        (32, 3e-2),
     ]
     scores = [t.score for t in result.trials]
     assert scores == sorted(scores)
@@ -108,8 +112,9 @@ def test_grid_search_tries_every_combination_and_ranks_by_the_best_epoch():
     # each trial scores what a plain Trainer run with the same seed gives
     fg.manual_seed(3)
     model, opt = _build(result.best_config)
-    history = Trainer(model, nn.CrossEntropyLoss(), opt).fit(train, val, epochs=6,
-                                                              batch_size=16, verbose=0)
+    history = Trainer(model, nn.CrossEntropyLoss(), opt).fit(
+        train, val, epochs=6, batch_size=16, verbose=0
+    )
     assert min(history["val_loss"]) == result.best_score
     again = grid_search(_build, space, train, val, loss=nn.CrossEntropyLoss(), epochs=6, seed=3)
     assert [t.score for t in again.trials] == scores
@@ -120,10 +125,28 @@ def test_random_search_draws_repeatably_from_distributions():
     x, y = _blobs()
     train, val = (x[:100], y[:100]), (x[100:], y[100:])
     space = {"width": randint(4, 33), "lr": loguniform(1e-3, 1e-1), "batch_size": [8, 32]}
-    a = random_search(_build, space, train, val, n_trials=4, loss=nn.CrossEntropyLoss(),
-                      epochs=3, seed=7, monitor="val_accuracy")
-    b = random_search(_build, space, train, val, n_trials=4, loss=nn.CrossEntropyLoss(),
-                      epochs=3, seed=7, monitor="val_accuracy")
+    a = random_search(
+        _build,
+        space,
+        train,
+        val,
+        n_trials=4,
+        loss=nn.CrossEntropyLoss(),
+        epochs=3,
+        seed=7,
+        monitor="val_accuracy",
+    )
+    b = random_search(
+        _build,
+        space,
+        train,
+        val,
+        n_trials=4,
+        loss=nn.CrossEntropyLoss(),
+        epochs=3,
+        seed=7,
+        monitor="val_accuracy",
+    )
     assert [t.config for t in a.trials] == [t.config for t in b.trials]
     assert [t.score for t in a.trials] == [t.score for t in b.trials]
     assert a.mode == "max" and a.best_score == max(t.score for t in a.trials)
@@ -138,8 +161,9 @@ def test_random_search_draws_repeatably_from_distributions():
 def test_fine_tuning_freeze_the_backbone_and_train_a_new_head(tmp_path):
     x, y = _blobs(300, seed=1)
     fg.manual_seed(0)
-    base = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                         nn.Linear(32, 3))
+    base = nn.Sequential(
+        nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)
+    )
     Trainer(base, nn.CrossEntropyLoss(), optim.Adam(base.parameters(), lr=0.01)).fit(
         (x, y), epochs=10, verbose=0
     )
@@ -147,8 +171,9 @@ def test_fine_tuning_freeze_the_backbone_and_train_a_new_head(tmp_path):
 
     # a new task on the same inputs: is the point left of the y axis (2 classes)
     y2 = (x[:, 0] < 0).astype(np.int64)
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                          nn.Linear(32, 3))
+    model = nn.Sequential(
+        nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3)
+    )
     model.load(tmp_path / "pretrained.safetensors")
     model[-1] = nn.Linear(32, 2)  # replace the head
     model[:4].freeze()
@@ -163,10 +188,13 @@ def test_fine_tuning_freeze_the_backbone_and_train_a_new_head(tmp_path):
 
     # unfreeze with a smaller learning rate for the backbone (parameter groups)
     model.unfreeze()
-    opt = optim.Adam([
-        {"params": model[:4].parameters(), "lr": 1e-4},
-        {"params": model[4].parameters()},
-    ], lr=1e-2)
+    opt = optim.Adam(
+        [
+            {"params": model[:4].parameters(), "lr": 1e-4},
+            {"params": model[4].parameters()},
+        ],
+        lr=1e-2,
+    )
     Trainer(model, nn.CrossEntropyLoss(), opt).fit((x, y2), epochs=2, verbose=0)
     assert not np.array_equal(model.state_dict()["0.weight"], backbone["0.weight"])
 

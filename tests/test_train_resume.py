@@ -61,7 +61,10 @@ def _run(tmp: Path, mode: str, ckpt: Path, out: Path, kill_at: int = -1) -> int:
     env = dict(os.environ, PYTHONPATH=str(HERE.parent / "python"))
     proc = subprocess.run(
         [sys.executable, str(script), mode, str(ckpt), str(out), str(kill_at)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(proc.stderr)
@@ -111,7 +114,8 @@ def test_a_checkpoint_is_never_half_written_and_holds_everything(tmp_path):
 
     other = T.Trainer(
         nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)),
-        nn.CrossEntropyLoss(), optim.AdamW(model.parameters()),
+        nn.CrossEntropyLoss(),
+        optim.AdamW(model.parameters()),
     )
     with pytest.raises(fg.FerrogradError, match="not a full training checkpoint"):
         model.save(tmp_path / "weights.safetensors")
@@ -132,8 +136,14 @@ def test_non_finite_loss_leaves_the_last_good_checkpoint_intact(tmp_path):
         on_epoch_end=lambda e, logs: y.__setitem__((5, 0), np.nan) if e == 1 else None
     )
     with pytest.raises(NonFiniteLossError, match=r"epoch 3.*last\.ckpt, is intact"):
-        trainer.fit((x, y), epochs=5, batch_size=8, shuffle=False, verbose=0,
-                    callbacks=[ModelCheckpoint(path), poison])
+        trainer.fit(
+            (x, y),
+            epochs=5,
+            batch_size=8,
+            shuffle=False,
+            verbose=0,
+            callbacks=[ModelCheckpoint(path), poison],
+        )
     state = fg.load(path)
     assert state["epoch"] == 2
     for v in state["model"].values():

@@ -36,8 +36,12 @@ def test_fit_without_shuffling_follows_the_numpy_reference(batch_size, accum, l1
     model = _tanh_mlp()
     init = [p.data.copy() for p in model.parameters()]
     trainer = Trainer(
-        model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), grad_accum_steps=accum,
-        l1=l1, l2=l2,
+        model,
+        nn.MSELoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        grad_accum_steps=accum,
+        l1=l1,
+        l2=l2,
     )
     history = trainer.fit((x, y), epochs=4, batch_size=batch_size, shuffle=False, verbose=0)
     want_losses, want = mlp_minibatch_sgd(x, y, init, 0.1, 4, batch_size, accum, l1, l2)
@@ -140,8 +144,9 @@ def test_class_probability_targets_train_compiled_as_eager():
     runs = []
     for mode in (True, False):
         model = _classifier(1)
-        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01),
-                          compile=mode)
+        trainer = Trainer(
+            model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), compile=mode
+        )
         fg.manual_seed(2)
         history = trainer.fit((x, y), (x, y), epochs=3, batch_size=16, verbose=0)
         assert trainer.compiled is mode
@@ -161,8 +166,7 @@ def test_targets_of_another_shape_are_an_error_compiled_or_not():
     for mode in (True, False):
         fg.manual_seed(0)
         model = nn.Sequential(nn.Linear(4, 1))
-        trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1),
-                          compile=mode)
+        trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), compile=mode)
         with pytest.raises(fg.ShapeError, match=r"target has shape \(20,\)"):
             trainer.fit((x, y), epochs=1, verbose=0)
         with pytest.raises(fg.ShapeError, match=r"target has shape \(20,\)"):
@@ -171,8 +175,9 @@ def test_targets_of_another_shape_are_an_error_compiled_or_not():
 
 def test_compile_true_says_why_it_cannot_capture():
     model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
-    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
-                      compile=True)
+    trainer = Trainer(
+        model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), compile=True
+    )
     x, y = _classification(16)
     with pytest.raises(fg.FerrogradError, match="Dropout"):
         trainer.fit((x, y), epochs=1, verbose=0)
@@ -230,7 +235,9 @@ def test_evaluate_equals_the_loss_and_accuracy_of_one_big_batch():
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     assert got["loss"] == pytest.approx(-log_p[np.arange(100), y].mean(), rel=1e-5)
     assert got["accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == y))
-    np.testing.assert_allclose(trainer.predict(x, batch_size=9), model(x).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        trainer.predict(x, batch_size=9), model(x).data, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_evaluate_and_predict_use_eval_mode_and_restore_train_mode():
@@ -376,8 +383,9 @@ def test_clip_grad_norm_limits_each_step():
     Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=1.0), clip_grad_norm=0.5).fit(
         (x, y), epochs=1, batch_size=16, verbose=0
     )
-    moved = math.sqrt(sum(float(((p.data - b) ** 2).sum()) for p, b in zip(model.parameters(),
-                                                                             before)))
+    moved = math.sqrt(
+        sum(float(((p.data - b) ** 2).sum()) for p, b in zip(model.parameters(), before))
+    )
     assert moved == pytest.approx(0.5, rel=1e-6)  # one step of lr * clipped norm (+1e-6 guard)
 
 

@@ -25,7 +25,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .exceptions import DTypeError, ArgumentError, ShapeError
+from .exceptions import ArgumentError, DTypeError, ShapeError
 
 Result = Union[float, np.ndarray]
 
@@ -217,9 +217,7 @@ def roc_auc(y_true: Any, scores: Any) -> float:
         raise ArgumentError(f"{func}: scores must be finite numbers")
     classes = np.unique(truth)
     if len(classes) != 2:
-        raise ArgumentError(
-            f"{func}: y_true must hold exactly two classes, got {classes.tolist()}"
-        )
+        raise ArgumentError(f"{func}: y_true must hold exactly two classes, got {classes.tolist()}")
     positive = truth == classes[1]
     _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
     ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse.reshape(-1)]  # 1-based, ties averaged

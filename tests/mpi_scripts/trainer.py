@@ -20,7 +20,7 @@ from ferrograd import nn, optim
 from ferrograd.train import CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-import common  # noqa: E402
+import common
 
 mode, out = sys.argv[1], Path(sys.argv[2])
 compiled = len(sys.argv) > 3 and sys.argv[3] == "compiled"
@@ -31,21 +31,32 @@ model = nn.Sequential(
     nn.Linear(common.FEATURES, 16), nn.Tanh(), nn.Linear(16, common.CLASSES)
 ).double()
 opt = optim.Adam(model.parameters(), lr=common.LR)
-trainer = Trainer(model, nn.CrossEntropyLoss(), opt, distributed=True,
-                  compile=True if compiled else False)
+trainer = Trainer(
+    model, nn.CrossEntropyLoss(), opt, distributed=True, compile=True if compiled else False
+)
 x, y = common.data()
 callbacks = []
 if mode == "files":
-    callbacks = [ModelCheckpoint(out / "ckpt.safetensors"), CSVLogger(out / "log.csv"),
-                 EarlyStopping(monitor="loss", patience=50)]
+    callbacks = [
+        ModelCheckpoint(out / "ckpt.safetensors"),
+        CSVLogger(out / "log.csv"),
+        EarlyStopping(monitor="loss", patience=50),
+    ]
 if mode == "fail":
+
     def boom(epoch: int, logs: dict) -> None:
         if rank == 1 and epoch == 1:
             raise RuntimeError("deliberate failure in a callback on rank 1")
 
     callbacks = [LambdaCallback(on_epoch_end=boom)]
-history = trainer.fit((x, y), (x[:20], y[:20]), epochs=common.EPOCHS,
-                      batch_size=common.BATCH // world, callbacks=callbacks, verbose=2)
+history = trainer.fit(
+    (x, y),
+    (x[:20], y[:20]),
+    epochs=common.EPOCHS,
+    batch_size=common.BATCH // world,
+    callbacks=callbacks,
+    verbose=2,
+)
 assert trainer.compiled is compiled, trainer.compile_reason
 if mode == "equivalence":
     np.savez(out / f"rank{rank}.npz", *[p.data for p in model.parameters()])

@@ -50,24 +50,36 @@ def _parser() -> argparse.ArgumentParser:
         "60/20/20 split, standardization, Adam, early stopping) and writes runs/<name>/ "
         "with the weights, the preprocessing, the settings, the history and the curves.",
     )
-    train.add_argument("--config", metavar="FILE.toml",
-                       help="settings from a TOML file (options given here win)")
+    train.add_argument(
+        "--config", metavar="FILE.toml", help="settings from a TOML file (options given here win)"
+    )
     train.add_argument("--name", help="name of the run folder (default: data-model-time)")
     train.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                       help="0 quiet, 1 a progress bar per epoch, 2 one line per epoch")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 quiet, 1 a progress bar per epoch, 2 one line per epoch",
+    )
     for s in SETTINGS:
         flag = "--" + s.name.replace("_", "-")
-        default_text = s.default if not isinstance(s.default, list) else ",".join(
-            map(str, s.default)
+        default_text = (
+            s.default if not isinstance(s.default, list) else ",".join(map(str, s.default))
         )
         help_text = f"{s.help} (default: {default_text})"
         if s.kind is None:  # a switch
-            train.add_argument(flag, dest=s.name, action="store_true", default=None,
-                               help=help_text)
+            train.add_argument(flag, dest=s.name, action="store_true", default=None, help=help_text)
         else:
-            train.add_argument(flag, dest=s.name, type=s.kind, choices=s.choices, default=None,
-                               metavar=None if s.choices else s.name.upper(), help=help_text)
+            train.add_argument(
+                flag,
+                dest=s.name,
+                type=s.kind,
+                choices=s.choices,
+                default=None,
+                metavar=None if s.choices else s.name.upper(),
+                help=help_text,
+            )
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -76,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
         "same columns, applying the run's saved preprocessing.",
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--data", help="a CSV file with the feature and target columns "
-                          "(default: the run's own test split)")
+    evaluate.add_argument(
+        "--data",
+        help="a CSV file with the feature and target columns (default: the run's own test split)",
+    )
 
     predict = sub.add_parser(
         "predict",
@@ -117,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (``ferrograd evaluate RUN | head``): not an error of ours.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so the exit flush is quiet)
+        sys.stdout = open(os.devnull, "w")
         return 141
     return 0
 
@@ -132,4 +146,3 @@ def _fail(message: str, status: int) -> NoReturn:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
-

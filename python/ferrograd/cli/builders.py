@@ -131,7 +131,11 @@ def split(cfg: dict[str, Any], d: Dataset) -> tuple[np.ndarray, ...]:
     stratify = d.y if d.task == "classification" else None
     try:
         return train_val_test_split(
-            d.x, d.y, val_size=cfg["val_size"], test_size=cfg["test_size"], seed=cfg["seed"],
+            d.x,
+            d.y,
+            val_size=cfg["val_size"],
+            test_size=cfg["test_size"],
+            seed=cfg["seed"],
             stratify=stratify,
         )
     except FerrogradError as e:
@@ -159,8 +163,13 @@ def apply(step: Any, x: np.ndarray) -> np.ndarray:
 
 
 _ACTIVATIONS = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "silu": nn.SiLU,
-    "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
 }
 
 

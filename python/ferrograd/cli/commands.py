@@ -60,12 +60,22 @@ def train(args: argparse.Namespace, options: dict[str, Any]) -> None:
             f"{len(x_va)} validation, {len(x_te)} test samples -> {out}"
         )
     trainer = Trainer(
-        model, loss, opt, scheduler=scheduler, grad_accum_steps=cfg["grad_accum"],
-        l1=cfg["l1"], l2=cfg["l2"], distributed=cfg["distributed"],
+        model,
+        loss,
+        opt,
+        scheduler=scheduler,
+        grad_accum_steps=cfg["grad_accum"],
+        l1=cfg["l1"],
+        l2=cfg["l2"],
+        distributed=cfg["distributed"],
     )
     history = trainer.fit(
-        (x_tr, y_tr), (x_va, y_va), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-        callbacks=callbacks, verbose=args.verbose if main else 0,
+        (x_tr, y_tr),
+        (x_va, y_va),
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        callbacks=callbacks,
+        verbose=args.verbose if main else 0,
     )
     if not main or out is None:
         return
@@ -176,8 +186,9 @@ def _read_inputs(path: str, features: list[str]) -> np.ndarray:
     out = np.empty((len(rows) - 1, len(features)), dtype=np.float32)
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise UsageError(f"{path}: line {r} has {len(row)} fields, the header has "
-                             f"{len(header)}")
+            raise UsageError(
+                f"{path}: line {r} has {len(row)} fields, the header has {len(header)}"
+            )
         for j, i in enumerate(index):
             try:
                 out[r - 2, j] = float(row[i])
@@ -203,8 +214,7 @@ def predict(run_dir: str, input_path: str, output_path: str) -> None:
         probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
         header = [f"prob_{c}" for c in info["classes"]] + ["predicted"]
         rows = [
-            [f"{p:.6g}" for p in row] + [str(info["classes"][int(np.argmax(row))])]
-            for row in probs
+            [f"{p:.6g}" for p in row] + [str(info["classes"][int(np.argmax(row))])] for row in probs
         ]
     else:
         header = list(info["target_names"])

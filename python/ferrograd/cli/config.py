@@ -58,48 +58,91 @@ def _targets(text: str) -> list[str]:
 
 SETTINGS: tuple[Setting, ...] = (
     # data
-    Setting("data", "data", "digits",
-            "digits, moons, spirals, or the path of a CSV file (with --target)", str),
-    Setting("target", "data", None, "the target column(s) of a CSV file, comma-separated",
-            _targets),
-    Setting("task", "data", "auto", "classification or regression (auto: from the loss "
-            "and the targets)", str, ("auto", "classification", "regression")),
-    Setting("scale", "data", "standard", "input preprocessing, fitted on the training part",
-            str, ("standard", "minmax", "pca", "zca", "none")),
+    Setting(
+        "data",
+        "data",
+        "digits",
+        "digits, moons, spirals, or the path of a CSV file (with --target)",
+        str,
+    ),
+    Setting(
+        "target", "data", None, "the target column(s) of a CSV file, comma-separated", _targets
+    ),
+    Setting(
+        "task",
+        "data",
+        "auto",
+        "classification or regression (auto: from the loss and the targets)",
+        str,
+        ("auto", "classification", "regression"),
+    ),
+    Setting(
+        "scale",
+        "data",
+        "standard",
+        "input preprocessing, fitted on the training part",
+        str,
+        ("standard", "minmax", "pca", "zca", "none"),
+    ),
     Setting("val_size", "data", 0.2, "fraction of the data for validation", _floats),
     Setting("test_size", "data", 0.2, "fraction of the data for the final test", _floats),
     Setting("samples", "data", 1000, "number of samples of moons and spirals", int),
     Setting("noise", "data", 0.1, "noise of moons and spirals", _floats),
     # model
-    Setting("model", "model", "mlp", "mlp, or cnn for image data (digits)", str,
-            ("mlp", "cnn")),
-    Setting("hidden", "model", [128], "hidden layer widths of the MLP, e.g. 128,64",
-            _widths),
-    Setting("channels", "model", [16, 32], "convolution channels of the CNN, e.g. 16,32",
-            _widths),
-    Setting("activation", "model", "relu", "activation between layers", str,
-            ("relu", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu")),
+    Setting("model", "model", "mlp", "mlp, or cnn for image data (digits)", str, ("mlp", "cnn")),
+    Setting("hidden", "model", [128], "hidden layer widths of the MLP, e.g. 128,64", _widths),
+    Setting("channels", "model", [16, 32], "convolution channels of the CNN, e.g. 16,32", _widths),
+    Setting(
+        "activation",
+        "model",
+        "relu",
+        "activation between layers",
+        str,
+        ("relu", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu"),
+    ),
     Setting("dropout", "model", 0.0, "dropout probability after each hidden layer", _floats),
     Setting("batch_norm", "model", False, "batch normalization after each hidden layer", None),
     # training
-    Setting("loss", "train", "auto", "the loss (auto: cross_entropy for classes, mse "
-            "otherwise)", str, ("auto", "cross_entropy", "mse", "l1", "huber", "smooth_l1")),
-    Setting("optimizer", "train", "adam", "the optimizer", str,
-            ("adam", "adamw", "sgd", "rmsprop", "adagrad")),
+    Setting(
+        "loss",
+        "train",
+        "auto",
+        "the loss (auto: cross_entropy for classes, mse otherwise)",
+        str,
+        ("auto", "cross_entropy", "mse", "l1", "huber", "smooth_l1"),
+    ),
+    Setting(
+        "optimizer",
+        "train",
+        "adam",
+        "the optimizer",
+        str,
+        ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
+    ),
     Setting("lr", "train", 1e-3, "learning rate", _floats),
     Setting("weight_decay", "train", 0.0, "the optimizer's weight decay", _floats),
     Setting("momentum", "train", 0.9, "momentum of sgd and rmsprop", _floats),
-    Setting("schedule", "train", "none", "learning-rate schedule", str,
-            ("none", "step", "cosine", "exponential", "onecycle", "plateau")),
+    Setting(
+        "schedule",
+        "train",
+        "none",
+        "learning-rate schedule",
+        str,
+        ("none", "step", "cosine", "exponential", "onecycle", "plateau"),
+    ),
     Setting("epochs", "train", 100, "maximum number of epochs", int),
     Setting("batch_size", "train", 32, "samples per step", int),
-    Setting("patience", "train", 10, "early stopping: epochs without a better validation "
-            "loss (0: no early stopping)", int),
+    Setting(
+        "patience",
+        "train",
+        10,
+        "early stopping: epochs without a better validation loss (0: no early stopping)",
+        int,
+    ),
     Setting("grad_accum", "train", 1, "micro-batches per optimizer step", int),
     Setting("l1", "train", 0.0, "L1 penalty on the weights", _floats),
     Setting("l2", "train", 0.0, "L2 penalty on the weights", _floats),
-    Setting("seed", "train", 0, "seed of the split, the initialisation and the shuffling",
-            int),
+    Setting("seed", "train", 0, "seed of the split, the initialisation and the shuffling", int),
     Setting("threads", "train", 0, "kernel threads (0: every core)", int),
     Setting("distributed", "train", False, "data-parallel over MPI (run under mpiexec)", None),
 )
@@ -112,8 +155,9 @@ SECTIONS = ("data", "model", "train")
 
 def defaults() -> dict[str, Any]:
     """Every setting at its default."""
-    return {s.name: (list(s.default) if isinstance(s.default, list) else s.default)
-            for s in SETTINGS}
+    return {
+        s.name: (list(s.default) if isinstance(s.default, list) else s.default) for s in SETTINGS
+    }
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -163,9 +207,7 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
     for s in SETTINGS:
         value = cfg[s.name]
         if s.choices is not None and value not in s.choices:
-            raise UsageError(
-                f"{s.name}: expected one of {', '.join(s.choices)}, got {value!r}"
-            )
+            raise UsageError(f"{s.name}: expected one of {', '.join(s.choices)}, got {value!r}")
     for name in ("val_size", "test_size"):
         _number(cfg, name, 0.0, 1.0, open_low=True, open_high=True)
     if cfg["val_size"] + cfg["test_size"] >= 1.0:
@@ -176,8 +218,15 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
         _number(cfg, name, 0.0, None)
     _number(cfg, "dropout", 0.0, 1.0, open_high=True)
     _number(cfg, "momentum", 0.0, 1.0, open_high=True)
-    for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("grad_accum", 1),
-                      ("seed", 0), ("threads", 0), ("samples", 4)):
+    for name, low in (
+        ("epochs", 1),
+        ("batch_size", 1),
+        ("patience", 0),
+        ("grad_accum", 1),
+        ("seed", 0),
+        ("threads", 0),
+        ("samples", 4),
+    ):
         _integer(cfg, name, low)
     for name in ("hidden", "channels"):
         widths = cfg[name]
@@ -216,7 +265,9 @@ def _number(
     if too_low or too_high or v != v:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        interval = f"{'(' if open_low else '['}{lo}, {hi}{')' if open_high or high is None else ']'}"
+        interval = (
+            f"{'(' if open_low else '['}{lo}, {hi}{')' if open_high or high is None else ']'}"
+        )
         raise UsageError(f"{name}: expected a number in {interval}, got {v!r}")
     cfg[name] = float(v)
 

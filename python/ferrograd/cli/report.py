@@ -80,7 +80,6 @@ def format_regression(result: dict[str, Any]) -> str:
         lines.append(f"{name:>{width}} {r['mse']:10.4g} {r['mae']:10.4g} {r['r2']:10.4f}")
     if len(rows) > 1:
         lines.append(
-            f"{'average':>{width}} {result['mse']:10.4g} {result['mae']:10.4g} "
-            f"{result['r2']:10.4f}"
+            f"{'average':>{width}} {result['mse']:10.4g} {result['mae']:10.4g} {result['r2']:10.4f}"
         )
     return "\n".join(lines)

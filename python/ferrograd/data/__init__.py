@@ -34,6 +34,7 @@ from .tabular import CSVError, load_csv
 from .whitening import PCAWhitening, ZCAWhitening
 
 __all__ = [
+    "ArgumentError",
     "ArrayDataset",
     "Augmentation",
     "CSVError",
@@ -41,7 +42,6 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "GaussianNoise",
-    "ArgumentError",
     "KFold",
     "MinMaxScaler",
     "NotFittedError",

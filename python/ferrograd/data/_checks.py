@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import random as fg_random
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 
 
 def as_numpy(func: str, name: str, x: Any) -> np.ndarray:

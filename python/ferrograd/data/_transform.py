@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError, NotFittedError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, NotFittedError, ShapeError
 from ._checks import as_numpy
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import random as fg_random
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ._checks import as_numpy, check_float, check_int, check_seed
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError
+from ..exceptions import ArgumentError, DTypeError
 from ._checks import as_numpy, same_length
 
 

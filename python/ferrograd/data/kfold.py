@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ._checks import as_numpy, check_int, check_seed, first_dim, generator, same_length
 
 Split = tuple[np.ndarray, np.ndarray]

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ._checks import check_int, check_seed, draw_seed
 from .dataset import ArrayDataset
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError
+from ..exceptions import ArgumentError, DTypeError
 from ._transform import Transform, scalar
 
 _EPS = float(np.finfo(np.float64).eps)

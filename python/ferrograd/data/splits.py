@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError
+from ..exceptions import ArgumentError, DTypeError
 from ._checks import as_numpy, generator, is_int, same_length
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ._checks import check_float, check_int, generator, is_int
 
 

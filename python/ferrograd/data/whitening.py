@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..exceptions import DTypeError, ArgumentError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ._checks import is_int
 from ._transform import Transform, scalar
 
@@ -137,9 +137,7 @@ class PCAWhitening(_Whitening):
                     f"{name}: n_components must be an int or None, got {n_components!r}"
                 )
             if n_components < 1:
-                raise ArgumentError(
-                    f"{name}: n_components must be at least 1, got {n_components}"
-                )
+                raise ArgumentError(f"{name}: n_components must be at least 1, got {n_components}")
         self.n_components = None if n_components is None else int(n_components)
 
     def _fit(self, X: np.ndarray) -> dict[str, np.ndarray]:

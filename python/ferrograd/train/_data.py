@@ -31,8 +31,7 @@ def cast_batch(batch: Any, dtype: np.dtype[Any]) -> tuple[Any, ...]:
     """A batch as a tuple ``(input, ..., target)`` with float parts in ``dtype``."""
     if isinstance(batch, Mapping) or not isinstance(batch, (list, tuple)) or len(batch) < 2:
         raise FerrogradError(
-            "Trainer: each batch must be a tuple (inputs..., target); got "
-            f"{type(batch).__name__}"
+            f"Trainer: each batch must be a tuple (inputs..., target); got {type(batch).__name__}"
         )
     return tuple(_cast(part, dtype) for part in batch)
 
@@ -109,15 +108,11 @@ def split_off(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """A seeded random split of ``arrays`` into (train, validation) by ``fraction``."""
     if not (isinstance(fraction, float) and 0.0 < fraction < 1.0):
-        raise FerrogradError(
-            f"fit: validation_split must be a float in (0, 1), got {fraction!r}"
-        )
+        raise FerrogradError(f"fit: validation_split must be a float in (0, 1), got {fraction!r}")
     n = _length(arrays[0])
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     if n_val == 0 or n_val == n:
-        raise ShapeError(
-            f"fit: validation_split={fraction} of {n} samples leaves an empty part"
-        )
+        raise ShapeError(f"fit: validation_split={fraction} of {n} samples leaves an empty part")
     order = np.random.default_rng(seed).permutation(n)
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     return _take(arrays, train_idx), _take(arrays, val_idx)

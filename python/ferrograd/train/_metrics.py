@@ -18,7 +18,7 @@ MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
 
 def task_of(loss_fn: Any) -> str:
-    """"multiclass", "binary_logits", "binary_probs" or "regression", from the loss."""
+    """ "multiclass", "binary_logits", "binary_probs" or "regression", from the loss."""
     name = type(loss_fn).__name__
     if name in _MULTICLASS:
         return "multiclass"

@@ -58,7 +58,8 @@ class Heads:
         if self.kind == "single" and not losses:
             raise FerrogradError("Trainer: no loss given")
         self.heads = [
-            Head(k, n, fn, w, m) for k, n, fn, w, m in zip(keys, names, losses, weights, per_metrics)
+            Head(k, n, fn, w, m)
+            for k, n, fn, w, m in zip(keys, names, losses, weights, per_metrics)
         ]
 
     @property
@@ -125,9 +126,7 @@ def _per_head(
         return list(value)
     if nested:
         return [value] * len(keys)  # the same metrics for every output
-    raise FerrogradError(
-        f"Trainer: {what} must give one value per output ({names}), got {value!r}"
-    )
+    raise FerrogradError(f"Trainer: {what} must give one value per output ({names}), got {value!r}")
 
 
 def as_array(x: Any) -> Any:

@@ -416,7 +416,7 @@ class CSVLogger(Callback):
             self._keys = header.split(self.separator)[1:] if header else None
         else:
             self._keys = None
-        self._file = open(self.path, "a" if keep else "w", newline="")  # noqa: SIM115
+        self._file = open(self.path, "a" if keep else "w", newline="")
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         import csv

@@ -162,7 +162,7 @@ _MAX_WORDS = ("acc", "accuracy", "auc", "f1", "precision", "recall", "r2")
 
 
 def resolve_mode(mode: str, monitor: str) -> str:
-    """"min" or "max" for ``monitor``; "auto" picks "max" for accuracy-like names."""
+    """ "min" or "max" for ``monitor``; "auto" picks "max" for accuracy-like names."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":

@@ -115,7 +115,7 @@ class _Distribution:
         return f"{self.name}({self.low}, {self.high})"
 
 
-class uniform(_Distribution):  # noqa: N801 (named like scipy.stats' distributions)
+class uniform(_Distribution):
     """Floats uniform in [low, high)."""
 
     def __init__(self, low: float, high: float) -> None:
@@ -125,7 +125,7 @@ class uniform(_Distribution):  # noqa: N801 (named like scipy.stats' distributio
         return float(random_state.uniform(self.low, self.high))
 
 
-class loguniform(_Distribution):  # noqa: N801
+class loguniform(_Distribution):
     """Floats whose logarithm is uniform: for learning rates and weight decay."""
 
     def __init__(self, low: float, high: float) -> None:
@@ -137,7 +137,7 @@ class loguniform(_Distribution):  # noqa: N801
         return float(math.exp(random_state.uniform(math.log(self.low), math.log(self.high))))
 
 
-class randint(_Distribution):  # noqa: N801
+class randint(_Distribution):
     """Integers uniform in [low, high) (``high`` excluded, as NumPy and scipy)."""
 
     def __init__(self, low: int, high: int) -> None:
@@ -207,8 +207,21 @@ def grid_search(
             )
     configs = [dict(zip(names, combo)) for combo in itertools.product(*(space[n] for n in names))]
     return _run(
-        "grid_search", configs, build, train, val, loss, metrics, epochs, batch_size, seed,
-        monitor, mode, callbacks, verbose, trainer_kwargs,
+        "grid_search",
+        configs,
+        build,
+        train,
+        val,
+        loss,
+        metrics,
+        epochs,
+        batch_size,
+        seed,
+        monitor,
+        mode,
+        callbacks,
+        verbose,
+        trainer_kwargs,
     )
 
 
@@ -261,8 +274,21 @@ def random_search(
                 config[name] = spec
         configs.append(config)
     return _run(
-        "random_search", configs, build, train, val, loss, metrics, epochs, batch_size, seed,
-        monitor, mode, callbacks, verbose, trainer_kwargs,
+        "random_search",
+        configs,
+        build,
+        train,
+        val,
+        loss,
+        metrics,
+        epochs,
+        batch_size,
+        seed,
+        monitor,
+        mode,
+        callbacks,
+        verbose,
+        trainer_kwargs,
     )
 
 

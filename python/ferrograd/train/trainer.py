@@ -34,7 +34,7 @@ from ..exceptions import FerrogradError
 from ..tensor import Tensor, no_grad
 from . import _data, _targets
 from ._progress import Progress
-from .callbacks import Callback, LRScheduler, overrides
+from .callbacks import Callback, overrides
 from .history import History
 
 __all__ = ["NonFiniteLossError", "Trainer"]
@@ -130,8 +130,9 @@ class Trainer:
         self.loss = loss
         self.scheduler = scheduler
         self.grad_accum_steps = _positive_int("grad_accum_steps", grad_accum_steps)
-        self.clip_grad_norm = None if clip_grad_norm is None else _positive("clip_grad_norm",
-                                                                          clip_grad_norm)
+        self.clip_grad_norm = (
+            None if clip_grad_norm is None else _positive("clip_grad_norm", clip_grad_norm)
+        )
         self.l1 = _non_negative("l1", l1)
         self.l2 = _non_negative("l2", l2)
         if compile not in ("auto", True, False):
@@ -231,9 +232,7 @@ class Trainer:
             callbacks = [cb for cb in callbacks if main or not cb.main_only]
         else:
             loader = _data.make_loader(train, dtype, "train", batch_size, shuffle)
-        val_loader = (
-            None if val is None else _data.make_loader(val, dtype, "val", 1024, False)
-        )
+        val_loader = None if val is None else _data.make_loader(val, dtype, "val", 1024, False)
         self._train_loader = loader
         self.callbacks = callbacks
         self.history = History()
@@ -249,7 +248,9 @@ class Trainer:
             cb.set_trainer(self)
         self._prepare_step()
         batch_hooks = [
-            cb for cb in callbacks if overrides(cb, "on_batch_end") or overrides(cb, "on_batch_begin")
+            cb
+            for cb in callbacks
+            if overrides(cb, "on_batch_end") or overrides(cb, "on_batch_begin")
         ]
         if self.scheduler is not None and _per_step(self.scheduler):
             batch_hooks.append(_SchedulerStep(self.scheduler))
@@ -363,8 +364,9 @@ class Trainer:
         return loss
 
     # ================================================================== checkpoints
-    def save_checkpoint(self, path: str | os.PathLike[str], *, _pending_epoch: int | None = None)\
-            -> None:
+    def save_checkpoint(
+        self, path: str | os.PathLike[str], *, _pending_epoch: int | None = None
+    ) -> None:
         """Writes a full training checkpoint (model, optimizer, scheduler, callbacks, history,
         epoch, step and random state) as safetensors plus JSON metadata, atomically.
 
@@ -532,8 +534,10 @@ class Trainer:
         seen = 0
         step = self.global_step
         for batch_index, batch in enumerate(loader, 1):
-            if len(batch) != 2 or batch[0].dtype != dtype or batch[1].dtype.kind == "f" and (
-                batch[1].dtype != dtype
+            if (
+                len(batch) != 2
+                or batch[0].dtype != dtype
+                or (batch[1].dtype.kind == "f" and (batch[1].dtype != dtype))
             ):
                 batch = _data.cast_batch(batch, dtype)
             x, y = batch
@@ -575,8 +579,9 @@ class Trainer:
                 result[m.name] = m(tgt_all, out_all)
         return result
 
-    def _sharded_loader(self, train: Any, dtype: np.dtype[Any], batch_size: int,
-                        shuffle: bool) -> Any:
+    def _sharded_loader(
+        self, train: Any, dtype: np.dtype[Any], batch_size: int, shuffle: bool
+    ) -> Any:
         """This rank's loader: the data sharded by a DistributedSampler whose seed all ranks
         share (rank 0's)."""
         from .. import distributed as dist
@@ -585,8 +590,10 @@ class Trainer:
         given = train if _data.is_loader(train) else None
         if given is not None and given.sampler is not None:
             return given  # the user's own sampler decides
-        base = given if given is not None else _data.make_loader(
-            train, dtype, "train", batch_size, False
+        base = (
+            given
+            if given is not None
+            else _data.make_loader(train, dtype, "train", batch_size, False)
         )
         seed = base.seed if given is not None and given.shuffle else None
         if seed is None:
@@ -595,8 +602,13 @@ class Trainer:
         sampler = dist.DistributedSampler(
             len(base.dataset), shuffle=given.shuffle if given is not None else shuffle, seed=seed
         )
-        return DataLoader(base.dataset, batch_size=base.batch_size, sampler=sampler,
-                          drop_last=base.drop_last, collate_fn=base.collate_fn)
+        return DataLoader(
+            base.dataset,
+            batch_size=base.batch_size,
+            sampler=sampler,
+            drop_last=base.drop_last,
+            collate_fn=base.collate_fn,
+        )
 
     def _averaged(self, logs: dict[str, Any]) -> dict[str, Any]:
         """The epoch's training loss and metrics averaged over the ranks, weighted by their
