@@ -9,14 +9,14 @@ of the training batches). Each is tested on three test sets:
 - faint ink: every pixel times 0.25 (another scanner); the same images, so the same labels;
 - moved: every image moved one pixel to the right.
 
-Neither training statistics fix the shift: the scaler applies the *training* mean and
-standard deviation to the faint test images, and batch norm in evaluation mode does the
-same with its running statistics. Standardizing with statistics of the (unlabelled) test
-inputs does fix a shift that only rescales each input feature: refitting the scaler on the
-test inputs, or re-estimating the batch-norm statistics on them (as ``torch.optim.swa_utils.
-update_bn`` does; "AdaBN"). Neither helps much when the shift moves information between
-features, as moving the images does: that needs a model that is invariant to it (e.g.
-trained with ``RandomShift`` augmentation, or convolutional).
+Statistics of the training data do not fix the shift: the scaler applies the *training*
+mean and standard deviation to the faint test images, and batch norm in evaluation mode
+does the same with its running statistics. Statistics of the (unlabelled) test inputs do
+fix a shift that only rescales each input feature: refitting the scaler on the test inputs,
+or re-estimating the batch-norm statistics on them (what ``torch.optim.swa_utils.update_bn``
+does; known as AdaBN). Neither helps much when the shift moves information between
+features, as moving the images does: that needs a model that is invariant to it (trained
+with ``RandomShift`` augmentation, or convolutional).
 
 Run: ``python examples/covariate_shift.py`` (``FERROGRAD_EXAMPLES_FAST=1`` for a quick run).
 """

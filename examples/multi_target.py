@@ -65,8 +65,8 @@ def main() -> None:
     print(f"{'target':>10}  {'std':>7}  {'R2 raw':>7}  {'R2 scaled':>9}  {'MAE scaled':>10}")
     for k, name in enumerate(TARGETS):
         print(
-            f"{name:>10}  {y_test[:, k].std():#7.3g}  {r2_raw[k]:7.3f}  {r2_scaled[k]:9.3f}"
-            f"  {mae_scaled[k]:#10.3g}"
+            f"{name:>10}  {y_test[:, k].std():7.3g}  {r2_raw[k]:7.3f}  {r2_scaled[k]:9.3f}"
+            f"  {mae_scaled[k]:10.4g}"
         )
 
     assert np.all(r2_scaled > 0.9), r2_scaled

@@ -80,9 +80,10 @@ def test_examples_print_the_same_numbers_on_every_run(name: str, tmp_path: Path)
 
 def test_an_example_whose_claim_fails_exits_non_zero(tmp_path: Path):
     """The check above relies on a failed assertion giving a non-zero exit status."""
-    script = EXAMPLES_DIR / "grad_accumulation.py"
-    broken = tmp_path / "grad_accumulation.py"
-    broken.write_text(script.read_text().replace("grad_accum_steps=accum", "grad_accum_steps=1"))
+    text = (EXAMPLES_DIR / "grad_accumulation.py").read_text()
+    assert "grad_accum_steps=accum" in text
+    broken = tmp_path / "grad_accumulation.py"  # accumulation switched off
+    broken.write_text(text.replace("grad_accum_steps=accum", "grad_accum_steps=1"))
     (tmp_path / "_fast.py").write_text((EXAMPLES_DIR / "_fast.py").read_text())
     env = {**os.environ, "FERROGRAD_EXAMPLES_FAST": "1"}
     result = subprocess.run(
