@@ -13,6 +13,7 @@ RNG = np.random.default_rng(0)
 X = RNG.standard_normal((24, 6))
 LABELS = np.arange(24) % 4
 VALUES = RNG.standard_normal((24, 4))
+PROBS = np.exp(VALUES) / np.exp(VALUES).sum(axis=1, keepdims=True)  # class probabilities
 
 
 def mlp(act: nn.Module) -> nn.Module:
@@ -53,6 +54,11 @@ MODELS = {
 LOSSES = {
     "cross_entropy": (lambda: nn.CrossEntropyLoss(), LABELS),
     "cross_entropy smoothed": (lambda: nn.CrossEntropyLoss(label_smoothing=0.1), LABELS),
+    "cross_entropy probabilities": (lambda: nn.CrossEntropyLoss(), PROBS),
+    "cross_entropy probabilities smoothed": (
+        lambda: nn.CrossEntropyLoss(label_smoothing=0.2),
+        PROBS,
+    ),
     "mse": (lambda: nn.MSELoss(), VALUES),
     "huber": (lambda: nn.HuberLoss(delta=0.5), VALUES),
 }
@@ -289,8 +295,10 @@ def test_bad_input_raises_typed_errors_and_changes_nothing():
         step(X[:, :5], LABELS)
     with pytest.raises(ValueError, match="label"):
         step(X, LABELS + 10)
-    with pytest.raises(fg.DTypeError):
-        step(X, LABELS.astype(np.float64))
+    with pytest.raises(fg.ShapeError, match="class-index targets need an integer dtype"):
+        step(X, LABELS.astype(np.float64))  # float targets are class probabilities, (24, 4)
+    with pytest.raises(fg.DTypeError, match="class indices"):
+        step(X, LABELS.astype(bool))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
     assert len(opt.state) == 0 or all(
@@ -332,7 +340,7 @@ def test_gradients_into_one_flat_buffer_equal_the_eager_gradients():
     x = np.random.default_rng(0).standard_normal((5, 4))
     y = np.array([0, 1, 2, 1, 0])
     before = [p.data.copy() for p in model.parameters()]
-    _flat, views = _flat_views(list(model.parameters()))
+    _, views = _flat_views(list(model.parameters()))
     loss, out = step.gradients(x, y, views, keep_output=True)
     np.testing.assert_allclose(out, model(x).data, rtol=1e-12)
     for p, b in zip(model.parameters(), before):
@@ -371,3 +379,48 @@ def test_run_keeps_the_output_and_skips_non_finite_steps():
     sgd_step = fg.compile(sgd_model, nn.MSELoss(), sgd)
     sgd_step.run(x, y, skip_non_finite=True)
     assert all("momentum_buffer" not in sgd.state[p] for p in sgd_model.parameters())
+
+
+TARGET_MISMATCHES = [
+    (nn.MSELoss, (24,)),  # the output is (24, 4)
+    (nn.MSELoss, (24, 1)),
+    (nn.MSELoss, (12, 8)),  # as many elements, another shape
+    (nn.MSELoss, (96,)),
+    (nn.HuberLoss, (24, 3)),
+    (nn.CrossEntropyLoss, (24, 1)),
+    (nn.CrossEntropyLoss, (12,)),
+    (nn.CrossEntropyLoss, (24, 3)),  # class probabilities of the wrong shape
+]
+
+
+@pytest.mark.parametrize(("make_loss", "target_shape"), TARGET_MISMATCHES)
+def test_a_target_of_the_wrong_shape_is_the_eager_error_and_changes_nothing(
+    make_loss, target_shape
+):
+    """The captured step once read targets by the output's shape: too few values crashed
+    the interpreter, a different shape of the same size was silently accepted."""
+    fg.manual_seed(0)
+    model = mlp(nn.Tanh())
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    step = fg.compile(model, make_loss(), opt)
+    assert step.compiled
+    float_target = make_loss is not nn.CrossEntropyLoss or len(target_shape) == 2
+    y = (
+        RNG.standard_normal(target_shape)
+        if float_target
+        else np.zeros(target_shape, dtype=np.int64)
+    )
+    with pytest.raises(fg.ShapeError) as eager:
+        make_loss()(model(tensor(X)), y)
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(fg.ShapeError) as compiled:
+        step(X, y)
+    with pytest.raises(fg.ShapeError):
+        step.gradients(X, y, _flat_views(list(model.parameters()))[1])
+    shape_text = str(target_shape)
+    assert shape_text in str(compiled.value) and shape_text in str(eager.value)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    assert len(opt.state) == 0 or all(
+        float(s.get("step", 0)) == 0 for s in opt.state_dict()["state"].values()
+    )

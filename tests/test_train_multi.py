@@ -118,7 +118,12 @@ def test_grid_search_tries_every_combination_and_ranks_by_the_best_epoch():
     assert min(history["val_loss"]) == result.best_score
     again = grid_search(_build, space, train, val, loss=nn.CrossEntropyLoss(), epochs=6, seed=3)
     assert [t.score for t in again.trials] == scores
-    assert "width" in result.table()
+    table = result.table().splitlines()
+    assert table[0].split() == ["batch_size", "lr", "width", "val_loss", "best", "epoch"]
+    assert len(table) == 5
+    for row, trial in zip(table[1:], result.trials):  # best first, epochs counted from 1
+        assert row.split()[-1] == str(trial.best_epoch + 1)
+        assert int(row.split()[2]) == trial.config["width"]
 
 
 def test_random_search_draws_repeatably_from_distributions():

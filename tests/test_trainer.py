@@ -135,6 +135,44 @@ def test_compiled_and_eager_training_agree(opt_name):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_class_probability_targets_train_compiled_as_eager():
+    """Soft labels (class probabilities) with CrossEntropyLoss: the captured step takes them
+    too, and fit, evaluate and partial_fit agree with eager training."""
+    x, labels = _classification()
+    y = np.full((len(labels), 3), 0.05, dtype=np.float32)
+    y[np.arange(len(labels)), labels] = 0.9
+    runs = []
+    for mode in (True, False):
+        model = _classifier(1)
+        trainer = Trainer(
+            model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), compile=mode
+        )
+        fg.manual_seed(2)
+        history = trainer.fit((x, y), (x, y), epochs=3, batch_size=16, verbose=0)
+        assert trainer.compiled is mode
+        trainer.partial_fit(x[:16], y[:16])
+        runs.append(([p.data.copy() for p in model.parameters()], history))
+    (pa, ha), (pb, hb) = runs
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-5)
+    np.testing.assert_allclose(ha["val_loss"], hb["val_loss"], rtol=1e-5)
+    assert ha["accuracy"] == hb["accuracy"] and ha["val_accuracy"][-1] > 0.8
+    for a, b in zip(pa, pb):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_targets_of_another_shape_are_an_error_compiled_or_not():
+    x = np.random.default_rng(0).standard_normal((20, 4)).astype(np.float32)
+    y = np.zeros(20, dtype=np.float32)  # the model's output is (20, 1)
+    for mode in (True, False):
+        fg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 1))
+        trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), compile=mode)
+        with pytest.raises(fg.ShapeError, match=r"target has shape \(20,\)"):
+            trainer.fit((x, y), epochs=1, verbose=0)
+        with pytest.raises(fg.ShapeError, match=r"target has shape \(20,\)"):
+            trainer.partial_fit(x, y)
+
+
 def test_compile_true_says_why_it_cannot_capture():
     model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5))
     trainer = Trainer(

@@ -11,11 +11,12 @@ Gradients are not written to ``.grad``.
 
 Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, ``Flatten``,
 ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``ELU``, ``SiLU``, ``Identity`` and
-``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices, mean, optional label
-smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss`` (mean); optimizers
-``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all parameters, except
-that parameter groups may differ in ``weight_decay`` (say, none for biases). Anything else
-runs eagerly, with a warning saying why.
+``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices or class probabilities,
+mean, optional label smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss``
+(mean); optimizers ``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all
+parameters, except that parameter groups may differ in ``weight_decay`` (say, none for
+biases). Targets must have the shapes the eager loss accepts. Anything else runs eagerly,
+with a warning saying why.
 
 Examples
 --------
@@ -247,9 +248,15 @@ class CompiledStep:
         ya = y.data if isinstance(y, Tensor) else y
         if self._labels:
             ya = np.asarray(ya)
-            if ya.dtype.kind not in "iu":
-                raise DTypeError(f"compiled step: class labels must be integers, got {ya.dtype}")
-            ya = np.ascontiguousarray(ya, dtype=np.int64)
+            if ya.dtype.kind in "iu":
+                ya = np.ascontiguousarray(ya, dtype=np.int64)
+            elif ya.dtype.kind == "f":  # class probabilities
+                ya = np.ascontiguousarray(ya, dtype=dt)
+            else:
+                raise DTypeError(
+                    "compiled step: cross-entropy targets must be class indices (integers) or "
+                    f"class probabilities (floats), got {ya.dtype}"
+                )
         else:
             ya = np.ascontiguousarray(ya, dtype=dt)
         return xa, ya

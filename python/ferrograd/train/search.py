@@ -59,7 +59,8 @@ class Trial:
     score : float
         The best value of the monitored quantity over the trial's epochs.
     best_epoch : int
-        The epoch of that value.
+        The epoch of that value (counted from 0, as ``History.epoch``; -1 if no epoch had a
+        finite value).
     history : History
     model : nn.Module
         The trained model (as it was after the last epoch).
@@ -96,11 +97,14 @@ class SearchResult:
         return self.trials[0].score
 
     def table(self) -> str:
-        """The trials as a plain-text table, best first."""
+        """The trials as a plain-text table, best first: the hyperparameters, the score and
+        the epoch it was reached in, counted from 1 as the progress lines count them
+        (``best_epoch + 1``; "-" for a trial without a finite score)."""
         keys = sorted({k for t in self.trials for k in t.config})
-        rows = [[*keys, self.monitor, "epoch"]]
+        rows = [[*keys, self.monitor, "best epoch"]]
         for t in self.trials:
-            rows.append([_fmt(t.config.get(k)) for k in keys] + [_fmt(t.score), str(t.best_epoch)])
+            epoch = str(t.best_epoch + 1) if t.best_epoch >= 0 else "-"
+            rows.append([_fmt(t.config.get(k)) for k in keys] + [_fmt(t.score), epoch])
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
 

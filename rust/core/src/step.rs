@@ -65,13 +65,31 @@ pub enum LossSpec {
     Regression(RegressionLoss),
 }
 
-/// The targets of one step.
+/// The targets of one step, each with its shape (checked against the model's output).
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a, T> {
-    /// Class indices, one per sample.
-    Labels(&'a [i64]),
-    /// Values of the output's shape.
-    Values(&'a [T]),
+    /// Class indices, one per sample: the output's shape without the class axis.
+    Labels(&'a [i64], &'a [usize]),
+    /// Values of the output's shape: regression targets, or class probabilities for the
+    /// cross-entropy.
+    Values(&'a [T], &'a [usize]),
+}
+
+impl<T> Target<'_, T> {
+    /// Checks that the data fill the shape.
+    fn check(&self) -> Result<()> {
+        let (len, shape) = match self {
+            Target::Labels(d, s) => (d.len(), *s),
+            Target::Values(d, s) => (d.len(), *s),
+        };
+        if shape.iter().product::<usize>() != len {
+            return shape_err!(
+                "compiled step: target has shape {} but {len} elements",
+                fmt_shape(shape)
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Options of one captured step.
@@ -211,23 +229,27 @@ impl Plan {
         shape: &[usize],
         target: Target<'_, T>,
     ) -> Result<(T, Vec<T>)> {
+        target.check()?;
         let one = [T::one()];
         let g_view = View::new(&one, &[]);
         match (self.loss, target) {
-            (LossSpec::CrossEntropy { label_smoothing }, Target::Labels(labels)) => {
-                let tshape = [labels.len()];
+            (LossSpec::CrossEntropy { label_smoothing }, target) => {
+                let target = match target {
+                    Target::Labels(labels, tshape) => ClassTarget::Index(View::new(labels, tshape)),
+                    Target::Values(probs, tshape) => ClassTarget::Prob(View::new(probs, tshape)),
+                };
                 let mut opts = ClassOptions::new(Reduction::Mean);
                 opts.label_smoothing = label_smoothing;
                 let (loss, _, grad) = classification::cross_entropy_with_grad(
                     g_view,
                     View::new(out, shape),
-                    ClassTarget::Index(View::new(labels, &tshape)),
+                    target,
                     &opts,
                 )?;
                 Ok((loss[0], grad))
             }
-            (LossSpec::Regression(kind), Target::Values(t)) => {
-                let loss = regression::loss(kind, out, shape, t, shape, Reduction::Mean)?;
+            (LossSpec::Regression(kind), Target::Values(t, tshape)) => {
+                let loss = regression::loss(kind, out, shape, t, tshape, Reduction::Mean)?;
                 let grad = regression::loss_backward(
                     kind,
                     &one,
@@ -235,7 +257,7 @@ impl Plan {
                     out,
                     shape,
                     t,
-                    shape,
+                    tshape,
                     Reduction::Mean,
                 )?;
                 Ok((loss[0], grad))
@@ -400,12 +422,18 @@ mod tests {
         for _ in 0..50 {
             let mut params: Vec<&mut [f64]> = vec![&mut w1, &mut b1, &mut w2, &mut b2];
             let loss = plan
-                .step(&x, &[3, 2], Target::Values(&y), &mut params, |ps, gs| {
-                    for (p, g) in ps.iter_mut().zip(gs) {
-                        p.iter_mut().zip(g).for_each(|(p, g)| *p -= 0.1 * g);
-                    }
-                    Ok(())
-                })
+                .step(
+                    &x,
+                    &[3, 2],
+                    Target::Values(&y, &[3, 1]),
+                    &mut params,
+                    |ps, gs| {
+                        for (p, g) in ps.iter_mut().zip(gs) {
+                            p.iter_mut().zip(g).for_each(|(p, g)| *p -= 0.1 * g);
+                        }
+                        Ok(())
+                    },
+                )
                 .unwrap();
             losses.push(loss);
         }
@@ -433,7 +461,7 @@ mod tests {
             .step_with(
                 &x,
                 &[2, 2],
-                Target::Values(&[1.0, 2.0]),
+                Target::Values(&[1.0, 2.0], &[2, 1]),
                 &mut params,
                 |_, _| Ok(()),
                 keep,
@@ -446,7 +474,7 @@ mod tests {
             .step_with(
                 &x,
                 &[2, 2],
-                Target::Values(&[f64::NAN, 2.0]),
+                Target::Values(&[f64::NAN, 2.0], &[2, 1]),
                 &mut params,
                 |_, _| {
                     called = true;
@@ -471,10 +499,98 @@ mod tests {
         let r = plan.step(
             &[1.0f32, 2.0],
             &[1, 2],
-            Target::Values(&[1.0]),
+            Target::Values(&[1.0], &[1, 1]),
             &mut [],
             |_, _| Ok(()),
         );
         assert!(r.is_err());
+    }
+    fn linear_plan(out_f: usize, loss: LossSpec) -> Plan {
+        Plan {
+            layers: vec![Layer::Linear {
+                in_f: 2,
+                out_f,
+                bias: false,
+            }],
+            loss,
+        }
+    }
+
+    #[test]
+    fn targets_of_another_shape_are_errors_not_panics() {
+        let plan = linear_plan(2, LossSpec::Regression(RegressionLoss::Mse));
+        let x = [1.0f64, 2.0, -1.0, 0.5, 0.25, 3.0]; // (3, 2) -> output (3, 2)
+        let cases: [(&[f64], &[usize]); 4] = [
+            (&[1.0, 2.0, 3.0], &[3]),    // too few values
+            (&[1.0, 2.0, 3.0], &[3, 1]), // too few values
+            (&[0.0; 6], &[2, 3]),        // as many values, another shape
+            (&[0.0; 6], &[3, 3]),        // data and shape disagree
+        ];
+        for (t, tshape) in cases {
+            let mut w = vec![0.5, -0.25, 0.1, 0.2];
+            let mut params: Vec<&mut [f64]> = vec![&mut w];
+            let r = plan.step(
+                &x,
+                &[3, 2],
+                Target::Values(t, tshape),
+                &mut params,
+                |_, _| panic!("no update after a bad target"),
+            );
+            assert!(r.is_err(), "{tshape:?}");
+        }
+        let plan = linear_plan(
+            3,
+            LossSpec::CrossEntropy {
+                label_smoothing: 0.0,
+            },
+        );
+        for (labels, lshape) in [(&[0i64, 1, 2][..], &[3usize, 1][..]), (&[0, 1], &[2])] {
+            let mut w = vec![0.0; 6];
+            let mut params: Vec<&mut [f64]> = vec![&mut w];
+            let r = plan.step(
+                &x,
+                &[3, 2],
+                Target::Labels(labels, lshape),
+                &mut params,
+                |_, _| panic!("no update after a bad target"),
+            );
+            assert!(r.is_err(), "{lshape:?}");
+        }
+    }
+
+    #[test]
+    fn one_hot_class_probabilities_give_the_class_index_step() {
+        let plan = linear_plan(
+            3,
+            LossSpec::CrossEntropy {
+                label_smoothing: 0.1,
+            },
+        );
+        let x = [1.0f64, 2.0, -1.0, 0.5, 0.25, 3.0];
+        let labels = [2i64, 0, 1];
+        let mut one_hot = [0.0f64; 9];
+        for (row, &c) in labels.iter().enumerate() {
+            one_hot[row * 3 + c as usize] = 1.0;
+        }
+        let run = |target: Target<'_, f64>| {
+            let mut w = vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6];
+            let mut params: Vec<&mut [f64]> = vec![&mut w];
+            let loss = plan
+                .step(&x, &[3, 2], target, &mut params, |ps, gs| {
+                    ps[0]
+                        .iter_mut()
+                        .zip(&gs[0])
+                        .for_each(|(p, g)| *p -= 0.1 * g);
+                    Ok(())
+                })
+                .unwrap();
+            (loss, w)
+        };
+        let (loss_i, w_i) = run(Target::Labels(&labels, &[3]));
+        let (loss_p, w_p) = run(Target::Values(&one_hot, &[3, 3]));
+        assert!((loss_i - loss_p).abs() < 1e-12, "{loss_i} {loss_p}");
+        for (a, b) in w_i.iter().zip(&w_p) {
+            assert!((a - b).abs() < 1e-12, "{w_i:?} {w_p:?}");
+        }
     }
 }

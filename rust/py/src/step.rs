@@ -8,7 +8,7 @@ use ferrograd_core::loss::classification::FastMath;
 use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
 use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
-use numpy::{Element, PyReadwriteArrayDyn};
+use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -289,19 +289,24 @@ impl StepPlan {
         let labels;
         let values;
         let values_data;
+        let target_shape;
         let tgt = match self.plan.loss {
-            LossSpec::CrossEntropy { .. } => {
+            LossSpec::CrossEntropy { .. } if target.cast::<PyArrayDyn<i64>>().is_ok() => {
                 labels = borrow::<i64>(target)?;
+                target_shape = shape(&labels);
                 Target::Labels(
                     labels
                         .as_slice()
                         .map_err(|_| bad(format!("{func}: labels must be C-contiguous")))?,
+                    &target_shape,
                 )
             }
-            LossSpec::Regression(_) => {
+            // Regression targets, or class probabilities for the cross-entropy.
+            LossSpec::CrossEntropy { .. } | LossSpec::Regression(_) => {
                 values = borrow::<T>(target)?;
                 values_data = data(&values);
-                Target::Values(&values_data[..])
+                target_shape = shape(&values);
+                Target::Values(&values_data[..], &target_shape)
             }
         };
         let shapes: Vec<Vec<usize>> = params
