@@ -445,3 +445,22 @@ def test_small_cnn_trains_and_passes_gradcheck() -> None:
     model.double()
     xt = tensor(x.astype(np.float64), requires_grad=True)
     assert ferrograd.gradcheck(lambda v, *ps: model(v), [xt, *model.parameters()])
+
+
+def test_max_pool2d_backward_refuses_uint64_indices_that_would_wrap() -> None:
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 4))
+    g = np.ones((1, 1, 2, 2))
+    _, idx = ops.max_pool2d(x, 2, return_indices=True)
+    want = ops.max_pool2d_backward(g, x, 2, indices=idx)
+    np.testing.assert_array_equal(
+        ops.max_pool2d_backward(g, x, 2, indices=idx.astype(np.uint64)), want
+    )
+    wrapped = idx.astype(np.uint64)
+    wrapped[0, 0, 1, 1] = np.uint64(2**64 - 11)  # -11 as int64
+    with pytest.raises(
+        ferrograd.ArgumentError, match=r"indices has the value 18446744073709551605"
+    ):
+        ops.max_pool2d_backward(g, x, 2, indices=wrapped)
+    wrapped[0, 0, 1, 1] = np.uint64(2**63)  # the first value outside int64
+    with pytest.raises(ferrograd.ArgumentError, match="9223372036854775808"):
+        ops.max_pool2d_backward(g, x, 2, indices=wrapped)

@@ -42,7 +42,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
-from .exceptions import DTypeError, FerrogradError
+from ._arrays import as_float, as_int64
+from .exceptions import FerrogradError
 from .tensor import Tensor
 
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
@@ -182,16 +183,14 @@ class CompiledStep:
     def __call__(self, x: Any, y: Any) -> float:
         if self._plan is None:
             return self._eager(x, y)
+        func = "compiled step"
         dt = self.params[0].dtype
-        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
-        ya = y.data if isinstance(y, Tensor) else y
+        xa = as_float(func, "input", x, dt)
+        # The target is checked as the eager loss checks it: dtype here, shape in the kernel.
         if self._labels:
-            ya = np.asarray(ya)
-            if ya.dtype.kind not in "iu":
-                raise DTypeError(f"compiled step: class labels must be integers, got {ya.dtype}")
-            ya = np.ascontiguousarray(ya, dtype=np.int64)
+            ya = as_int64(func, "target", y, "integer class indices")
         else:
-            ya = np.ascontiguousarray(ya, dtype=dt)
+            ya = as_float(func, "target", y, dt)
         group = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
         plan = self._plan

@@ -31,6 +31,7 @@ from . import _core
 from ._arrays import (
     as_array,
     as_float,
+    as_int64,
     c_readable,
     cast,
     check_axis_range,
@@ -801,10 +802,7 @@ def max_pool2d_backward(
         d = _pair_arg(func, "dilation", dilation, 1)
         _, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
     else:
-        idx = np.asarray(as_array(func, "indices", indices))
-        if idx.dtype.kind not in "iu":
-            raise DTypeError(f"{func}: indices must hold integers, got dtype {idx.dtype}")
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        idx = as_int64(func, "indices", indices)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     return _core.max_pool2d_backward(go, idx, list(x.shape))
 

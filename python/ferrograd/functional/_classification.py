@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import as_array, cast, prepare
+from .._arrays import as_array, as_int64, cast, prepare
 from ..exceptions import DTypeError
 
 ArrayLike = Any
@@ -92,10 +92,7 @@ def _optional(func: str, name: str, value: ArrayLike | None, dtype: np.dtype[Any
 
 def _labels(func: str, target: ArrayLike) -> np.ndarray:
     """Class indices as an int64 array; non-integer dtypes are a DTypeError."""
-    t = np.asarray(as_array(func, "target", target))
-    if t.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: target must hold integer class indices, got dtype {t.dtype}")
-    return t if t.dtype == np.int64 else t.astype(np.int64)
+    return as_int64(func, "target", target, "integer class indices")
 
 
 def _class_target(func: str, target: ArrayLike, dtype: np.dtype[Any]) -> np.ndarray:
@@ -104,7 +101,7 @@ def _class_target(func: str, target: ArrayLike, dtype: np.dtype[Any]) -> np.ndar
     if t.dtype.kind == "f":
         return cast(t, dtype)
     if t.dtype.kind in "iu":
-        return t if t.dtype == np.int64 else t.astype(np.int64)
+        return as_int64(func, "target", t)
     raise DTypeError(
         f"{func}: target must hold integer class indices or float class probabilities, "
         f"got dtype {t.dtype}"

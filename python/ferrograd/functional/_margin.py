@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import as_array, cast, prepare
+from .._arrays import as_array, as_int64, cast, prepare
 from ..exceptions import DTypeError, ShapeError
 
 ArrayLike = Any
@@ -72,10 +72,7 @@ def _real_array(func: str, name: str, x: ArrayLike, dt: np.dtype[Any]) -> np.nda
 
 def _labels(func: str, target: ArrayLike) -> np.ndarray:
     """Class labels of any integer dtype, as int64."""
-    arr = np.asarray(as_array(func, "target", target))
-    if arr.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: target must hold integer class labels, got dtype {arr.dtype}")
-    return cast(arr, np.dtype(np.int64))
+    return as_int64(func, "target", target, "integer class labels")
 
 
 def _scalar(func: str, name: str, v: Any) -> float:

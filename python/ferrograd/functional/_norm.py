@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import as_array, cast, result_dtype
+from .._arrays import as_array, as_int64, cast, result_dtype
 from ..exceptions import DTypeError, ShapeError
 from ..tensor import Tensor, _make
 
@@ -277,10 +277,7 @@ def layer_norm(
 
 def _indices(func: str, x: Any) -> np.ndarray:
     """Integer indices as a C-ordered int64 array."""
-    arr = np.asarray(as_array(func, "input", _data(x)))
-    if arr.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: input must hold integer indices, got dtype {arr.dtype}")
-    return cast(arr, np.dtype(np.int64))
+    return as_int64(func, "input", _data(x), "integer indices")
 
 
 def _padding_index(func: str, padding_idx: Any, num_embeddings: int) -> int | None:

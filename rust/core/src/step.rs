@@ -7,6 +7,7 @@
 //! up exactly where eager steps would put them.
 
 use crate::activation::{self, Activation};
+use crate::buf;
 use crate::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
 use crate::error::Result;
 use crate::gemm;
@@ -68,10 +69,10 @@ pub enum LossSpec {
 /// The targets of one step.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a, T> {
-    /// Class indices, one per sample.
-    Labels(&'a [i64]),
-    /// Values of the output's shape.
-    Values(&'a [T]),
+    /// Class indices, one per sample, and their shape (checked as the eager loss checks it).
+    Labels(&'a [i64], &'a [usize]),
+    /// Values of the output's shape, and their shape (checked against the output's).
+    Values(&'a [T], &'a [usize]),
 }
 
 /// A captured model: the layers in order and the loss.
@@ -123,7 +124,7 @@ impl Plan {
         // Forward, keeping each layer's input.
         let mut inputs: Vec<(Vec<T>, Vec<usize>)> = Vec::with_capacity(self.layers.len());
         let mut saved: Vec<Saved> = Vec::with_capacity(self.layers.len());
-        let mut cur = x.to_vec();
+        let mut cur = buf::copied(x)?;
         let mut shape = x_shape.to_vec();
         let mut pi = 0;
         for layer in &self.layers {
@@ -164,20 +165,33 @@ impl Plan {
         let one = [T::one()];
         let g_view = View::new(&one, &[]);
         match (self.loss, target) {
-            (LossSpec::CrossEntropy { label_smoothing }, Target::Labels(labels)) => {
-                let tshape = [labels.len()];
+            (LossSpec::CrossEntropy { label_smoothing }, Target::Labels(labels, tshape)) => {
+                if tshape.iter().product::<usize>() != labels.len() {
+                    return shape_err!(
+                        "compiled step: {} labels do not fill the shape {}",
+                        labels.len(),
+                        fmt_shape(tshape)
+                    );
+                }
                 let mut opts = ClassOptions::new(Reduction::Mean);
                 opts.label_smoothing = label_smoothing;
                 let (loss, _, grad) = classification::cross_entropy_with_grad(
                     g_view,
                     View::new(out, shape),
-                    ClassTarget::Index(View::new(labels, &tshape)),
+                    ClassTarget::Index(View::new(labels, tshape)),
                     &opts,
                 )?;
                 Ok((loss[0], grad))
             }
-            (LossSpec::Regression(kind), Target::Values(t)) => {
-                let loss = regression::loss(kind, out, shape, t, shape, Reduction::Mean)?;
+            (LossSpec::Regression(kind), Target::Values(t, tshape)) => {
+                if tshape.iter().product::<usize>() != t.len() {
+                    return shape_err!(
+                        "compiled step: {} target values do not fill the shape {}",
+                        t.len(),
+                        fmt_shape(tshape)
+                    );
+                }
+                let loss = regression::loss(kind, out, shape, t, tshape, Reduction::Mean)?;
                 let grad = regression::loss_backward(
                     kind,
                     &one,
@@ -185,7 +199,7 @@ impl Plan {
                     out,
                     shape,
                     t,
-                    shape,
+                    tshape,
                     Reduction::Mean,
                 )?;
                 Ok((loss[0], grad))
@@ -219,7 +233,7 @@ fn forward<T: FastMath>(
         Layer::Flatten => {
             let n = shape.first().copied().unwrap_or(1);
             let rest = x.len().checked_div(n).unwrap_or(0);
-            (x.to_vec(), vec![n, rest], Saved::None)
+            (buf::copied(x)?, vec![n, rest], Saved::None)
         }
         Layer::Conv2d {
             c_out,
@@ -296,7 +310,7 @@ fn backward<T: FastMath>(
                 Vec::new()
             }
         }
-        (Layer::Flatten, _) => g.to_vec(),
+        (Layer::Flatten, _) => buf::copied(g)?,
         (Layer::Conv2d { bias, .. }, Saved::Conv { dims }) => {
             let (gx, gw, gb) = conv::conv2d_backward(g, x, params[0], dims, need_input_grad)?;
             grads[0] = gw;
@@ -350,12 +364,18 @@ mod tests {
         for _ in 0..50 {
             let mut params: Vec<&mut [f64]> = vec![&mut w1, &mut b1, &mut w2, &mut b2];
             let loss = plan
-                .step(&x, &[3, 2], Target::Values(&y), &mut params, |ps, gs| {
-                    for (p, g) in ps.iter_mut().zip(gs) {
-                        p.iter_mut().zip(g).for_each(|(p, g)| *p -= 0.1 * g);
-                    }
-                    Ok(())
-                })
+                .step(
+                    &x,
+                    &[3, 2],
+                    Target::Values(&y, &[3, 1]),
+                    &mut params,
+                    |ps, gs| {
+                        for (p, g) in ps.iter_mut().zip(gs) {
+                            p.iter_mut().zip(g).for_each(|(p, g)| *p -= 0.1 * g);
+                        }
+                        Ok(())
+                    },
+                )
                 .unwrap();
             losses.push(loss);
         }
@@ -375,7 +395,7 @@ mod tests {
         let r = plan.step(
             &[1.0f32, 2.0],
             &[1, 2],
-            Target::Values(&[1.0]),
+            Target::Values(&[1.0], &[1, 1]),
             &mut [],
             |_, _| Ok(()),
         );

@@ -9,17 +9,16 @@ use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
 use ferrograd_core::step::{Layer, LossSpec, Plan, Target};
 use numpy::{Element, PyReadwriteArrayDyn};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, float_of, shape, Float};
-use crate::errors::{run, to_py};
+use crate::errors::{run, to_py, value_error};
 use crate::optim::borrow_mut_list;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
 fn bad(msg: String) -> PyErr {
-    PyValueError::new_err(msg)
+    value_error(msg)
 }
 
 fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
@@ -234,23 +233,27 @@ impl StepPlan {
             )));
         }
         let xa = borrow::<T>(x)?;
-        let (xs, xd) = (shape(&xa), data(&xa));
+        let (xs, xd) = (shape(&xa), data(&xa)?);
         let labels;
         let values;
         let values_data;
+        let tshape;
         let tgt = match self.plan.loss {
             LossSpec::CrossEntropy { .. } => {
                 labels = borrow::<i64>(target)?;
+                tshape = shape(&labels);
                 Target::Labels(
                     labels
                         .as_slice()
                         .map_err(|_| bad(format!("{func}: labels must be C-contiguous")))?,
+                    &tshape,
                 )
             }
             LossSpec::Regression(_) => {
                 values = borrow::<T>(target)?;
-                values_data = data(&values);
-                Target::Values(&values_data[..])
+                tshape = shape(&values);
+                values_data = data(&values)?;
+                Target::Values(&values_data[..], &tshape)
             }
         };
         let shapes: Vec<Vec<usize>> = params

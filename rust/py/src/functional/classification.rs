@@ -60,8 +60,8 @@ fn shape_opt<T: Element>(a: &Option<In<'_, T>>) -> Vec<usize> {
 }
 
 /// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> Option<Cow<'a, [T]>> {
-    a.as_ref().map(data)
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
+    a.as_ref().map(data).transpose()
 }
 
 /// The arguments of a `cross_entropy`-like call after parsing.
@@ -112,11 +112,11 @@ where
         shape_opt(&tp),
     );
     let (dx, dw, dg, dti, dtp) = (
-        data(&x),
-        data_opt(&w),
-        data_opt(&g),
-        data_opt(&ti),
-        data_opt(&tp),
+        data(&x)?,
+        data_opt(&w)?,
+        data_opt(&g)?,
+        data_opt(&ti)?,
+        data_opt(&tp)?,
     );
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
@@ -263,7 +263,7 @@ where
     let w = borrow_opt::<T>(a.func, "weight", a.input, a.weight)?;
     let g = borrow_opt::<T>(a.func, "grad_output", a.input, a.grad_output)?;
     let (sx, st, sw, sg) = (shape(&x), shape(&t), shape_opt(&w), shape_opt(&g));
-    let (dx, dt, dw, dg) = (data(&x), data(&t), data_opt(&w), data_opt(&g));
+    let (dx, dt, dw, dg) = (data(&x)?, data(&t)?, data_opt(&w)?, data_opt(&g)?);
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
             "{}: weight must be 1-D with one value per class, got shape {sw:?}",
@@ -381,11 +381,11 @@ where
         shape_opt(&g),
     );
     let (dx, dt, dw, dpw, dg) = (
-        data(&x),
-        data(&t),
-        data_opt(&w),
-        data_opt(&pw),
-        data_opt(&g),
+        data(&x)?,
+        data(&t)?,
+        data_opt(&w)?,
+        data_opt(&pw)?,
+        data_opt(&g)?,
     );
     run(py, || {
         f((
