@@ -38,7 +38,7 @@ from ._arrays import (
     normalize_axis,
     prepare,
 )
-from .exceptions import DTypeError, ShapeError
+from .exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -518,7 +518,7 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np
         if b_.shape != (w_.shape[0],):
             raise ShapeError(f"linear: bias has shape {b_.shape}, expected ({w_.shape[0]},)")
     lead = x_.shape[:-1]
-    out = _core.linear(x_.reshape(-1, x_.shape[-1]), w_, b_)
+    out = _core.linear(_rows(x_), w_, b_)
     return out.reshape(*lead, w_.shape[0]) if len(lead) != 1 else out
 
 
@@ -533,12 +533,16 @@ def linear_backward(
             f"linear_backward: grad_output has shape {g.shape}, expected "
             f"{(*x_.shape[:-1], w_.shape[0])}"
         )
-    k, n = w_.shape[1], w_.shape[0]
-    gx, gw, gb = _core.linear_backward(g.reshape(-1, n), x_.reshape(-1, k), w_)
+    gx, gw, gb = _core.linear_backward(_rows(g), _rows(x_), w_)
     return gx.reshape(x_.shape), gw, gb
 
 
 # --------------------------------------------------------------------------- convolution, pooling
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as a matrix of its last axis (``reshape(-1, n)`` fails for n = 0)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
@@ -548,9 +552,9 @@ def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
     v = int(value)
     if v < minimum:
         what = "positive" if minimum > 0 else "non-negative"
-        raise ValueError(f"{func}: {name} must be {what}, got {value!r}")
+        raise ArgumentError(f"{func}: {name} must be {what}, got {value!r}")
     if v >= 2**62:
-        raise ValueError(f"{func}: {name} {value!r} is too large")
+        raise ArgumentError(f"{func}: {name} {value!r} is too large")
     return v
 
 
@@ -558,7 +562,7 @@ def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
     """An int or a pair of ints (height, width) as a list of two ints of at least ``minimum``."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
+            raise ArgumentError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
         items = value
     elif isinstance(value, np.ndarray) and value.shape == (2,):
         items = value.tolist()
@@ -572,7 +576,7 @@ def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
         ) from None
     except ValueError:
         what = "positive" if minimum > 0 else "non-negative"
-        raise ValueError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
+        raise ArgumentError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
 
 
 def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, ...]:
@@ -600,13 +604,13 @@ def _conv_settings(
             pad = [0, 0]
         elif padding == "same":
             if st != [1, 1]:
-                raise ValueError(
+                raise ArgumentError(
                     f"{func}: padding='same' is not supported for strided convolutions"
                 )
             totals = [d * (k - 1) for d, k in zip(dil, weight.shape[2:])]
             pad = [v for t in totals for v in (t // 2, t - t // 2)]
         else:
-            raise ValueError(
+            raise ArgumentError(
                 f"{func}: padding must be 'valid', 'same', an int or a pair of ints, got "
                 f"{padding!r}"
             )

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -79,7 +79,7 @@ def _dim(func: str, dim: Any) -> int:
 
 def _approximate(func: str, approximate: Any) -> str:
     if not isinstance(approximate, str):
-        raise ValueError(f"{func}: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentError(f"{func}: approximate must be 'none' or 'tanh', got {approximate!r}")
     return approximate
 
 
@@ -93,7 +93,7 @@ def _finish(func: str, input: ArrayLike, result: np.ndarray, inplace: bool) -> n
             f"{func}: inplace=True needs input to be a float32 or float64 ndarray, got {got}"
         )
     if not input.flags.writeable:
-        raise ValueError(f"{func}: inplace=True needs a writeable input array")
+        raise ArgumentError(f"{func}: inplace=True needs a writeable input array")
     np.copyto(input, result)
     return input
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _core
 from .._arrays import as_array, as_int64, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -51,7 +51,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
 
 

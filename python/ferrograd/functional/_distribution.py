@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -166,7 +166,7 @@ def cross_entropy_dist_backward(
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str) or reduction not in _KL_REDUCTIONS:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: reduction must be 'none', 'mean', 'sum' or 'batchmean', got {reduction!r}"
         )
     return reduction

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _core
 from .._arrays import as_array, as_int64, cast, prepare
-from ..exceptions import DTypeError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -86,7 +86,7 @@ def _scalar(func: str, name: str, v: Any) -> float:
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str):
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
 
 
@@ -276,7 +276,7 @@ def _multi_margin_args(
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise DTypeError(f"{func}: p must be 1 or 2, got {p!r}")
     if p not in (1, 2):
-        raise ValueError(f"{func}: p must be 1 or 2, got {p}")
+        raise ArgumentError(f"{func}: p must be 1 or 2, got {p}")
     w = None
     if weight is not None:
         w = _real_array(func, "weight", weight, x.dtype)

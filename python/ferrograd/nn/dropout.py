@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _check
 from ..exceptions import FerrogradError
 from ..random import default_generator
 from ..tensor import Tensor, _make
@@ -21,9 +22,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = _check.probability("Dropout", "p", p)
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
@@ -45,7 +44,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _check.axis("Flatten", "start_dim", start_dim)
+        self.end_dim = _check.axis("Flatten", "end_dim", end_dim)
 
     def forward(self, x: Any) -> Any:
         if not isinstance(x, Tensor):

@@ -91,6 +91,13 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Registers a child module under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            what = (
+                f"the class {module.__name__} (create an instance: {module.__name__}(...))"
+                if isinstance(module, type)
+                else f"{module!r} ({type(module).__name__})"
+            )
+            raise DTypeError(f"{type(self).__name__}: module {name!r} must be a Module, got {what}")
         self._modules[name] = module
 
     # ------------------------------------------------------------------ calling

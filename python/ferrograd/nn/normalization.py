@@ -17,20 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ShapeError
+from .. import _check
+from ..exceptions import ShapeError
 from ..functional._norm import _normalized_shape, batch_norm, layer_norm
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
-
-
-def _param_dtype(name: str, dtype: Any) -> np.dtype[Any]:
-    dt = get_default_dtype() if dtype is None else np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"{name}: dtype must be float32 or float64, got {dt}")
-    return dt
 
 
 class _BatchNorm(Module):
@@ -50,16 +44,12 @@ class _BatchNorm(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):
-            raise DTypeError(f"{name}: num_features must be an int, got {num_features!r}")
-        if num_features <= 0:
-            raise ValueError(f"{name}: num_features must be positive, got {num_features}")
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
-        dt = _param_dtype(name, dtype)
+        self.num_features = _check.positive(name, "num_features", num_features)
+        self.eps = _check.real(name, "eps", eps, 0.0)
+        self.momentum = None if momentum is None else _check.probability(name, "momentum", momentum)
+        self.affine = _check.flag(name, "affine", affine)
+        self.track_running_stats = _check.flag(name, "track_running_stats", track_running_stats)
+        dt = _check.param_dtype(name, dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=dt))
             self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
@@ -223,9 +213,10 @@ class LayerNorm(Module):
     ):
         super().__init__()
         self.normalized_shape = _normalized_shape("LayerNorm", normalized_shape)
-        self.eps = float(eps)
-        self.elementwise_affine = bool(elementwise_affine)
-        dt = _param_dtype("LayerNorm", dtype)
+        self.eps = _check.real("LayerNorm", "eps", eps, 0.0)
+        self.elementwise_affine = _check.flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias = _check.flag("LayerNorm", "bias", bias)
+        dt = _check.param_dtype("LayerNorm", dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
             if bias:

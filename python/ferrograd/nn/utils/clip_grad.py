@@ -22,7 +22,7 @@ from typing import Union
 import numpy as np
 
 from ... import _core
-from ...exceptions import FerrogradError
+from ...exceptions import ArgumentError, FerrogradError
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -91,7 +91,7 @@ def clip_grad_norm_(
     """
     order = float(norm_type)
     if not (order > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+        raise ArgumentError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
     grads = _grads(parameters)
     if not grads:
         return 0.0
@@ -130,7 +130,7 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
     """
     v = float(clip_value)
     if not v >= 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+        raise ArgumentError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
     grads = _grads(parameters)
     if grads:
         _core.clamp_inplace(grads, -v, v)

@@ -1,0 +1,145 @@
+"""Settings of layers, initialisers, optimizers and schedulers are checked when they are made.
+
+Each bad value gets a DTypeError (wrong kind: a string, a float for a size, a truthy object for
+a flag) or an ArgumentError (right kind, out of range) whose message names the class, the
+argument, what was expected and what came; nothing is truncated or concatenated silently, and
+nothing hangs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from typing import Any, Callable
+
+import ferrograd as fg
+import numpy as np
+import pytest
+from ferrograd import nn
+
+WRONG_TYPE = fg.DTypeError
+OUT_OF_RANGE = fg.ArgumentError
+
+LAYER_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("Linear", lambda: nn.Linear(2.5, 3), WRONG_TYPE, r"in_features must be an int, got 2\.5"),
+    ("Linear", lambda: nn.Linear(5, "3"), WRONG_TYPE, "out_features must be an int, got '3'"),
+    ("Linear", lambda: nn.Linear(-1, 3), OUT_OF_RANGE, "in_features must be a non-negative int"),
+    ("Linear", lambda: nn.Linear(2, 3, bias="no"), WRONG_TYPE, "bias must be True or False"),
+    ("Linear", lambda: nn.Linear(2, 3, dtype="abc"), WRONG_TYPE, "dtype must be float32 or"),
+    ("Linear", lambda: nn.Linear(2**41, 3), OUT_OF_RANGE, "in_features must be at most"),
+    ("Conv2d", lambda: nn.Conv2d(0, 2, 3), OUT_OF_RANGE, "in_channels must be a positive int"),
+    ("Conv2d", lambda: nn.Conv2d(3, 2, 3, groups=2), OUT_OF_RANGE, "divisible by groups"),
+    ("Conv2d", lambda: nn.Conv2d(1, 2, 3, padding_mode="x"), OUT_OF_RANGE, "padding_mode"),
+    ("Conv2d", lambda: nn.Conv2d(1, 2, "3"), WRONG_TYPE, "kernel_size"),
+    ("MaxPool2d", lambda: nn.MaxPool2d(0), OUT_OF_RANGE, "kernel_size must be positive"),
+    ("MaxPool2d", lambda: nn.MaxPool2d(2, ceil_mode=1), WRONG_TYPE, "ceil_mode must be True"),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2, padding=-1), OUT_OF_RANGE, "padding must be non-neg"),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2, divisor_override=0), OUT_OF_RANGE, "divisor_override"),
+    ("Dropout", lambda: nn.Dropout("0.5"), WRONG_TYPE, "Dropout: p must be a real number"),
+    ("Dropout", lambda: nn.Dropout(1.5), OUT_OF_RANGE, r"Dropout: p must be in \[0, 1\]"),
+    ("Dropout", lambda: nn.Dropout(float("nan")), OUT_OF_RANGE, "got nan"),
+    ("Flatten", lambda: nn.Flatten(start_dim=1.0), WRONG_TYPE, "start_dim must be an int"),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(0), OUT_OF_RANGE, "num_features must be a positive"),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(3, momentum=2.0), OUT_OF_RANGE, "momentum"),
+    ("BatchNorm2d", lambda: nn.BatchNorm2d(3, eps=-1.0), OUT_OF_RANGE, "eps must be at least 0"),
+    ("BatchNorm2d", lambda: nn.BatchNorm2d(3, affine="yes"), WRONG_TYPE, "affine must be True"),
+    ("LayerNorm", lambda: nn.LayerNorm(None), WRONG_TYPE, "normalized_shape must be an int"),
+    ("LayerNorm", lambda: nn.LayerNorm([2, -1]), OUT_OF_RANGE, r"normalized_shape\[1\]"),
+    ("LayerNorm", lambda: nn.LayerNorm(3, bias=None), WRONG_TYPE, "bias must be True or False"),
+    ("Embedding", lambda: nn.Embedding(3.0, 2), WRONG_TYPE, "num_embeddings must be an int"),
+    ("Embedding", lambda: nn.Embedding(3, 2, padding_idx=3), ValueError, "padding_idx"),
+    ("RNN", lambda: nn.RNN(5, 6, nonlinearity="gelu"), OUT_OF_RANGE, "nonlinearity must be"),
+    ("RNN", lambda: nn.RNN(5, 0), OUT_OF_RANGE, "hidden_size must be a positive int, got 0"),
+    ("LSTM", lambda: nn.LSTM(5, 6, dropout="0.1"), WRONG_TYPE, "dropout must be a real number"),
+    ("LSTM", lambda: nn.LSTM(5, 6, dropout=1.5), OUT_OF_RANGE, r"dropout must be in \[0, 1\]"),
+    ("GRU", lambda: nn.GRU(5, 6, num_layers=2**62), OUT_OF_RANGE, "num_layers must be at most"),
+    ("GRU", lambda: nn.GRU(5, 6, num_layers=0), OUT_OF_RANGE, "num_layers must be a positive"),
+    ("GRU", lambda: nn.GRU(5, 6, bidirectional=2), WRONG_TYPE, "bidirectional must be True"),
+    ("GRU", lambda: nn.GRU(5, 6, batch_first="yes"), WRONG_TYPE, "batch_first must be True"),
+    ("LeakyReLU", lambda: nn.LeakyReLU("0.1"), WRONG_TYPE, "negative_slope must be a real"),
+    ("GELU", lambda: nn.GELU("fast"), OUT_OF_RANGE, "approximate must be one of"),
+    ("Softmax", lambda: nn.Softmax(dim=1.5), WRONG_TYPE, "dim must be an int"),
+    ("Softplus", lambda: nn.Softplus(beta=None), WRONG_TYPE, "beta must be a real number"),
+    ("MSELoss", lambda: nn.MSELoss(reduction="avg"), OUT_OF_RANGE, "reduction must be one of"),
+    ("KLDivLoss", lambda: nn.KLDivLoss(reduction="avg"), OUT_OF_RANGE, "'batchmean'"),
+    ("CrossEntropyLoss", lambda: nn.CrossEntropyLoss(label_smoothing=2), OUT_OF_RANGE, "label"),
+    ("CrossEntropyLoss", lambda: nn.CrossEntropyLoss(ignore_index=1.5), WRONG_TYPE, "ignore_"),
+    ("HuberLoss", lambda: nn.HuberLoss(delta=0.0), OUT_OF_RANGE, "delta must be greater than 0"),
+    ("MultiMarginLoss", lambda: nn.MultiMarginLoss(p=3), OUT_OF_RANGE, "p must be at most 2"),
+    ("TripletMarginLoss", lambda: nn.TripletMarginLoss(swap=1), WRONG_TYPE, "swap must be True"),
+    ("NTXentLoss", lambda: nn.NTXentLoss(temperature=0), OUT_OF_RANGE, "temperature must be"),
+    ("MSELoss", lambda: nn.MSELoss("mean"), WRONG_TYPE, "at most 0 positional arguments"),
+    ("MSELoss", lambda: nn.MSELoss(size_average=True), WRONG_TYPE, "unexpected keyword"),
+    ("Sequential", lambda: nn.Sequential(nn.Linear), WRONG_TYPE, "the class Linear"),
+    ("Sequential", lambda: nn.Sequential(nn.ReLU(), "relu"), WRONG_TYPE, "module '1' must be"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [case[1:] for case in LAYER_CASES],
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(LAYER_CASES)],
+)
+def test_layer_settings_are_checked(make: Callable[[], Any], error: type, match: str) -> None:
+    with pytest.raises(error, match=match) as info:
+        make()
+    assert isinstance(info.value, fg.FerrogradError)
+
+
+def test_every_layer_class_has_a_checked_setting() -> None:
+    covered = {c[0] for c in LAYER_CASES}
+    layers = {"Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Dropout", "Flatten", "BatchNorm1d"}
+    layers |= {"BatchNorm2d", "LayerNorm", "Embedding", "RNN", "LSTM", "GRU", "Sequential"}
+    assert layers <= covered
+
+
+def test_a_huge_layer_count_fails_at_once_instead_of_hanging() -> None:
+    code = (
+        "import ferrograd as fg\n"
+        "try:\n"
+        "    fg.nn.GRU(5, 6, num_layers=2**62)\n"
+        "except fg.ArgumentError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "refused: GRU: num_layers must be at most 65536" in out.stdout
+
+
+def test_in_features_zero_follows_pytorch() -> None:
+    """PyTorch allows 0 input features: an empty weight and a zero bias (its bound is 0)."""
+    layer = nn.Linear(0, 3)
+    assert layer.weight.shape == (3, 0)
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(3))
+    x = fg.tensor(np.zeros((2, 0), np.float32), requires_grad=True)
+    y = layer(x)
+    np.testing.assert_array_equal(y.data, np.zeros((2, 3)))
+    y.sum().backward()
+    assert x.grad.shape == (2, 0) and layer.weight.grad.shape == (3, 0)
+    np.testing.assert_array_equal(layer.bias.grad, [2.0, 2.0, 2.0])
+    assert nn.Linear(3, 0)(fg.tensor(np.ones((2, 3), np.float32))).shape == (2, 0)
+
+
+def test_init_functions_check_their_tensor() -> None:
+    w = np.zeros((3, 4))
+    assert nn.init.xavier_uniform_(w, generator=np.random.default_rng(0)) is w
+    assert np.all(w != 0) and np.all(np.abs(w) <= np.sqrt(6 / 7))
+    with pytest.raises(fg.DTypeError, match="xavier_uniform_: tensor must be a ferrograd Tensor"):
+        nn.init.xavier_uniform_([[1.0, 2.0]])
+    with pytest.raises(fg.DTypeError, match="must hold floats, got dtype int64"):
+        nn.init.kaiming_uniform_(np.zeros((2, 2), np.int64))
+    ro = np.zeros((2, 2))
+    ro.flags.writeable = False
+    with pytest.raises(fg.DTypeError, match="read-only"):
+        nn.init.normal_(ro)
+    with pytest.raises(fg.ArgumentError, match="mode must be one of 'fan_in', 'fan_out'"):
+        nn.init.kaiming_normal_(np.zeros((2, 2)), mode="fan")
+    with pytest.raises(fg.DTypeError, match=r"generator must be a numpy\.random\.Generator"):
+        nn.init.uniform_(np.zeros(2), generator=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        empty = nn.Parameter(np.zeros((3, 0), np.float32))
+        assert nn.init.kaiming_uniform_(empty) is empty
+    assert "zero-element tensor is a no-op" in str(caught[0].message)
