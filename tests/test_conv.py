@@ -250,7 +250,7 @@ def test_conv2d_errors_name_the_argument(
 
 def test_conv2d_bias_and_grad_shapes_are_checked() -> None:
     x, w = np.ones((1, 3, 4, 4)), np.ones((2, 3, 3, 3))
-    with pytest.raises(ShapeError, match="bias has 3 elements"):
+    with pytest.raises(ShapeError, match=r"bias has shape \(3,\), expected \(2,\)"):
         ops.conv2d(x, w, np.ones(3))
     with pytest.raises(ShapeError, match="bias has shape"):
         ops.conv2d(x, w, np.ones((2, 1)))
@@ -464,3 +464,26 @@ def test_max_pool2d_backward_refuses_uint64_indices_that_would_wrap() -> None:
     wrapped[0, 0, 1, 1] = np.uint64(2**63)  # the first value outside int64
     with pytest.raises(ferrograd.ArgumentError, match="9223372036854775808"):
         ops.max_pool2d_backward(g, x, 2, indices=wrapped)
+
+
+@pytest.mark.parametrize("backward", [ops.conv2d_backward, F.conv2d_backward])
+def test_conv2d_backward_checks_its_bias_like_the_forward(backward: Any) -> None:
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((2, 4, 3, 3))
+    want = ops.conv2d_backward(g, x, w)
+    for ok in (None, np.zeros(4), [1, 2, 3, 4]):
+        for got, exp in zip(backward(g, x, w, ok), want):
+            np.testing.assert_array_equal(got, exp)
+    for bad, error in [
+        ("abc", DTypeError),
+        ({"a": 1}, DTypeError),
+        (np.zeros(4, complex), DTypeError),
+        (np.zeros(3), ShapeError),
+        (np.zeros((4, 1)), ShapeError),
+        (1.5, ShapeError),
+    ]:
+        with pytest.raises(error, match="conv2d_backward: bias"):
+            backward(g, x, w, bad)
+        with pytest.raises(error, match="conv2d: bias"):
+            ops.conv2d(x, w, bad)

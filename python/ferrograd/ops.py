@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _check, _core
 from ._arrays import (
     as_array,
     as_float,
@@ -592,6 +592,19 @@ def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.n
     return x, w
 
 
+def _conv_bias(func: str, bias: ArrayLike | None, w: np.ndarray) -> np.ndarray | None:
+    """``bias``: None, or real numbers of shape (C_out,) as the weight's dtype."""
+    if bias is None:
+        return None
+    b = as_float(func, "bias", bias, w.dtype)
+    if b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"{func}: bias has shape {b.shape}, expected ({w.shape[0]},) (one value per output "
+            "channel)"
+        )
+    return b
+
+
 def _conv_settings(
     func: str, weight: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: Any
 ) -> tuple[list[int], list[int], list[int], int]:
@@ -661,7 +674,7 @@ def conv2d(
     [[[[10.0, 18.0], [42.0, 50.0]]]]
     """
     x, w = _conv_operands("conv2d", input, weight)
-    b = None if bias is None else as_float("conv2d", "bias", bias, x.dtype)
+    b = _conv_bias("conv2d", bias, w)
     st, pad, dil, g = _conv_settings("conv2d", w, stride, padding, dilation, groups)
     if x.ndim == 3:
         return _core.conv2d(x[None], w, b, st, pad, dil, g)[0]
@@ -682,10 +695,10 @@ def conv2d_backward(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
 
-    The arguments after ``grad_output`` are those of :func:`conv2d` (``bias`` is accepted so
-    they line up; ``grad_bias``, the sum of ``grad_output`` over N, H_out and W_out, is
-    returned either way). ``input_grad=False`` skips the input gradient and returns None in
-    its place.
+    The arguments after ``grad_output`` are those of :func:`conv2d` (``bias`` is checked as
+    :func:`conv2d` checks it, so that the calls line up, but the gradients do not depend on
+    it; ``grad_bias``, the sum of ``grad_output`` over N, H_out and W_out, is returned either
+    way). ``input_grad=False`` skips the input gradient and returns None in its place.
 
     Examples
     --------
@@ -698,6 +711,8 @@ def conv2d_backward(
     """
     func = "conv2d_backward"
     x, w = _conv_operands(func, input, weight)
+    _conv_bias(func, bias, w)
+    input_grad = _check.flag(func, "input_grad", input_grad)
     st, pad, dil, g = _conv_settings(func, w, stride, padding, dilation, groups)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     if x.ndim == 3:

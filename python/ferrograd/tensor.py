@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _core, ops
+from . import _core, _numpy_protocol, ops
 from .exceptions import DTypeError, FerrogradError, ShapeError
 
 BackwardFn = Callable[[np.ndarray], Sequence[Any]]
@@ -206,6 +206,14 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # NumPy ufuncs with a ferrograd counterpart keep the graph; others are refused when
+        # they would drop a gradient (see ferrograd._numpy_protocol).
+        return _numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _numpy_protocol.array_function(func, args, kwargs)
 
     # ------------------------------------------------------------------ backward
     def backward(self, gradient: Any = None) -> None:
