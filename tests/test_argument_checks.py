@@ -143,3 +143,152 @@ def test_init_functions_check_their_tensor() -> None:
         empty = nn.Parameter(np.zeros((3, 0), np.float32))
         assert nn.init.kaiming_uniform_(empty) is empty
     assert "zero-element tensor is a no-op" in str(caught[0].message)
+
+
+def _step_with_grad(grad: Any) -> None:
+    p = nn.Parameter(np.zeros(2, np.float32))
+    opt = fg.optim.SGD([p], lr=0.1)
+    p.grad = grad
+    opt.step()
+
+
+_X = np.ones((2, 3), np.float32)
+_MODEL = nn.Sequential(nn.Linear(3, 2))
+
+#: The unclear messages a probe found, each now naming the function, the argument, what was
+#: expected and what came.
+MESSAGES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    (
+        "layer_norm None",
+        lambda: fg.functional.layer_norm(_X, None),
+        fg.DTypeError,
+        r"layer_norm: normalized_shape must be an int or a non-empty sequence of ints, got None",
+    ),
+    (
+        "softmax huge dim",
+        lambda: fg.functional.softmax(_X, dim=2**70),
+        fg.ShapeError,
+        r"softmax: dim 1180591620717411303424 is out of range for an input of 2 dimension\(s\)"
+        r" \(expected -2 to 1\)",
+    ),
+    (
+        "Dropout string",
+        lambda: nn.Dropout("0.5"),
+        fg.DTypeError,
+        r"Dropout: p must be a real number, got '0\.5' \(str\)",
+    ),
+    (
+        "Adam betas string",
+        lambda: fg.optim.Adam(_MODEL.parameters(), betas="ab"),
+        fg.DTypeError,
+        r"Adam: betas must be a pair of numbers, got 'ab' \(str\)",
+    ),
+    (
+        "Linear float size",
+        lambda: nn.Linear(2.5, 3),
+        fg.DTypeError,
+        r"Linear: in_features must be an int, got 2\.5 \(float\)",
+    ),
+    (
+        "Linear string size",
+        lambda: nn.Linear(5, "3"),
+        fg.DTypeError,
+        r"Linear: out_features must be an int, got '3' \(str\)",
+    ),
+    (
+        "xavier list",
+        lambda: nn.init.xavier_uniform_([[0.0] * 3] * 3),
+        fg.DTypeError,
+        r"xavier_uniform_: tensor must be a ferrograd Tensor or Parameter or a NumPy float "
+        r"array, got list",
+    ),
+    (
+        "grad string",
+        lambda: _step_with_grad("abc"),
+        fg.DTypeError,
+        r"SGD\.step: the gradient of param_groups\[0\]\['params'\]\[0\] must be a NumPy "
+        r"array, got str",
+    ),
+    (
+        "grad complex",
+        lambda: _step_with_grad(np.ones(2) + 1j),
+        fg.DTypeError,
+        r"SGD\.step: the gradient of .* must hold real numbers, got dtype complex128",
+    ),
+    (
+        "cat list",
+        lambda: fg.cat([fg.tensor(_X), [1, 2]]),
+        fg.ShapeError,
+        r"concat: tensors\[1\] has shape \(2,\) but tensors\[0\] has shape \(2, 3\); all must "
+        r"have the same shape except along axis 0",
+    ),
+    (
+        "cat string",
+        lambda: fg.cat([fg.tensor(_X), "ab"]),
+        fg.DTypeError,
+        r"concat: tensors\[1\]: data must be numbers .* got dtype <U2",
+    ),
+    (
+        "StepLR zero",
+        lambda: fg.optim.lr_scheduler.StepLR(fg.optim.SGD(_MODEL.parameters()), step_size=0),
+        fg.ArgumentError,
+        r"StepLR: step_size must be a positive int, got 0",
+    ),
+    (
+        "Conv2d unbatched",
+        lambda: nn.Conv2d(3, 2, 3)(np.ones((4, 8, 8), np.float32)),
+        fg.ShapeError,
+        r"conv2d: input has 4 channels \(shape \(4, 8, 8\)\), but weight of shape "
+        r"\(2, 3, 3, 3\) with groups=1 expects weight\.shape\[1\] \* groups = 3 channels",
+    ),
+    (
+        "compile loss class",
+        lambda: fg.compile(_MODEL, nn.CrossEntropyLoss, fg.optim.SGD(_MODEL.parameters())),
+        fg.DTypeError,
+        r"compile: loss_fn must be a loss module such as nn\.CrossEntropyLoss\(\) .* got the "
+        r"class CrossEntropyLoss \(create an instance: CrossEntropyLoss\(\.\.\.\)\)",
+    ),
+    (
+        "matmul objects",
+        lambda: fg.ops.matmul(np.ones((2, 2), dtype=object), np.ones((2, 2))),
+        fg.DTypeError,
+        r"matmul: a has dtype object, but ferrograd computes on numbers",
+    ),
+    (
+        "tensor string",
+        lambda: fg.tensor("abc"),
+        fg.DTypeError,
+        r"tensor: data must be numbers \(booleans, integers or floats\), got dtype <U3 from "
+        r"str 'abc'",
+    ),
+    (
+        "tensor None",
+        lambda: fg.tensor(None),
+        fg.DTypeError,
+        r"tensor: data must be numbers .* got dtype object from NoneType None",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"), [m[1:] for m in MESSAGES], ids=[m[0] for m in MESSAGES]
+)
+def test_messages_name_function_argument_expectation_and_value(
+    make: Callable[[], Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_linear_zero_features_is_not_a_zero_division() -> None:
+    assert nn.Linear(0, 3).weight.shape == (3, 0)  # as PyTorch (see the test above)
+
+
+def test_argument_error_is_a_ferrograd_error_and_a_value_error() -> None:
+    assert issubclass(fg.ArgumentError, fg.FerrogradError)
+    assert issubclass(fg.ArgumentError, ValueError)
+    assert "ArgumentError" in fg.__all__
+    with pytest.raises(fg.ArgumentError, match="reduction must be 'none', 'mean' or 'sum'"):
+        fg.functional.mse_loss(_X, _X, reduction="avg")
+    with pytest.raises(fg.ArgumentError, match=r"label 5 at index 1, but input has 3 classes"):
+        fg.functional.cross_entropy(np.zeros((2, 3)), np.array([0, 5]))  # from the Rust core

@@ -107,6 +107,12 @@ def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarr
         if all(type(v) is np.ndarray and v.dtype == dt and c_readable(v) for v in vals):
             return vals
     xs = [as_array(func, name, v) for name, v in named.items()]
+    for name, x in zip(named, xs):
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "biufc":
+            raise DTypeError(
+                f"{func}: {name} has dtype {x.dtype}, but ferrograd computes on numbers "
+                "(float32 or float64; booleans and integers are converted)"
+            )
     dt = result_dtype(func, ufunc, *xs)
     return [cast(x, dt) for x in xs]
 

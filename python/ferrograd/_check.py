@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import ArgumentError, DTypeError
+from .exceptions import ArgumentError, DTypeError, ShapeError
 
 #: Largest size of one axis (in_features, hidden_size, channels, ...): far beyond any array
 #: that fits in memory, but small enough that products of a few stay exact.
@@ -163,3 +163,17 @@ def param_dtype(func: str, dtype: Any) -> np.dtype[Any]:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise DTypeError(f"{func}: dtype must be float32 or float64, got {dtype!r}")
     return dt
+
+
+def dim(func: str, name: str, value: Any, ndim: int) -> int:
+    """An axis of an array of ``ndim`` axes (negative counts from the end; a 0-d array has
+    one, as in PyTorch); out of range is a ShapeError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DTypeError(f"{func}: {name} must be an int, got {value!r} ({_kind(value)})")
+    n = max(ndim, 1)
+    if not -n <= value < n:
+        raise ShapeError(
+            f"{func}: {name} {int(value)} is out of range for an input of {ndim} dimension(s) "
+            f"(expected {-n} to {n - 1})"
+        )
+    return int(value)

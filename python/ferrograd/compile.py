@@ -43,7 +43,7 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_float, as_int64
-from .exceptions import FerrogradError
+from .exceptions import DTypeError, FerrogradError
 from .tensor import Tensor
 
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
@@ -144,10 +144,35 @@ def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
     return first
 
 
+def _what(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__} (create an instance: {value.__name__}(...))"
+    return f"{value!r:.80} ({type(value).__name__})"
+
+
+def _check_arguments(model: Any, loss_fn: Any, optimizer: Any) -> None:
+    """Typed errors for arguments that can never make a training step."""
+    from .nn import Module
+    from .optim import Optimizer
+
+    if not isinstance(model, Module):
+        raise DTypeError(f"compile: model must be an nn.Module, got {_what(model)}")
+    if isinstance(loss_fn, type) or not callable(loss_fn):
+        raise DTypeError(
+            "compile: loss_fn must be a loss module such as nn.CrossEntropyLoss() or a "
+            f"function of (output, target), got {_what(loss_fn)}"
+        )
+    if not isinstance(optimizer, Optimizer):
+        raise DTypeError(
+            f"compile: optimizer must be a ferrograd.optim.Optimizer, got {_what(optimizer)}"
+        )
+
+
 class CompiledStep:
     """``step(x, y) -> loss``: one training step of ``model`` (see :func:`compile`)."""
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any) -> None:
+        _check_arguments(model, loss_fn, optimizer)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.params = list(model.parameters())
         self.reason: str | None = None

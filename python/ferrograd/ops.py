@@ -592,6 +592,17 @@ def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.n
     return x, w
 
 
+def _conv_channels(func: str, x: np.ndarray, w: np.ndarray, groups: int) -> None:
+    """The input's channels fit the weight (checked here so that an unbatched input is
+    reported with its own shape)."""
+    want = w.shape[1] * groups
+    if x.shape[-3] != want:
+        raise ShapeError(
+            f"{func}: input has {x.shape[-3]} channels (shape {x.shape}), but weight of shape "
+            f"{w.shape} with groups={groups} expects weight.shape[1] * groups = {want} channels"
+        )
+
+
 def _conv_bias(func: str, bias: ArrayLike | None, w: np.ndarray) -> np.ndarray | None:
     """``bias``: None, or real numbers of shape (C_out,) as the weight's dtype."""
     if bias is None:
@@ -676,6 +687,7 @@ def conv2d(
     x, w = _conv_operands("conv2d", input, weight)
     b = _conv_bias("conv2d", bias, w)
     st, pad, dil, g = _conv_settings("conv2d", w, stride, padding, dilation, groups)
+    _conv_channels("conv2d", x, w, g)
     if x.ndim == 3:
         return _core.conv2d(x[None], w, b, st, pad, dil, g)[0]
     return _core.conv2d(x, w, b, st, pad, dil, g)
@@ -714,6 +726,7 @@ def conv2d_backward(
     _conv_bias(func, bias, w)
     input_grad = _check.flag(func, "input_grad", input_grad)
     st, pad, dil, g = _conv_settings(func, w, stride, padding, dilation, groups)
+    _conv_channels(func, x, w, g)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     if x.ndim == 3:
         if go.ndim != 3:

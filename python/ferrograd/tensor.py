@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _core, _numpy_protocol, ops
-from .exceptions import DTypeError, FerrogradError, ShapeError
+from . import _check, _core, _numpy_protocol, ops
+from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
 
 BackwardFn = Callable[[np.ndarray], Sequence[Any]]
 
@@ -95,13 +95,23 @@ def get_default_dtype() -> np.dtype[Any]:
     return _default_dtype[0]
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def _to_array(data: Any, dtype: Any = None, func: str = "tensor") -> np.ndarray:
+    """``data`` as an array of numbers (booleans, integers, floats, complex); anything else
+    (strings, None, dicts, ragged lists) is a typed error naming ``func``."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
-    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        raise ShapeError(f"{func}: data is not a rectangular array of numbers: {e}") from None
+    except TypeError as e:
+        raise DTypeError(f"{func}: data cannot be converted to dtype {dtype!r}: {e}") from None
+    if arr.dtype.kind not in "biufc":
+        raise DTypeError(
+            f"{func}: data must be numbers (booleans, integers or floats), got dtype "
+            f"{arr.dtype} from {type(data).__name__} {data!r:.60}"
+        )
+    if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
         # Python floats and lists take the default dtype, as in PyTorch.
         arr = arr.astype(get_default_dtype())
     return arr
@@ -625,9 +635,45 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     return _make(np.asarray(a.data[index]), (a,), backward)
 
 
+def _parts(func: str, tensors: Any) -> list[np.ndarray]:
+    """The arrays of a sequence of Tensors or array-likes, each checked (numbers only)."""
+    if isinstance(tensors, (Tensor, np.ndarray, str, bytes)) or not isinstance(tensors, Sequence):
+        raise DTypeError(
+            f"{func}: tensors must be a list or tuple of Tensors or arrays, got "
+            f"{type(tensors).__name__}"
+        )
+    if not tensors:
+        raise ArgumentError(f"{func}: tensors must not be empty")
+    return [_to_array(t, func=f"{func}: tensors[{i}]") for i, t in enumerate(tensors)]
+
+
+def _check_same(func: str, arrays: list[np.ndarray], axis: int | None) -> None:
+    """The shapes agree (except along ``axis`` when joining along an existing one)."""
+    first = arrays[0].shape
+    for i, a in enumerate(arrays[1:], 1):
+        same = (
+            a.shape == first
+            if axis is None
+            else (
+                a.ndim == len(first)
+                and all(d == e for k, (d, e) in enumerate(zip(a.shape, first)) if k != axis)
+            )
+        )
+        if not same:
+            want = "the same shape" if axis is None else f"the same shape except along axis {axis}"
+            raise ShapeError(
+                f"{func}: tensors[{i}] has shape {a.shape} but tensors[0] has shape {first}; "
+                f"all must have {want}"
+            )
+
+
 def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along an existing axis."""
-    arrays = [_data(t) for t in tensors]
+    arrays = _parts("concat", tensors)
+    if arrays[0].ndim == 0:
+        raise ShapeError("concat: 0-d tensors cannot be joined along an axis (use stack)")
+    axis = _check.dim("concat", "axis", axis, arrays[0].ndim) % arrays[0].ndim
+    _check_same("concat", arrays, axis)
     try:
         out = np.concatenate(arrays, axis=axis)
     except ValueError as e:
@@ -641,7 +687,9 @@ cat = concat
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along a new axis."""
-    arrays = [_data(t) for t in tensors]
+    arrays = _parts("stack", tensors)
+    _check.dim("stack", "axis", axis, arrays[0].ndim + 1)
+    _check_same("stack", arrays, None)
     try:
         out = np.stack(arrays, axis=axis)
     except ValueError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import _check
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 from .module import Module
 
 _Check = Callable[[str, str, Any], Any]
@@ -34,6 +34,11 @@ def _check_setting(func: str, fn_name: str, key: str, value: Any, default: Any) 
         return _check.real(func, key, value, 0.0, low_open=True)
     if key == "beta" and fn_name == "smooth_l1_loss":
         return _check.real(func, key, value, 0.0)
+    if key == "beta" and fn_name == "softplus":
+        beta = _check.real(func, key, value)
+        if beta == 0.0:
+            raise ArgumentError(f"{func}: beta must be non-zero, got {value!r}")
+        return beta
     if key in _BY_NAME:
         return _BY_NAME[key](func, key, value)
     if isinstance(default, bool):
