@@ -246,3 +246,21 @@ def test_a_failed_compiled_sgd_step_leaves_momentum_without_history():
     eager_model, _, _ = run(MODELS["mlp tanh"], make_opt, make_loss, X, LABELS, False, steps=5)
     for p, q in zip(model.parameters(), eager_model.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+
+
+def test_a_float64_batch_is_cast_to_the_float32_model_with_one_warning():
+    from ferrograd.nn import _cast
+
+    def run(x):
+        fg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 4))
+        step = fg.compile(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+        step(x, np.zeros((8, 4), np.float32))
+        return model[0].weight.data
+
+    x = np.random.default_rng(0).standard_normal((8, 6))
+    _cast._warned.clear()
+    with pytest.warns(fg.DTypeCastWarning, match="compiled step: input of dtype float64"):
+        got = run(x)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, run(x.astype(np.float32)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import _core, functional, nn, ops, optim, random
 from .compile import compile
-from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
+from .exceptions import ArgumentError, DTypeCastWarning, DTypeError, FerrogradError, ShapeError
 from .gradcheck import check_backward, gradcheck, numerical_gradient
 from .random import manual_seed
 from .serialization import CheckpointError, load, save
@@ -44,6 +44,7 @@ def num_threads() -> int:
 __all__ = [
     "ArgumentError",
     "CheckpointError",
+    "DTypeCastWarning",
     "DTypeError",
     "FerrogradError",
     "ShapeError",

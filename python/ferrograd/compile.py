@@ -44,6 +44,7 @@ import numpy as np
 from . import _core
 from ._arrays import as_float, as_int64
 from .exceptions import DTypeError, FerrogradError
+from .nn._cast import cast_input
 from .tensor import Tensor
 
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
@@ -210,7 +211,7 @@ class CompiledStep:
             return self._eager(x, y)
         func = "compiled step"
         dt = self.params[0].dtype
-        xa = as_float(func, "input", x, dt)
+        xa = as_float(func, "input", cast_input("compiled step", x, dt), dt)
         # The target is checked as the eager loss checks it: dtype here, shape in the kernel.
         if self._labels:
             ya = as_int64(func, "target", y, "integer class indices")

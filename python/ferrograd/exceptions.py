@@ -34,4 +34,9 @@ class ArgumentError(FerrogradError, ValueError):
     unknown ``reduction``, a size that is not a positive integer, a probability above 1, ..."""
 
 
-__all__ = ["ArgumentError", "DTypeError", "FerrogradError", "ShapeError"]
+class DTypeCastWarning(UserWarning):
+    """An input was cast to the dtype of a layer's parameters (a float64 or integer batch
+    given to a float32 model, say); issued once per layer class."""
+
+
+__all__ = ["ArgumentError", "DTypeCastWarning", "DTypeError", "FerrogradError", "ShapeError"]

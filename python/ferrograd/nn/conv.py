@@ -22,6 +22,7 @@ from .. import functional as F
 from ..exceptions import ArgumentError
 from ..ops import _pair_arg
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -133,7 +134,13 @@ class Conv2d(Module):
 
     def forward(self, x: Any) -> Any:
         return F.conv2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            cast_input("Conv2d", x, self.weight.dtype),
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
         )
 
     def extra_repr(self) -> str:

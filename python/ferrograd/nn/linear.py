@@ -11,6 +11,7 @@ from .. import _check
 from .. import tensor as T
 from ..tensor import Tensor
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -54,7 +55,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
-        return T.linear(x, self.weight, self.bias)
+        return T.linear(cast_input("Linear", x, self.weight.dtype), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (

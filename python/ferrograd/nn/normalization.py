@@ -21,10 +21,19 @@ from .. import _check
 from ..exceptions import ShapeError
 from ..functional._norm import _normalized_shape, batch_norm, layer_norm
 from ..tensor import Tensor
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+def _cast_to_state(layer: str, x: Any, owners: tuple[Any, ...]) -> Any:
+    """``x`` cast to the dtype of the first parameter or buffer present (none: unchanged)."""
+    for owner in owners:
+        if owner is not None:
+            return cast_input(layer, x, owner.dtype)
+    return x
 
 
 class _BatchNorm(Module):
@@ -97,7 +106,7 @@ class _BatchNorm(Module):
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         out = batch_norm(
-            input,
+            _cast_to_state(name, input, (self.weight, self.running_mean)),
             self.running_mean if keep else None,
             self.running_var if keep else None,
             self.weight,
@@ -235,7 +244,8 @@ class LayerNorm(Module):
             self.bias.data = np.zeros_like(self.bias.data)
 
     def forward(self, input: Any) -> Any:
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = _cast_to_state("LayerNorm", input, (self.weight,))
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (

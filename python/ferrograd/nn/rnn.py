@@ -34,6 +34,7 @@ from ..exceptions import DTypeError, ShapeError
 from ..random import default_generator
 from ..tensor import Tensor, _make, concat, stack
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -355,15 +356,20 @@ class RNNBase(Module):
                     f"LSTM: hx must be a tuple (h_0, c_0) of two tensors of shape {shown}, got "
                     f"{type(hx).__name__}"
                 )
-            states = [self._state(name, label, s, shown) for label, s in zip(("h_0", "c_0"), hx)]
+            states = [
+                self._state(name, label, s, shown, dtype) for label, s in zip(("h_0", "c_0"), hx)
+            ]
         else:
-            states = [self._state(name, "hx", hx, shown)]
+            states = [self._state(name, "hx", hx, shown, dtype)]
         if not batched:
             states = [s.reshape(expected) for s in states]
         return states[0], (states[1] if self.mode == "LSTM" else None)
 
     @staticmethod
-    def _state(name: str, label: str, s: Any, shown: tuple[int, ...]) -> Tensor:
+    def _state(
+        name: str, label: str, s: Any, shown: tuple[int, ...], dtype: np.dtype[Any]
+    ) -> Tensor:
+        s = cast_input(name, s, dtype, label)
         t = s if isinstance(s, Tensor) else Tensor(np.asarray(s))
         if t.dtype.kind != "f":
             raise DTypeError(f"{name}: {label} must be float32 or float64, got {t.dtype}")
@@ -378,7 +384,9 @@ class RNNBase(Module):
     # ------------------------------------------------------------------ forward
     def _run(self, input: Any, hx: Any) -> tuple[Tensor, Tensor, Optional[Tensor]]:
         name = self._name
-        x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+        first = self.all_weights[0][0]
+        x = cast_input(name, input, first.dtype)
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         if x.dtype.kind != "f":
             raise DTypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
         if x.ndim not in (2, 3):
@@ -399,7 +407,6 @@ class RNNBase(Module):
         steps, batch = x.shape[0], x.shape[1]
         if steps == 0:
             raise ShapeError(f"{name}: input has shape {shape}, a sequence of length 0")
-        first = self.all_weights[0][0]
         dtype = np.result_type(x.dtype, first.dtype)
         h0, c0 = self._initial_states(hx, batch, batched, dtype)
 
