@@ -186,9 +186,14 @@ impl<T: FastMath> Update<'_, T> {
     }
 }
 
-fn slices<'a, T: Element>(arrs: &'a mut [PyReadwriteArrayDyn<'_, T>]) -> Vec<&'a mut [T]> {
+fn slices<'a, T: Element>(
+    arrs: &'a mut [PyReadwriteArrayDyn<'_, T>],
+) -> PyResult<Vec<&'a mut [T]>> {
     arrs.iter_mut()
-        .map(|a| a.as_slice_mut().expect("checked C-contiguous"))
+        .map(|a| {
+            a.as_slice_mut()
+                .map_err(|_| bad("compiled step: a buffer is not C-contiguous".into()))
+        })
         .collect()
 }
 
@@ -287,13 +292,13 @@ impl StepPlan {
                 c: None,
             },
         };
-        let mut ps = slices(&mut pa);
+        let mut ps = slices(&mut pa)?;
         let update = match opt {
             OptArgs::Adam { hp, steps, .. } => Update::Adam {
                 hp,
-                m: slices(&mut st.a),
-                v: slices(&mut st.b),
-                vmax: st.c.as_mut().map(|c| slices(c)),
+                m: slices(&mut st.a)?,
+                v: slices(&mut st.b)?,
+                vmax: st.c.as_mut().map(|c| slices(c)).transpose()?,
                 steps,
             },
             OptArgs::Sgd {
@@ -302,7 +307,7 @@ impl StepPlan {
                 fresh,
             } => Update::Sgd {
                 hp,
-                buf: momentum_buffers.map(|_| slices(&mut st.a)),
+                buf: momentum_buffers.map(|_| slices(&mut st.a)).transpose()?,
                 fresh,
             },
         };

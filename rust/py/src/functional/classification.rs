@@ -130,7 +130,11 @@ where
         let target = match (&dti, &dtp) {
             (Some(t), _) => ClassTarget::Index(View::new(t, &sti)),
             (_, Some(t)) => ClassTarget::Prob(View::new(t, &stp)),
-            _ => unreachable!("one of the two target kinds is borrowed"),
+            _ => {
+                return Err(ferrograd_core::Error::Value(
+                    "internal: the target was not borrowed".into(),
+                ))
+            }
         };
         let opts = ClassOptions {
             weight: dw.as_deref(),
@@ -199,7 +203,7 @@ pub fn cross_entropy_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = ce_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::cross_entropy_backward(g.expect("grad_output is borrowed"), x, t, o)
+            core::cross_entropy_backward(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -232,7 +236,7 @@ pub fn cross_entropy_with_grad<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let (v, s, g) = ce_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::cross_entropy_with_grad(g.expect("grad_output is borrowed"), x, t, o)
+            core::cross_entropy_with_grad(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         let sx = shape(&borrow::<T>(input)?);
         PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])
@@ -336,7 +340,7 @@ pub fn nll_loss_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = nll_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::nll_loss_backward(g.expect("grad_output is borrowed"), x, t, o)
+            core::nll_loss_backward(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -449,7 +453,7 @@ pub fn binary_cross_entropy_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = bin_call::<T, _, _>(py, &a, |(g, x, t, w, _)| {
-            core::binary_cross_entropy_backward(g.expect("grad_output is borrowed"), x, t, w, r)
+            core::binary_cross_entropy_backward(g.ok_or_else(missing_grad)?, x, t, w, r)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -508,7 +512,7 @@ pub fn binary_cross_entropy_with_logits_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = bin_call::<T, _, _>(py, &a, |(g, x, t, w, pw)| {
-            let g = g.expect("grad_output is borrowed");
+            let g = g.ok_or_else(missing_grad)?;
             core::binary_cross_entropy_with_logits_backward(g, x, t, w, pw, r)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
@@ -530,4 +534,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m
     )?)?;
     Ok(())
+}
+
+/// The error for a `grad_output` that every backward passes (never reached: kept so that no
+/// path from Python can panic).
+fn missing_grad() -> ferrograd_core::Error {
+    ferrograd_core::Error::Value("internal: grad_output was not passed".into())
 }
