@@ -292,3 +292,128 @@ def test_argument_error_is_a_ferrograd_error_and_a_value_error() -> None:
         fg.functional.mse_loss(_X, _X, reduction="avg")
     with pytest.raises(fg.ArgumentError, match=r"label 5 at index 1, but input has 3 classes"):
         fg.functional.cross_entropy(np.zeros((2, 3)), np.array([0, 5]))  # from the Rust core
+
+
+_X4 = np.ones((2, 3, 6, 6))
+_LAB = np.array([0, 1])
+
+#: Flags and integer settings of functional calls: strict types, typed errors.
+FUNCTIONAL_SETTINGS: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("relu inplace", lambda: fg.functional.relu(_X, inplace=np.ones(2)), WRONG_TYPE, "inplace"),
+    (
+        "kl_div log_target",
+        lambda: fg.functional.kl_div(_X, _X, log_target="no"),
+        WRONG_TYPE,
+        "kl_div: log_target must be True or False, got 'no'",
+    ),
+    (
+        "triplet swap",
+        lambda: fg.functional.triplet_margin_loss(_X, _X, _X, swap=[1]),
+        WRONG_TYPE,
+        "swap must be True or False",
+    ),
+    (
+        "max_pool2d ceil_mode",
+        lambda: fg.functional.max_pool2d(_X4, 2, ceil_mode="yes"),
+        WRONG_TYPE,
+        "max_pool2d: ceil_mode must be True or False",
+    ),
+    (
+        "max_pool2d return_indices",
+        lambda: fg.functional.max_pool2d(_X4, 2, return_indices=np.ones(2)),
+        WRONG_TYPE,
+        "return_indices",
+    ),
+    (
+        "avg_pool2d count_include_pad",
+        lambda: fg.ops.avg_pool2d(_X4, 2, count_include_pad=None),
+        WRONG_TYPE,
+        "count_include_pad must be True or False",
+    ),
+    (
+        "batch_norm training",
+        lambda: fg.functional.batch_norm(_X, None, None, training=np.ones(3)),
+        WRONG_TYPE,
+        "batch_norm: training must be True or False",
+    ),
+    (
+        "sum keepdims",
+        lambda: fg.ops.sum(_X, axis=0, keepdims="yes"),
+        WRONG_TYPE,
+        "sum: keepdims must be True or False",
+    ),
+    (
+        "cross_entropy huge ignore_index",
+        lambda: fg.functional.cross_entropy(np.zeros((2, 3)), _LAB, ignore_index=2**70),
+        OUT_OF_RANGE,
+        "ignore_index must be at most 9223372036854775807",
+    ),
+    (
+        "clip_grad_norm_ None",
+        lambda: nn.utils.clip_grad_norm_([nn.Parameter(np.ones(2))], None),
+        WRONG_TYPE,
+        "clip_grad_norm_: max_norm must be a real number, got None",
+    ),
+    (
+        "clip_grad_norm_ norm_type",
+        lambda: nn.utils.clip_grad_norm_([nn.Parameter(np.ones(2))], 1.0, norm_type="l2"),
+        OUT_OF_RANGE,
+        "norm_type must be a positive number or 'inf', got 'l2'",
+    ),
+    (
+        "clip_grad_value_ string",
+        lambda: nn.utils.clip_grad_value_([nn.Parameter(np.ones(2))], "1"),
+        WRONG_TYPE,
+        "clip_grad_value_: clip_value must be a real number",
+    ),
+    (
+        "Dropout None",
+        lambda: nn.Dropout(0.5)(None),
+        WRONG_TYPE,
+        "Dropout: input: data must be numbers",
+    ),
+    (
+        "Dropout ints",
+        lambda: nn.Dropout(0.5)(np.ones(3, int)),
+        WRONG_TYPE,
+        "Dropout: input must hold floats in training, got dtype int64",
+    ),
+    (
+        "BatchNorm1d ragged",
+        lambda: nn.BatchNorm1d(3, affine=False, track_running_stats=False)([[1, 2], [3]]),
+        fg.ShapeError,
+        "BatchNorm1d: input: data is not a rectangular array",
+    ),
+    (
+        "GRU ragged",
+        lambda: nn.GRU(3, 2)([[1, 2], [3]]),
+        fg.ShapeError,
+        "GRU: input: data is not a rectangular array",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [c[1:] for c in FUNCTIONAL_SETTINGS],
+    ids=[c[0] for c in FUNCTIONAL_SETTINGS],
+)
+def test_functional_settings_and_layer_inputs(make: Callable[[], Any], error: type, match: str):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_clip_grad_checks_every_gradient_before_changing_any() -> None:
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    ro = np.full(3, 10.0)
+    ro.flags.writeable = False
+    a.grad, b.grad = ro[:2], "abc"
+    with pytest.raises(fg.DTypeError, match=r"gradient of parameters\[1\] must be a NumPy array"):
+        nn.utils.clip_grad_value_([a, b], 1.0)
+    assert a.grad is not None and a.grad.base is ro  # untouched: no copy was put in its place
+    b.grad = np.ones(4)
+    with pytest.raises(fg.ShapeError, match=r"parameters\[1\] has shape \(4,\)"):
+        nn.utils.clip_grad_norm_([a, b], 1.0)
+    b.grad = np.ones(3) + 1j
+    with pytest.raises(fg.DTypeError, match="must hold real numbers, got dtype complex128"):
+        nn.utils.clip_grad_norm_([a, b], 1.0)

@@ -228,7 +228,9 @@ def _max_probe(v: Any) -> Any:
 
 def _reduce(name: str, ufunc: Any, x: ArrayLike, axis: Any, keepdims: bool) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
-    return getattr(_core, name)(x_, normalize_axis(name, axis), bool(keepdims))
+    return getattr(_core, name)(
+        x_, normalize_axis(name, axis), _check.flag(name, "keepdims", keepdims)
+    )
 
 
 def sum(x: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
@@ -251,7 +253,9 @@ def _reduce_backward(
 ) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
     g_ = as_float(name, "grad_output", g, x_.dtype)
-    return getattr(_core, name)(g_, x_, normalize_axis(name, axis), bool(keepdims))
+    return getattr(_core, name)(
+        g_, x_, normalize_axis(name, axis), _check.flag(name, "keepdims", keepdims)
+    )
 
 
 def sum_backward(
@@ -799,8 +803,8 @@ def max_pool2d(
     x = _pool_input("max_pool2d", _max_probe, input)
     k, s, p = _pool_settings("max_pool2d", kernel_size, stride, padding)
     d = _pair_arg("max_pool2d", "dilation", dilation, 1)
-    out, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
-    return (out, idx) if return_indices else out
+    out, idx = _core.max_pool2d(x, k, s, p, d, _check.flag("max_pool2d", "ceil_mode", ceil_mode))
+    return (out, idx) if _check.flag("max_pool2d", "return_indices", return_indices) else out
 
 
 def max_pool2d_backward(
@@ -832,7 +836,7 @@ def max_pool2d_backward(
     if indices is None:
         k, s, p = _pool_settings(func, kernel_size, stride, padding)
         d = _pair_arg(func, "dilation", dilation, 1)
-        _, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
+        _, idx = _core.max_pool2d(x, k, s, p, d, _check.flag(func, "ceil_mode", ceil_mode))
     else:
         idx = as_int64(func, "indices", indices)
     go = as_float(func, "grad_output", grad_output, x.dtype)
@@ -881,7 +885,9 @@ def avg_pool2d(
     """
     x = _pool_input("avg_pool2d", _mean_probe, input)
     k, s, p, div = _avg_settings("avg_pool2d", kernel_size, stride, padding, divisor_override)
-    return _core.avg_pool2d(x, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
+    ceil = _check.flag("avg_pool2d", "ceil_mode", ceil_mode)
+    with_pad = _check.flag("avg_pool2d", "count_include_pad", count_include_pad)
+    return _core.avg_pool2d(x, k, s, p, ceil, with_pad, div)
 
 
 def avg_pool2d_backward(
@@ -909,5 +915,12 @@ def avg_pool2d_backward(
     k, s, p, div = _avg_settings(func, kernel_size, stride, padding, divisor_override)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     return _core.avg_pool2d_backward(
-        go, list(x.shape), k, s, p, bool(ceil_mode), bool(count_include_pad), div
+        go,
+        list(x.shape),
+        k,
+        s,
+        p,
+        _check.flag(func, "ceil_mode", ceil_mode),
+        _check.flag(func, "count_include_pad", count_include_pad),
+        div,
     )

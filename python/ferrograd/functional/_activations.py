@@ -83,7 +83,7 @@ def _approximate(func: str, approximate: Any) -> str:
 
 def _finish(func: str, input: ArrayLike, result: np.ndarray, inplace: bool) -> np.ndarray:
     """Returns ``result``, or writes it into ``input`` and returns ``input`` when ``inplace``."""
-    if not inplace:
+    if not _check.flag(func, "inplace", inplace):
         return result
     if not isinstance(input, np.ndarray) or input.dtype != result.dtype:
         got = input.dtype if isinstance(input, np.ndarray) else type(input).__name__

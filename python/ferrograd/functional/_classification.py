@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from .._arrays import as_array, as_int64, cast, prepare
 from ..exceptions import ArgumentError, DTypeError
 
@@ -58,9 +58,7 @@ def _reduction(func: str, reduction: Any) -> str:
 def _int(func: str, name: str, value: Any) -> int:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DTypeError(f"{func}: {name} must be an int, got {value!r}")
-    return int(value)
+    return _check.count(func, name, value, -(2**63), 2**63 - 1)
 
 
 def _real(func: str, name: str, value: Any) -> float:

@@ -202,7 +202,9 @@ def kl_div(
     """
     func = "kl_div"
     x, t = prepare(func, np.true_divide, input=input, target=target)
-    return _core.kl_div(x, t, _reduction(func, reduction), bool(log_target))
+    return _core.kl_div(
+        x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+    )
 
 
 def kl_div_backward(
@@ -224,4 +226,6 @@ def kl_div_backward(
     func = "kl_div_backward"
     x, t = prepare(func, np.true_divide, input=input, target=target)
     g = _grad(func, grad_output, x)
-    return _core.kl_div_backward(g, x, t, _reduction(func, reduction), bool(log_target))
+    return _core.kl_div_backward(
+        g, x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+    )

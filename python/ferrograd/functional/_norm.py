@@ -161,7 +161,7 @@ def batch_norm(
     eps_f = _real(func, "eps", eps)
     if (running_mean is None) != (running_var is None):
         raise ArgumentError(f"{func}: give both running_mean and running_var, or neither")
-    use_batch = bool(training)
+    use_batch = _check.flag(func, "training", training)
     if use_batch:
         rm = rv = None
         if running_mean is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DTypeCastWarning
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_array
 
 _warned: set[str] = set()
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,13 +44,13 @@ def _caller_level() -> int:
 def cast_input(layer: str, x: Any, dtype: np.dtype[Any], name: str = "input") -> Any:
     """``x`` (an array, a Tensor or array-like) as ``dtype``; unchanged when it already is,
     or when it is not real numbers (the layer's own check then reports it)."""
-    data = x.data if isinstance(x, Tensor) else x
-    current = getattr(data, "dtype", None)
-    if current is None:
-        try:
-            current = np.asarray(data).dtype
-        except (ValueError, TypeError):
-            return x
+    if isinstance(x, Tensor):
+        data = x.data
+    elif isinstance(x, np.ndarray):
+        data = x
+    else:  # lists, scalars, ...: numbers in a rectangular array, or a typed error
+        data = x = _to_array(x, func=f"{layer}: {name}")
+    current = data.dtype
     if current == dtype or current.kind not in "biuf":
         return x
     if layer not in _warned:

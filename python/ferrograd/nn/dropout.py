@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from .. import _check
-from ..exceptions import FerrogradError
+from ..exceptions import DTypeError, FerrogradError
 from ..random import default_generator
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, _make, _to_array
 from .module import Module
 
 
@@ -27,7 +27,9 @@ class Dropout(Module):
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             return x
-        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        data = x.data if isinstance(x, Tensor) else _to_array(x, func="Dropout: input")
+        if data.dtype.kind != "f":
+            raise DTypeError(f"Dropout: input must hold floats in training, got dtype {data.dtype}")
         if self.p == 1.0:
             mask = np.zeros_like(data)
         else:

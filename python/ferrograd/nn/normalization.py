@@ -20,7 +20,7 @@ import numpy as np
 from .. import _check
 from ..exceptions import ShapeError
 from ..functional._norm import _normalized_shape, batch_norm, layer_norm
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_array
 from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
@@ -29,11 +29,12 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
 def _cast_to_state(layer: str, x: Any, owners: tuple[Any, ...]) -> Any:
-    """``x`` cast to the dtype of the first parameter or buffer present (none: unchanged)."""
+    """``x`` cast to the dtype of the first parameter or buffer present (none: only made an
+    array)."""
     for owner in owners:
         if owner is not None:
             return cast_input(layer, x, owner.dtype)
-    return x
+    return x if isinstance(x, (Tensor, np.ndarray)) else _to_array(x, func=f"{layer}: input")
 
 
 class _BatchNorm(Module):
@@ -90,6 +91,7 @@ class _BatchNorm(Module):
 
     def forward(self, input: Any) -> Any:
         name = type(self).__name__
+        input = _cast_to_state(name, input, (self.weight, self.running_mean))
         shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if len(shape) not in self._ranks:
             raise ShapeError(f"{name}: expected {self._expected} input (got {len(shape)}D input)")
@@ -106,7 +108,7 @@ class _BatchNorm(Module):
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         out = batch_norm(
-            _cast_to_state(name, input, (self.weight, self.running_mean)),
+            input,
             self.running_mean if keep else None,
             self.running_var if keep else None,
             self.weight,
