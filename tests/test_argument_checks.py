@@ -417,3 +417,57 @@ def test_clip_grad_checks_every_gradient_before_changing_any() -> None:
     b.grad = np.ones(3) + 1j
     with pytest.raises(fg.DTypeError, match="must hold real numbers, got dtype complex128"):
         nn.utils.clip_grad_norm_([a, b], 1.0)
+
+
+#: Settings and state of the rest of the public API.
+OTHER_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
+    ("manual_seed float", lambda: fg.manual_seed(1.5), WRONG_TYPE, "manual_seed: seed must be"),
+    ("manual_seed negative", lambda: fg.manual_seed(-1), OUT_OF_RANGE, "non-negative int"),
+    ("set_default_dtype", lambda: fg.set_default_dtype("abc"), WRONG_TYPE, "float32 or float64"),
+    ("set_default_dtype None", lambda: fg.set_default_dtype(None), WRONG_TYPE, "got None"),
+    ("Module.to", lambda: nn.Linear(2, 1).to(np.int32), WRONG_TYPE, "Module.to: dtype must be"),
+    ("Module.train", lambda: nn.Linear(2, 1).train("no"), WRONG_TYPE, "Linear.train: mode"),
+    ("Tensor requires_grad", lambda: fg.tensor([1.0], requires_grad="yes"), WRONG_TYPE, "requ"),
+    ("Tensor.astype", lambda: fg.tensor([1.0]).astype("abc"), WRONG_TYPE, "Tensor.astype: dtype"),
+    ("Tensor.flatten", lambda: fg.tensor(_X).flatten(2.5), WRONG_TYPE, "start_dim must be an int"),
+    ("save path", lambda: fg.save({"w": _X}, 3), WRONG_TYPE, "save: path must be a str"),
+    ("load path", lambda: fg.load(None), WRONG_TYPE, "load: path must be a str"),
+    (
+        "load_state_dict list",
+        lambda: nn.Linear(2, 1).load_state_dict([1, 2]),
+        WRONG_TYPE,
+        "Linear.load_state_dict: state_dict must be a mapping of names to arrays, got list",
+    ),
+    (
+        "load_state_dict strings",
+        lambda: nn.Linear(2, 1).load_state_dict({"weight": "abc", "bias": np.zeros(1)}),
+        WRONG_TYPE,
+        "'weight' must be an array of numbers",
+    ),
+    (
+        "optimizer load_state_dict",
+        lambda: fg.optim.SGD(nn.Linear(2, 1).parameters()).load_state_dict({"state": {}}),
+        WRONG_TYPE,
+        "SGD.load_state_dict: state_dict must be a mapping with 'state' and 'param_groups'",
+    ),
+    (
+        "optimizer load_state_dict groups",
+        lambda: fg.optim.SGD(nn.Linear(2, 1).parameters()).load_state_dict(
+            {"state": {}, "param_groups": [{"lr": 0.1}]}
+        ),
+        WRONG_TYPE,
+        r"param_groups'\]\[0\] must be a dict with a 'params' list",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"), [c[1:] for c in OTHER_CASES], ids=[c[0] for c in OTHER_CASES]
+)
+def test_other_settings_are_checked(make: Callable[[], Any], error: type, match: str) -> None:
+    try:
+        with pytest.raises(error, match=match):
+            make()
+    finally:
+        fg.set_default_dtype(np.float32)
+        fg.manual_seed(0)

@@ -150,6 +150,14 @@ def axis(func: str, name: str, value: Any) -> int:
     return count(func, name, value, -MAX_SIZE, MAX_SIZE)
 
 
+def any_dtype(func: str, dtype: Any) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype, or a DTypeError naming ``func``."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"{func}: dtype must be a NumPy dtype, got {dtype!r}") from None
+
+
 def param_dtype(func: str, dtype: Any) -> np.dtype[Any]:
     """The dtype of new parameters: ``dtype`` (float32 or float64), or the default dtype."""
     if dtype is None:

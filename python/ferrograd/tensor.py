@@ -84,10 +84,9 @@ def set_default_dtype(dtype: Any) -> None:
     ----------
     dtype : np.float32 or np.float64
     """
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"set_default_dtype: dtype must be float32 or float64, got {dt}")
-    _default_dtype[0] = dt
+    if dtype is None:
+        raise DTypeError("set_default_dtype: dtype must be float32 or float64, got None")
+    _default_dtype[0] = _check.param_dtype("set_default_dtype", dtype)
 
 
 def get_default_dtype() -> np.dtype[Any]:
@@ -133,12 +132,13 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        requires_grad = _check.flag("Tensor", "requires_grad", requires_grad)
         self.data: np.ndarray = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
             raise DTypeError(
                 f"Tensor: only float tensors can require gradients, got dtype {self.data.dtype}"
             )
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self.grad: np.ndarray | None = None
         self._parents: tuple[Any, ...] = ()
         self._backward: BackwardFn | None = None
@@ -186,11 +186,12 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets :attr:`requires_grad` in place (on leaves only) and returns self."""
+        requires_grad = _check.flag("requires_grad_", "requires_grad", requires_grad)
         if not self.is_leaf and not requires_grad:
             raise FerrogradError("requires_grad_: only leaf tensors can stop requiring gradients")
         if requires_grad and self.data.dtype.kind != "f":
             raise DTypeError("requires_grad_: only float tensors can require gradients")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         return self
 
     def zero_grad(self) -> None:
@@ -199,7 +200,7 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (differentiable between float types)."""
-        dt = np.dtype(dtype)
+        dt = _check.any_dtype("Tensor.astype", dtype)
         src = self.dtype
         return _make(self.data.astype(dt), (self,), lambda g: (g.astype(src),))
 
@@ -372,7 +373,8 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0) -> Tensor:
         """Merges the axes from ``start_dim`` on into one."""
-        return reshape(self, (*self.shape[:start_dim], -1))
+        start = _check.dim("Tensor.flatten", "start_dim", start_dim, self.ndim)
+        return reshape(self, (*self.shape[: start % (self.ndim or 1)], -1))
 
     def transpose(self, *axes: Any) -> Tensor:
         """``transpose(d0, d1)`` swaps two axes (as PyTorch); ``transpose()`` reverses them."""

@@ -44,7 +44,7 @@ True
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable
 
 import numpy as np
@@ -368,6 +368,7 @@ class Optimizer:
         groups and order. State arrays are copied and converted to each parameter's dtype.
         """
         name = type(self).__name__
+        _check_layout(f"{name}.load_state_dict", state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ArgumentError("loaded state dict has a different number of parameter groups")
@@ -423,6 +424,29 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _check_layout(func: str, state_dict: Any) -> None:
+    """``state_dict`` has the layout :meth:`Optimizer.state_dict` gives (a typed error naming
+    what is off otherwise)."""
+    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+        raise DTypeError(
+            f"{func}: state_dict must be a mapping with 'state' and 'param_groups' (as "
+            f"state_dict() gives), got {state_dict!r:.80}"
+        )
+    if not isinstance(state_dict["state"], Mapping):
+        raise DTypeError(f"{func}: state_dict['state'] must be a mapping of parameter indices")
+    groups = state_dict["param_groups"]
+    if not isinstance(groups, (list, tuple)):
+        raise DTypeError(f"{func}: state_dict['param_groups'] must be a list of dicts")
+    for i, g in enumerate(groups):
+        if not isinstance(g, Mapping) or not isinstance(g.get("params"), (list, tuple)):
+            raise DTypeError(
+                f"{func}: state_dict['param_groups'][{i}] must be a dict with a 'params' list"
+            )
+    for k, st in state_dict["state"].items():
+        if not isinstance(st, Mapping):
+            raise DTypeError(f"{func}: state_dict['state'][{k!r}] must be a dict of arrays")
 
 
 def _by_dtype(
