@@ -69,6 +69,8 @@ def real(
 ) -> float:
     """``value`` as a float in the interval from ``low`` to ``high`` (ends closed unless
     ``low_open`` / ``high_open``); NaN is refused, and so is inf when ``finite``."""
+    if type(value) is float and low < value < high and (not finite or -math.inf < value < math.inf):
+        return value  # the common case, checked on every optimizer step: kept cheap
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -103,6 +105,8 @@ def probability(func: str, name: str, value: Any) -> float:
 
 def flag(func: str, name: str, value: Any) -> bool:
     """``value`` as a bool: ``True``/``False`` (or NumPy's), not a truthy string or number."""
+    if value is True or value is False:
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise DTypeError(f"{func}: {name} must be True or False, got {value!r} ({_kind(value)})")
     return bool(value)

@@ -265,7 +265,14 @@ class Optimizer:
             item = items.get(id(p))
             if item is None:
                 continue
+            shape = p.data.shape
             for key, value in item[1].items():
+                if type(value) is np.ndarray and (
+                    value.shape == shape
+                    if key != "step"
+                    else (value.shape == () and value.dtype.kind == "f" and value.item() >= 0)
+                ):
+                    continue  # the common case, checked on every step: kept cheap
                 if key == "step":
                     step = np.asarray(value)
                     if step.shape != () or step.dtype.kind not in "iuf" or not step >= 0:
@@ -464,19 +471,23 @@ def _by_dtype(
         if g is None or not p.requires_grad:
             continue
         data = p.data
-        where = f"{name}.step: the gradient of param_groups[{group}]['params'][{i}]"
         if type(g) is not np.ndarray:
             g = getattr(g, "data", g)
             if not isinstance(g, np.ndarray):
-                raise DTypeError(f"{where} must be a NumPy array, got {type(g).__name__}")
+                raise DTypeError(
+                    f"{_where(name, group, i)} must be a NumPy array, got {type(g).__name__}"
+                )
         dt = data.dtype
         if g.dtype is not dt and g.dtype != dt:
             if g.dtype.kind not in "biuf":
-                raise DTypeError(f"{where} must hold real numbers, got dtype {g.dtype}")
+                raise DTypeError(
+                    f"{_where(name, group, i)} must hold real numbers, got dtype {g.dtype}"
+                )
             g = g.astype(dt)
         if g.shape != data.shape:
             raise ShapeError(
-                f"{where} has shape {g.shape}, but the parameter has shape {data.shape}"
+                f"{_where(name, group, i)} has shape {g.shape}, but the parameter has shape "
+                f"{data.shape}"
             )
         bucket = buckets.get(dt.char)
         if bucket is None:
@@ -484,6 +495,10 @@ def _by_dtype(
         bucket[0].append(p)
         bucket[1].append(g)
     return list(buckets.values())
+
+
+def _where(name: str, group: int, i: int) -> str:
+    return f"{name}.step: the gradient of param_groups[{group}]['params'][{i}]"
 
 
 def _make_writeable(params: list[Tensor]) -> None:
