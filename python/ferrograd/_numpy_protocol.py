@@ -163,7 +163,9 @@ def _function_table() -> dict[Any, Callable[..., Any]]:
         np.max: reduction(T.max),
         np.reshape: lambda a, shape: T.reshape(a, shape),
         np.transpose: lambda a, axes=None: T.transpose(a, axes),
-        np.concatenate: lambda arrays, axis=0: T.concat(arrays, axis),
+        np.concatenate: lambda arrays, axis=0: (
+            NotImplemented if axis is None else T.concat(arrays, axis)
+        ),
         np.stack: lambda arrays, axis=0: T.stack(arrays, axis),
         np.where: lambda condition, x, y: T.where(condition, x, y),
     }
@@ -187,7 +189,9 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         _FUNCTIONS.update(_function_table())
     fn = _FUNCTIONS.get(func)
     if fn is not None and _takes(fn, args, kwargs):
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        if result is not NotImplemented:
+            return result
     grad = _needs_grad(args) or _needs_grad(list(kwargs.values()))
     result = func(*_plain(args), **_plain(kwargs))
     if grad and _has_floats(result):
