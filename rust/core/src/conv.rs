@@ -701,8 +701,8 @@ pub fn conv2d_backward<T: Real>(
     let (wl, co) = (d.weight_len(), d.c_out);
     let plan = d.plan();
     let item_len = if input_grad { xi } else { 0 };
-    let mut gw = vec![T::zero(); wl];
-    let mut gb = vec![T::zero(); co];
+    let mut gw = buf::zeros(wl)?;
+    let mut gb = buf::zeros(co)?;
     if plan.1 {
         // Each block sums into its own buffers; the sums are added in block order, so the
         // result does not depend on scheduling.
@@ -712,7 +712,7 @@ pub fn conv2d_backward<T: Real>(
             d.n,
             plan,
             |first, items, gxb, threads| {
-                let (mut pw, mut pb) = (vec![T::zero(); wl], vec![T::zero(); co]);
+                let (mut pw, mut pb) = (buf::zeros(wl)?, buf::zeros(co)?);
                 let gs = &g[first * oi..(first + items) * oi];
                 let xs = &x[first * xi..(first + items) * xi];
                 backward_block(gs, xs, w, d, items, gxb, &mut pw, &mut pb, threads)?;

@@ -312,8 +312,8 @@ pub fn forward<T: Real>(run: &Run<'_, T>) -> Result<Forward<T>> {
 }
 
 /// Column sums of a (rows, cols) matrix.
-fn column_sums<T: Real>(a: &[T], cols: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); cols];
+fn column_sums<T: Real>(a: &[T], cols: usize) -> Result<Vec<T>> {
+    let mut out = buf::zeros(cols)?;
     if cols > 0 {
         for row in a.chunks_exact(cols) {
             for (acc, &v) in out.iter_mut().zip(row) {
@@ -321,7 +321,7 @@ fn column_sums<T: Real>(a: &[T], cols: usize) -> Vec<T> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Gradients of [`forward`] given `grad_states`, the gradient of its `states` (h and, for
@@ -482,8 +482,8 @@ pub fn backward<T: Real>(
         dc0: (cell == Cell::Lstm).then_some(dc),
         dw_ih,
         dw_hh,
-        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)),
-        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)),
+        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)).transpose()?,
+        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)).transpose()?,
     })
 }
 
