@@ -222,8 +222,10 @@ def test_bad_input_raises_typed_errors_and_changes_nothing():
         step(X[:, :5], LABELS)
     with pytest.raises(ValueError, match="label"):
         step(X, LABELS + 10)
-    with pytest.raises(fg.DTypeError):
-        step(X, LABELS.astype(np.float64))
+    with pytest.raises(fg.ShapeError, match=r"class-probability target has shape \(24,\)"):
+        step(X, LABELS.astype(np.float64))  # as the eager loss: float targets are probabilities
+    with pytest.raises(fg.DTypeError, match="target must hold integer class indices"):
+        step(X, LABELS.astype(str))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
     assert len(opt.state) == 0 or all(
@@ -264,3 +266,30 @@ def test_a_float64_batch_is_cast_to_the_float32_model_with_one_warning():
         got = run(x)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, run(x.astype(np.float32)))
+
+
+def test_class_probability_targets_run_the_step_eagerly():
+    """Valid for the eager loss, not captured: the step gives what an eager step gives."""
+    probs = np.random.default_rng(3).dirichlet(np.ones(4), size=24)
+
+    def run(compiled):
+        fg.manual_seed(0)
+        model = mlp(nn.Tanh())
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        if compiled:
+            step = fg.compile(model, nn.CrossEntropyLoss(), opt)
+            losses = [step(X, probs) for _ in range(3)]
+        else:
+            losses = []
+            for _ in range(3):
+                opt.zero_grad()
+                loss = nn.CrossEntropyLoss()(model(tensor(X)), probs)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.data))
+        return losses, [p.data.copy() for p in model.parameters()]
+
+    (lc, pc), (le, pe) = run(True), run(False)
+    np.testing.assert_allclose(lc, le, rtol=1e-12)
+    for a, b in zip(pc, pe):
+        np.testing.assert_array_equal(a, b)

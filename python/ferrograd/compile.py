@@ -14,7 +14,8 @@ Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d`
 ``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices, mean, optional label
 smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss`` (mean); optimizers
 ``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all parameters. Anything
-else runs eagerly, with a warning saying why.
+else runs eagerly, with a warning saying why. Targets are checked as the eager loss checks
+them; a step given class probabilities instead of class indices runs eagerly.
 
 Examples
 --------
@@ -145,6 +146,17 @@ def _one_group(optimizer: Any, params: list[Tensor]) -> dict[str, Any]:
     return first
 
 
+def _float_target(y: Any) -> bool:
+    data = y.data if isinstance(y, Tensor) else y
+    kind = getattr(data, "dtype", None)
+    if kind is None:
+        try:
+            kind = np.asarray(data).dtype
+        except (TypeError, ValueError):
+            return False
+    return bool(kind.kind == "f")
+
+
 def _what(value: Any) -> str:
     if isinstance(value, type):
         return f"the class {value.__name__} (create an instance: {value.__name__}(...))"
@@ -214,6 +226,10 @@ class CompiledStep:
         xa = as_float(func, "input", cast_input("compiled step", x, dt), dt)
         # The target is checked as the eager loss checks it: dtype here, shape in the kernel.
         if self._labels:
+            if _float_target(y):
+                # Class probabilities: valid for the loss, but not captured; run this step
+                # eagerly (the result is the same, only slower).
+                return self._eager(x, y)
             ya = as_int64(func, "target", y, "integer class indices")
         else:
             ya = as_float(func, "target", y, dt)
@@ -233,9 +249,9 @@ class CompiledStep:
         )
 
     def _eager(self, x: Any, y: Any) -> float:
+        xt = x if isinstance(x, Tensor) else Tensor(x)
+        loss = self.loss_fn(self.model(xt), y)  # before zero_grad: a bad target changes nothing
         self.optimizer.zero_grad()
-        xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-        loss = self.loss_fn(self.model(xt), y)
         loss.backward()
         self.optimizer.step()
         return float(loss.data)
