@@ -994,7 +994,7 @@ def _always_overcommits() -> bool:
 def huge_report() -> Report:
     if _always_overcommits():
         pytest.skip("this system grants every allocation up front (vm.overcommit_memory = 1)")
-    return collect(battery="huge")
+    return collect(battery="huge", max_restarts=500)
 
 
 def _public_callables() -> list[str]:
@@ -1029,7 +1029,7 @@ def test_huge_views_through_tensors_and_the_compiled_step(huge_report: Report) -
 
 @pytest.fixture(scope="module")
 def misuse_report() -> Report:
-    return collect(battery="misuse")
+    return collect(battery="misuse", max_restarts=500)
 
 
 def test_compiled_step_rejects_bad_targets_like_the_eager_loss(misuse_report: Report) -> None:
