@@ -8,7 +8,11 @@ for well-formed input, ferrograd must give it too.
 
 The battery runs in a child interpreter, so a crash (a segfault or an aborting Rust panic) is
 reported as a failure of the case that caused it, and the remaining cases still run.
-Run ``python tests/test_bad_input.py`` to see every case's verdict.
+Run ``python tests/test_bad_input.py [ops|huge|misuse]`` to see every case's verdict.
+
+Two more batteries run the same way (their cases are in ``battery_extra.py``): ``huge`` feeds
+every public function and layer views far too large to copy (each must raise MemoryError),
+and ``misuse`` repeats calls that once crashed (each must raise a typed error).
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ class Case:
     lenient: bool = False
     #: The result may be of any dtype and must equal NumPy's exactly (views such as transpose).
     exact: bool = False
-    #: No NumPy counterpart (convolution, pooling): any result, a typed error or a ValueError
-    #: for an argument value out of its domain passes; crashes and other errors fail.
+    #: No NumPy counterpart (convolution, pooling): any result or a FerrogradError (an
+    #: ArgumentError for a value out of its domain) passes; crashes and other errors fail.
     smoke: bool = False
 
 
@@ -818,7 +822,7 @@ def judge(case: Case, got: tuple[bool, Any], want: tuple[bool, Any]) -> str | No
     ok_g, g = got
     ok_w, w = want
     if case.smoke:
-        if ok_g or isinstance(g, FerrogradError) or type(g) is ValueError:
+        if ok_g or isinstance(g, FerrogradError):
             return None
         return f"raised untyped {_describe(g)}"
     if not ok_g:
@@ -842,13 +846,33 @@ def judge(case: Case, got: tuple[bool, Any], want: tuple[bool, Any]) -> str | No
     return None
 
 
-def run_battery(skip: int) -> None:
-    """Runs the cases after the first ``skip``, one JSON line before and after each.
+def judge_expect(case: Any, got: tuple[bool, Any]) -> str | None:
+    """Verdict on a case of the extra batteries: the expected error (or, for a ``small`` case,
+    a result) passes; anything else fails."""
+    ok, g = got
+    want = case.error.__name__
+    if ok:
+        return None if case.small else f"returned a result, expected {want}"
+    if isinstance(g, case.error):
+        return None
+    return f"raised {_describe(g)}, expected {want}"
+
+
+def run_battery(skip: int, battery: str = "ops") -> None:
+    """Runs the cases of ``battery`` after the first ``skip``, one JSON line before and after
+    each. ``ops`` is the battery of this file; the others are in ``battery_extra``.
 
     ``FERROGRAD_BATTERY_ONLY=<op>`` in the environment keeps that op's cases only.
     """
     out = sys.stdout
-    cases = _cases()
+    if battery == "ops":
+        cases: list[Any] = _cases()
+    else:
+        import battery_extra
+
+        cases = battery_extra.BATTERIES[battery]()
+        if os.environ.get(SELFTEST_ENV):
+            cases.insert(0, battery_extra.Expect("selftest", "abort", lambda: os.abort()))
     only = os.environ.get("FERROGRAD_BATTERY_ONLY")
     if only:
         cases = [c for c in cases if c.op in (only, "selftest")]
@@ -857,7 +881,10 @@ def run_battery(skip: int) -> None:
             continue
         out.write(json.dumps({"start": i, "op": case.op, "label": case.label}) + "\n")
         out.flush()
-        verdict = judge(case, _outcome(case.run), _outcome(case.want))
+        if battery == "ops":
+            verdict = judge(case, _outcome(case.run), _outcome(case.want))
+        else:
+            verdict = judge_expect(case, _outcome(case.run))
         out.write(json.dumps({"done": i, "op": case.op, "problem": verdict}) + "\n")
     out.flush()
 
@@ -874,14 +901,16 @@ class Report:
     restarts: int
 
 
-def collect(env: dict[str, str] | None = None, max_restarts: int = 50) -> Report:
-    """Runs the battery in child interpreters, restarting after each crash."""
+def collect(
+    env: dict[str, str] | None = None, max_restarts: int = 50, battery: str = "ops"
+) -> Report:
+    """Runs a battery in child interpreters, restarting after each crash."""
     problems: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
     skip, restarts = 0, 0
     while True:
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__)), "--child", str(skip)],
+            [sys.executable, str(Path(__file__)), "--child", battery, str(skip)],
             capture_output=True,
             text=True,
             timeout=600,
@@ -949,6 +978,76 @@ def test_battery_covers_only_public_ops(report: Report) -> None:
     assert report.restarts == 0
 
 
+# ---------------------------------------------------------------------------- huge views
+
+
+def _always_overcommits() -> bool:
+    """True where Linux grants any allocation up front (``vm.overcommit_memory = 1``): there
+    a 4 TiB request succeeds and only fails page by page, so no MemoryError can be expected."""
+    try:
+        return Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def huge_report() -> Report:
+    if _always_overcommits():
+        pytest.skip("this system grants every allocation up front (vm.overcommit_memory = 1)")
+    return collect(battery="huge", max_restarts=500)
+
+
+def _public_callables() -> list[str]:
+    """Every public function of ops and functional, and every layer and loss of nn."""
+    import ferrograd.functional as F
+    from ferrograd import nn, ops
+
+    names = [f"ops.{n}" for n in ops.__all__] + [f"functional.{n}" for n in F.__all__]
+    abstract = {"Module", "ModuleList", "Parameter", "RNNBase", "init", "utils"}
+    names += [f"nn.{n}" for n in nn.__all__ if n not in abstract]
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", _public_callables())
+def test_huge_views_raise_memory_error(huge_report: Report, name: str) -> None:
+    """A view far too large to copy (2**40 elements) gives MemoryError, never an abort."""
+    assert huge_report.counts.get(name, 0) >= 1, f"no huge-view case for ferrograd.{name}"
+    problems = huge_report.problems.get(name, [])
+    assert not problems, "\n".join(problems)
+
+
+def test_huge_views_through_tensors_and_the_compiled_step(huge_report: Report) -> None:
+    others = set(huge_report.counts) - set(_public_callables())
+    assert {"compile", "tensor", "Tensor.__mul__", "Tensor.sum.backward"} <= others
+    problems = [p for n in others for p in huge_report.problems.get(n, [])]
+    assert not problems, "\n".join(problems)
+    assert huge_report.restarts == 0
+
+
+# ---------------------------------------------------------------------------- misuse
+
+
+@pytest.fixture(scope="module")
+def misuse_report() -> Report:
+    return collect(battery="misuse", max_restarts=500)
+
+
+def test_compiled_step_rejects_bad_targets_like_the_eager_loss(misuse_report: Report) -> None:
+    """Wrong-shaped, 0-d, empty, None, scalar, string and out-of-range targets are typed
+    errors (they once panicked in the kernel or were read out of place)."""
+    assert misuse_report.counts["compile"] > 40
+    problems = misuse_report.problems.get("compile", [])
+    assert not problems, "\n".join(problems)
+    assert misuse_report.restarts == 0
+
+
+def test_a_crash_in_an_extra_battery_is_caught() -> None:
+    rep = collect(env={SELFTEST_ENV: "1", "FERROGRAD_BATTERY_ONLY": "ops.exp"}, battery="huge")
+    assert rep.restarts == 1
+    assert any("CRASHED" in p for p in rep.problems["selftest"])
+    assert rep.counts["ops.exp"] == 1 and "ops.exp" not in rep.problems
+
+
 def test_a_crash_is_caught_and_the_battery_goes_on() -> None:
     """The harness itself: a case that aborts the interpreter is a reported failure."""
     rep = collect(env={SELFTEST_ENV: "1", "FERROGRAD_BATTERY_ONLY": "neg"})
@@ -977,11 +1076,11 @@ def test_judge_rejects_wrong_answers() -> None:
 
 
 def _main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "--child":
+    if len(argv) >= 3 and argv[0] == "--child":
         sys.path.insert(0, str(HERE))
-        run_battery(int(argv[1]))
+        run_battery(int(argv[2]), argv[1])
         return 0
-    rep = collect()
+    rep = collect(battery=argv[0] if argv else "ops")
     for op in sorted(set(rep.counts) | set(rep.problems)):
         probs = rep.problems.get(op, [])
         print(f"{op:24s} {rep.counts.get(op, 0):5d} cases  {len(probs):4d} problems")

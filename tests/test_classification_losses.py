@@ -580,3 +580,25 @@ def test_cross_entropy_rows_match_the_spatial_layout_bitwise(classes: int, opts:
     _, g = F.cross_entropy_with_grad(x, y, **kw)
     _, gs = F.cross_entropy_with_grad(xs, y[None], **kw)
     np.testing.assert_array_equal(g, gs[0].T)
+
+
+def test_uint64_labels_above_the_int64_range_are_refused_not_wrapped() -> None:
+    """2**64 - 100 would wrap to -100, the default ignore_index, and be silently skipped."""
+    z = np.zeros((2, 3))
+    y = np.array([2**64 - 100, 1], np.uint64)
+    match = r"target has the value 18446744073709551516 at index \(0,\)"
+    for call in (
+        lambda: F.cross_entropy(z, y),
+        lambda: F.cross_entropy_backward(1.0, z, y),
+        lambda: F.cross_entropy_with_grad(z, y),
+        lambda: F.nll_loss(z, y),
+        lambda: F.nll_loss_backward(1.0, z, y),
+        lambda: F.multi_margin_loss(z, y),
+        lambda: ferrograd.nn.CrossEntropyLoss()(ferrograd.tensor(z), y),
+    ):
+        with pytest.raises(ferrograd.ArgumentError, match=match):
+            call()
+    with pytest.raises(ferrograd.ArgumentError, match=r"input has the value 18446744073709551615"):
+        F.embedding(np.array([2**64 - 1], np.uint64), np.ones((3, 2)))
+    ok = np.array([2, 1], np.uint64)  # in range: the same as int64 labels
+    assert float(F.cross_entropy(z, ok)) == float(F.cross_entropy(z, ok.astype(np.int64)))

@@ -299,6 +299,8 @@ def test_bad_input_raises_typed_errors_and_changes_nothing():
         step(X, LABELS.astype(np.float64))  # float targets are class probabilities, (24, 4)
     with pytest.raises(fg.DTypeError, match="class indices"):
         step(X, LABELS.astype(bool))
+    with pytest.raises(fg.DTypeError, match="target must hold integer class indices"):
+        step(X, LABELS.astype(str))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
     assert len(opt.state) == 0 or all(
@@ -424,3 +426,21 @@ def test_a_target_of_the_wrong_shape_is_the_eager_error_and_changes_nothing(
     assert len(opt.state) == 0 or all(
         float(s.get("step", 0)) == 0 for s in opt.state_dict()["state"].values()
     )
+
+
+def test_a_float64_batch_is_cast_to_the_float32_model_with_one_warning():
+    from ferrograd.nn import _cast
+
+    def run(x):
+        fg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 4))
+        step = fg.compile(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+        step(x, np.zeros((8, 4), np.float32))
+        return model[0].weight.data
+
+    x = np.random.default_rng(0).standard_normal((8, 6))
+    _cast._warned.clear()
+    with pytest.warns(fg.DTypeCastWarning, match="compiled step: input of dtype float64"):
+        got = run(x)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, run(x.astype(np.float32)))

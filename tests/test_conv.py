@@ -250,7 +250,7 @@ def test_conv2d_errors_name_the_argument(
 
 def test_conv2d_bias_and_grad_shapes_are_checked() -> None:
     x, w = np.ones((1, 3, 4, 4)), np.ones((2, 3, 3, 3))
-    with pytest.raises(ShapeError, match="bias has 3 elements"):
+    with pytest.raises(ShapeError, match=r"bias has shape \(3,\), expected \(2,\)"):
         ops.conv2d(x, w, np.ones(3))
     with pytest.raises(ShapeError, match="bias has shape"):
         ops.conv2d(x, w, np.ones((2, 1)))
@@ -445,3 +445,45 @@ def test_small_cnn_trains_and_passes_gradcheck() -> None:
     model.double()
     xt = tensor(x.astype(np.float64), requires_grad=True)
     assert ferrograd.gradcheck(lambda v, *ps: model(v), [xt, *model.parameters()])
+
+
+def test_max_pool2d_backward_refuses_uint64_indices_that_would_wrap() -> None:
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 4))
+    g = np.ones((1, 1, 2, 2))
+    _, idx = ops.max_pool2d(x, 2, return_indices=True)
+    want = ops.max_pool2d_backward(g, x, 2, indices=idx)
+    np.testing.assert_array_equal(
+        ops.max_pool2d_backward(g, x, 2, indices=idx.astype(np.uint64)), want
+    )
+    wrapped = idx.astype(np.uint64)
+    wrapped[0, 0, 1, 1] = np.uint64(2**64 - 11)  # -11 as int64
+    with pytest.raises(
+        ferrograd.ArgumentError, match=r"indices has the value 18446744073709551605"
+    ):
+        ops.max_pool2d_backward(g, x, 2, indices=wrapped)
+    wrapped[0, 0, 1, 1] = np.uint64(2**63)  # the first value outside int64
+    with pytest.raises(ferrograd.ArgumentError, match="9223372036854775808"):
+        ops.max_pool2d_backward(g, x, 2, indices=wrapped)
+
+
+@pytest.mark.parametrize("backward", [ops.conv2d_backward, F.conv2d_backward])
+def test_conv2d_backward_checks_its_bias_like_the_forward(backward: Any) -> None:
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((2, 4, 3, 3))
+    want = ops.conv2d_backward(g, x, w)
+    for ok in (None, np.zeros(4), [1, 2, 3, 4]):
+        for got, exp in zip(backward(g, x, w, ok), want):
+            np.testing.assert_array_equal(got, exp)
+    for bad, error in [
+        ("abc", DTypeError),
+        ({"a": 1}, DTypeError),
+        (np.zeros(4, complex), DTypeError),
+        (np.zeros(3), ShapeError),
+        (np.zeros((4, 1)), ShapeError),
+        (1.5, ShapeError),
+    ]:
+        with pytest.raises(error, match="conv2d_backward: bias"):
+            backward(g, x, w, bad)
+        with pytest.raises(error, match="conv2d: bias"):
+            ops.conv2d(x, w, bad)

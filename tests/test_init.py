@@ -39,7 +39,7 @@ def test_gains_constants_and_errors():
     assert np.all(nn.init.constant_(param(2, 2), 0.5).data == 0.5)
     with pytest.raises(ShapeError, match="at least 2 axes"):
         nn.init.xavier_uniform_(param(5))
-    with pytest.raises(ValueError, match="unsupported nonlinearity"):
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
         nn.init.calculate_gain("swish")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import ferrograd as fg
 import ferrograd.functional as F
@@ -190,3 +191,69 @@ def test_sequential_indexing_and_repr():
     assert "Linear(in_features=2, out_features=3, bias=True)" in repr(model)
     with pytest.raises(TypeError):
         nn.LeakyReLU(0.1, 0.2)
+
+
+def _fresh_cast_warnings() -> None:
+    from ferrograd.nn import _cast
+
+    _cast._warned.clear()
+
+
+CAST_LAYERS = {
+    "Linear": (lambda: nn.Linear(3, 2), (4, 3)),
+    "Conv2d": (lambda: nn.Conv2d(2, 3, 3), (2, 2, 5, 5)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(2), (3, 2, 4, 4)),
+    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3)),
+    "RNN": (lambda: nn.RNN(3, 2), (5, 2, 3)),
+    "LSTM": (lambda: nn.LSTM(3, 2), (5, 2, 3)),
+    "GRU": (lambda: nn.GRU(3, 2), (5, 2, 3)),
+}
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+@pytest.mark.parametrize("name", sorted(CAST_LAYERS))
+def test_a_float64_batch_is_cast_to_a_float32_layer_with_one_warning(name):
+    """The decision for a float64 (or integer) batch given to a float32 model: cast it to the
+    parameters' dtype, warn once per layer class, and give Tensor inputs their gradient back
+    in their own dtype."""
+    make, shape = CAST_LAYERS[name]
+    fg.manual_seed(0)
+    layer = make()
+    x64 = np.random.default_rng(0).standard_normal(shape)
+    _fresh_cast_warnings()
+    with pytest.warns(fg.DTypeCastWarning, match=rf"{name}: input of dtype float64 is cast"):
+        y = _first(layer(x64))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, _first(layer(x64.astype(np.float32))).data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per class: no second warning
+        _first(layer(x64))
+    t = tensor(x64, requires_grad=True)
+    _first(layer(t)).sum().backward()
+    assert t.grad is not None and t.grad.dtype == np.float64
+    t32 = tensor(x64.astype(np.float32), requires_grad=True)
+    _first(layer(t32)).sum().backward()
+    np.testing.assert_allclose(t.grad, t32.grad, rtol=1e-6)
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+def test_integer_and_boolean_batches_are_cast_the_same_way():
+    fg.manual_seed(0)
+    layer = nn.Linear(3, 2)
+    _fresh_cast_warnings()
+    with pytest.warns(fg.DTypeCastWarning, match="dtype int64 is cast to the layer's float32"):
+        y = layer(np.arange(6).reshape(2, 3))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(
+        y.data, layer(np.arange(6.0, dtype=np.float32).reshape(2, 3)).data
+    )
+    assert layer(np.ones((2, 3), bool)).dtype == np.float32
+    assert issubclass(fg.DTypeCastWarning, UserWarning)
+    # a float64 model keeps float64 and needs no cast
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nn.Linear(3, 2).double()(np.ones((2, 3))).dtype == np.float64

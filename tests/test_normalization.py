@@ -503,7 +503,7 @@ def test_layer_norm_and_embedding_errors() -> None:
     with pytest.raises(ShapeError, match="trailing axes"):
         F.layer_norm(np.zeros((2, 4)), 3)
     with pytest.raises(ShapeError, match="trailing axes"):
-        nn.LayerNorm((2, 4))(np.zeros((4, 2)))
+        nn.LayerNorm((2, 4))(np.zeros((4, 2), np.float32))
     with pytest.raises(ShapeError, match="normalized_shape"):
         F.layer_norm(np.zeros((2, 4)), 4, weight=np.ones(3))
     with pytest.raises(ShapeError):

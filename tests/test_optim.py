@@ -167,7 +167,7 @@ def test_add_param_group_takes_defaults() -> None:
     assert opt.param_groups[1]["betas"] == (0.9, 0.999)
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt.add_param_group({"params": [a]})
-    with pytest.raises(ValueError, match="Invalid learning rate"):
+    with pytest.raises(ferrograd.ArgumentError, match=r"Adam: lr must be at least 0, got -1\.0"):
         opt.add_param_group({"params": [nn.Parameter(np.ones(1))], "lr": -1.0})
 
 
@@ -301,26 +301,44 @@ def test_step_with_closure_returns_loss() -> None:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda p: SGD(p, lr=-0.1), "Invalid learning rate: -0.1"),
-        (lambda p: SGD(p, momentum=-1.0), "Invalid momentum value"),
-        (lambda p: SGD(p, weight_decay=-1.0), "Invalid weight_decay value"),
-        (lambda p: SGD(p, nesterov=True), "Nesterov momentum requires"),
-        (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), "Nesterov"),
-        (lambda p: Adam(p, lr=-1.0), "Invalid learning rate"),
-        (lambda p: Adam(p, eps=-1.0), "Invalid epsilon value"),
-        (lambda p: Adam(p, betas=(1.0, 0.999)), "Invalid beta parameter at index 0"),
-        (lambda p: Adam(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1"),
-        (lambda p: AdamW(p, weight_decay=-0.1), "Invalid weight_decay value"),
-        (lambda p: RMSprop(p, alpha=-0.5), "Invalid alpha value"),
-        (lambda p: RMSprop(p, momentum=-0.5), "Invalid momentum value"),
-        (lambda p: Adagrad(p, lr_decay=-0.5), "Invalid lr_decay value"),
+        (lambda p: SGD(p, lr=-0.1), "SGD: lr must be at least 0, got -0.1"),
+        (lambda p: SGD(p, momentum=-1.0), "SGD: momentum must be at least 0"),
+        (lambda p: SGD(p, weight_decay=-1.0), "SGD: weight_decay must be at least 0"),
+        (lambda p: SGD(p, nesterov=True), "nesterov=True needs momentum > 0 and dampening 0"),
+        (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
+        (lambda p: Adam(p, lr=-1.0), "Adam: lr must be at least 0"),
+        (lambda p: Adam(p, eps=-1.0), "Adam: eps must be at least 0"),
+        (lambda p: Adam(p, betas=(1.0, 0.999)), r"Adam: betas\[0\] must be in \[0, 1\)"),
+        (lambda p: Adam(p, betas=(0.9, -0.1)), r"betas\[1\] must be in \[0, 1\), got -0.1"),
+        (lambda p: AdamW(p, weight_decay=-0.1), "AdamW: weight_decay must be at least 0"),
+        (lambda p: RMSprop(p, alpha=-0.5), "RMSprop: alpha must be at least 0"),
+        (lambda p: RMSprop(p, momentum=-0.5), "RMSprop: momentum must be at least 0"),
+        (lambda p: Adagrad(p, lr_decay=-0.5), "Adagrad: lr_decay must be at least 0"),
         (lambda p: Adagrad(p, initial_accumulator_value=-1), "initial_accumulator_value"),
-        (lambda p: Adagrad(p, eps=-1.0), "Invalid epsilon value"),
-        (lambda p: SGD(p, lr=float("nan")), "Invalid learning rate"),
+        (lambda p: Adagrad(p, eps=-1.0), "Adagrad: eps must be at least 0"),
+        (lambda p: SGD(p, lr=float("nan")), "SGD: lr must be at least 0, got nan"),
     ],
 )
 def test_invalid_hyperparameters(make: Callable[[Any], Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ferrograd.ArgumentError, match=match):
+        make([nn.Parameter(np.zeros(2))])
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda p: Adam(p, betas="ab"), r"Adam: betas must be a pair of numbers, got 'ab'"),
+        (lambda p: Adam(p, betas=5), "Adam: betas must be a pair of numbers, got 5"),
+        (lambda p: Adam(p, lr="0.1"), "Adam: lr must be a real number, got '0.1'"),
+        (lambda p: Adam(p, amsgrad="yes"), "Adam: amsgrad must be True or False"),
+        (lambda p: SGD(p, momentum=None), "SGD: momentum must be a real number, got None"),
+        (lambda p: SGD(p, nesterov=1), "SGD: nesterov must be True or False, got 1"),
+        (lambda p: RMSprop(p, centered="no"), "RMSprop: centered must be True or False"),
+        (lambda p: Adagrad(p, eps=[1e-10]), "Adagrad: eps must be a real number"),
+    ],
+)
+def test_hyperparameters_of_the_wrong_type(make: Callable[[Any], Any], match: str) -> None:
+    with pytest.raises(ferrograd.DTypeError, match=match):
         make([nn.Parameter(np.zeros(2))])
 
 
@@ -345,13 +363,13 @@ def test_bad_group_change_raises_and_leaves_params_alone() -> None:
         p.grad = np.ones_like(p.data)
     before = [p.data.copy() for p in params]
     opt.param_groups[0]["lr"] = -1.0
-    with pytest.raises(ValueError, match="Invalid learning rate"):
+    with pytest.raises(ferrograd.ArgumentError, match="Adam: lr must be at least 0"):
         opt.step()
     for p, b in zip(params, before):
         np.testing.assert_array_equal(p.data, b)
     params[0].grad = np.ones(3)
     opt.param_groups[0]["lr"] = 0.1
-    with pytest.raises(ferrograd.ShapeError, match="gradient has shape"):
+    with pytest.raises(ferrograd.ShapeError, match=r"params'\]\[0\] has shape \(3,\)"):
         opt.step()
 
 
@@ -441,3 +459,64 @@ def test_trains_a_small_model() -> None:
         loss.backward()
         opt.step()
     assert float(loss.item()) < 1e-4
+
+
+ALL_OPTIMIZERS = {
+    "SGD": lambda g: SGD(g, lr=0.1, momentum=0.9),
+    "Adam": lambda g: Adam(g, amsgrad=True),
+    "AdamW": lambda g: AdamW(g),
+    "RMSprop": lambda g: RMSprop(g, momentum=0.5, centered=True),
+    "Adagrad": lambda g: Adagrad(g),
+}
+
+BAD_GRADS = {
+    "complex": lambda p: np.ones(p.shape) + 1j,
+    "string": lambda p: "abc",
+    "list": lambda p: [1.0] * p.data.size,
+    "object array": lambda p: np.full(p.shape, object()),
+    "wrong shape": lambda p: np.ones(p.data.size + 1),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_GRADS))
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_a_failed_step_changes_nothing(name: str, bad: str) -> None:
+    """A bad gradient anywhere (the last group, the float32 bucket of a mixed group) fails the
+    step before any parameter or state is touched, with a typed error naming the parameter."""
+    first = make_params(np.float64)
+    mixed = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(4, np.float32))]
+    opt = ALL_OPTIMIZERS[name]([{"params": first}, {"params": mixed, "lr": 0.01}])
+    for p in first + mixed:
+        p.grad = np.ones(p.shape, p.dtype)
+    opt.step()  # some state exists already
+    before = [p.data.copy() for p in first + mixed]
+    state = {k: v for k, v in opt.state_dict()["state"].items()}
+    mixed[1].grad = BAD_GRADS[bad](mixed[1])
+    error = ferrograd.ShapeError if bad == "wrong shape" else ferrograd.DTypeError
+    with pytest.raises(error, match=r"param_groups\[1\]\['params'\]\[1\]"):
+        opt.step()
+    for p, b in zip(first + mixed, before):
+        np.testing.assert_array_equal(p.data, b)
+    after = opt.state_dict()["state"]
+    assert list(after) == list(state)
+    for k in state:
+        for key, v in state[k].items():
+            np.testing.assert_array_equal(after[k][key], v)
+
+
+def test_state_of_the_wrong_shape_fails_the_step_before_any_update() -> None:
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    opt = Adam([{"params": [a]}, {"params": [b]}])
+    for p in (a, b):
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    opt.state[b]["exp_avg"] = np.zeros(5)
+    before = a.data.copy()
+    with pytest.raises(ferrograd.ShapeError, match=r"state 'exp_avg' has shape \(5,\)"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, before)
+    opt.state[b]["exp_avg"] = np.zeros(3)
+    opt.state[b]["step"] = np.array(np.nan)
+    with pytest.raises(ferrograd.ArgumentError, match="'step'"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, before)

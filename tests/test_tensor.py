@@ -155,3 +155,64 @@ def test_leaf_gradients_are_own_c_ordered_arrays():
     s = tensor(np.array(2.0), requires_grad=True)
     (s * 3.0 + s * 4.0).backward()
     assert isinstance(s.grad, np.ndarray) and s.grad.shape == () and s.grad == 7.0
+
+
+def test_numpy_functions_with_a_counterpart_keep_the_graph() -> None:
+    """np.tanh(layer(x)) once returned a plain array, and the layer never learned."""
+    fg.manual_seed(0)
+    layer = fg.nn.Linear(3, 2).double()
+    x = tensor(np.random.default_rng(0).standard_normal((4, 3)))
+    y = np.tanh(layer(x))
+    assert isinstance(y, Tensor) and y.requires_grad
+    y.sum().backward()
+    via_numpy = layer.weight.grad
+    layer.zero_grad()
+    fg.functional.tanh(layer(x)).sum().backward()
+    np.testing.assert_array_equal(via_numpy, layer.weight.grad)
+
+    t = tensor(np.array([0.5, 1.5, 2.0]), requires_grad=True)
+    u = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    cases = [
+        (np.exp(t) + np.log(u) * np.sqrt(u), (t.exp() + u.log() * u.sqrt())),
+        (np.add(np.ones(3), t) * np.multiply(t, u), (1.0 + t) * (t * u)),
+        (np.subtract(t, u) / np.true_divide(u, 2.0), (t - u) / (u / 2.0)),
+        (np.power(t, 3) + np.square(u) - np.negative(t), t**3 + u * u + t),
+        (np.sum(np.stack([t, u]), axis=0), t + u),
+        (np.mean(np.concatenate([t, u])) * np.max(t), (t.sum() + u.sum()) / 6 * t.max()),
+        (np.reshape(np.transpose(np.where(t.data > 1, t, u)), (3,)), fg.where(t.data > 1, t, u)),
+        (np.matmul(t, u), t @ u),
+    ]
+    for got, want in cases:
+        assert isinstance(got, Tensor)
+        t.grad = u.grad = None
+        got.sum().backward()
+        g_got = (t.grad.copy(), u.grad.copy() if u.grad is not None else None)
+        t.grad = u.grad = None
+        want.sum().backward()
+        np.testing.assert_allclose(g_got[0], t.grad, rtol=1e-12)
+        if g_got[1] is not None or u.grad is not None:
+            np.testing.assert_allclose(g_got[1], u.grad, rtol=1e-12)
+
+
+def test_numpy_functions_that_would_drop_a_gradient_are_refused() -> None:
+    t = tensor(np.array([0.5, -1.5]), requires_grad=True)
+    with pytest.raises(fg.DTypeError, match=r"np\.sin of a Tensor that requires grad"):
+        np.sin(t)
+    with pytest.raises(fg.DTypeError, match=r"ferrograd\.functional\.relu"):
+        np.maximum(t, 0.0)
+    with pytest.raises(fg.DTypeError, match=r"np\.clip.*ferrograd\.where"):
+        np.clip(t, 0.0, 1.0)
+    with pytest.raises(fg.DTypeError, match=r"np\.cumsum"):
+        np.cumsum(t)
+    with pytest.raises(fg.DTypeError, match=r"np\.add"):
+        np.add(t, 1.0, out=np.empty(2))
+    # results that carry no gradient anyway come back as NumPy gives them
+    assert np.shape(t) == (2,) and np.ndim(t) == 1
+    np.testing.assert_array_equal(np.isfinite(t), [True, True])
+    assert int(np.argmax(t)) == 0 and bool(np.all(t < 1.0))
+    # without a gradient, or with recording off, NumPy works on the data as before
+    plain = tensor(np.array([0.5, -1.5]))
+    np.testing.assert_array_equal(np.sin(plain), np.sin(plain.data))
+    with fg.no_grad():
+        np.testing.assert_array_equal(np.sin(t), np.sin(t.data))
+    np.testing.assert_array_equal(np.sin(t.detach()), np.sin(t.data))

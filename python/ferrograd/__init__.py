@@ -18,6 +18,7 @@ from .compile import compile
 from .exceptions import (
     ArgumentError,
     DistributedError,
+    DTypeCastWarning,
     DTypeError,
     FerrogradError,
     NotFittedError,
@@ -63,6 +64,7 @@ def num_threads() -> int:
 __all__ = [
     "ArgumentError",
     "CheckpointError",
+    "DTypeCastWarning",
     "DTypeError",
     "DistributedError",
     "FerrogradError",

@@ -107,6 +107,12 @@ def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarr
         if all(type(v) is np.ndarray and v.dtype == dt and c_readable(v) for v in vals):
             return vals
     xs = [as_array(func, name, v) for name, v in named.items()]
+    for name, x in zip(named, xs):
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "biufc":
+            raise DTypeError(
+                f"{func}: {name} has dtype {x.dtype}, but ferrograd computes on numbers "
+                "(float32 or float64; booleans and integers are converted)"
+            )
     dt = result_dtype(func, ufunc, *xs)
     return [cast(x, dt) for x in xs]
 
@@ -146,3 +152,23 @@ def narrow_float(where: str, arr: np.ndarray, dt: np.dtype[Any]) -> np.ndarray:
                 ".double() to keep it"
             )
     return out
+
+
+def as_int64(func: str, name: str, x: Any, what: str = "integers") -> np.ndarray:
+    """``x`` (integers of any dtype) as a C-ordered int64 array; other dtypes are a DTypeError.
+
+    Unsigned values above the int64 range are an ArgumentError rather than wrapping around to
+    negative ones (a label of ``2**64 - 100`` would otherwise read as ``ignore_index``).
+    """
+    arr = np.asarray(as_array(func, name, x))
+    if arr.dtype.kind not in "iu":
+        raise DTypeError(f"{func}: {name} must hold {what}, got dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size:
+        too_big = arr > np.uint64(np.iinfo(np.int64).max)
+        if too_big.any():
+            at = tuple(int(i) for i in np.argwhere(too_big)[0])
+            raise ArgumentError(
+                f"{func}: {name} has the value {int(arr[at])} at index {at}, above the largest "
+                f"int64 ({np.iinfo(np.int64).max})"
+            )
+    return cast(arr, np.dtype(np.int64))

@@ -45,7 +45,9 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
+from ._arrays import as_float, as_int64
 from .exceptions import DTypeError, FerrogradError
+from .nn._cast import cast_input
 from .tensor import Tensor
 
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
@@ -157,10 +159,46 @@ def _one_group(optimizer: Any, params: list[Tensor]) -> tuple[dict[str, Any], li
     return first, (decays if len(set(decays)) > 1 else None)
 
 
+def _float_target(y: Any) -> bool:
+    data = y.data if isinstance(y, Tensor) else y
+    kind = getattr(data, "dtype", None)
+    if kind is None:
+        try:
+            kind = np.asarray(data).dtype
+        except (TypeError, ValueError):
+            return False
+    return bool(kind.kind == "f")
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__} (create an instance: {value.__name__}(...))"
+    return f"{value!r:.80} ({type(value).__name__})"
+
+
+def _check_arguments(model: Any, loss_fn: Any, optimizer: Any) -> None:
+    """Typed errors for arguments that can never make a training step."""
+    from .nn import Module
+    from .optim import Optimizer
+
+    if not isinstance(model, Module):
+        raise DTypeError(f"compile: model must be an nn.Module, got {_what(model)}")
+    if isinstance(loss_fn, type) or not callable(loss_fn):
+        raise DTypeError(
+            "compile: loss_fn must be a loss module such as nn.CrossEntropyLoss() or a "
+            f"function of (output, target), got {_what(loss_fn)}"
+        )
+    if not isinstance(optimizer, Optimizer):
+        raise DTypeError(
+            f"compile: optimizer must be a ferrograd.optim.Optimizer, got {_what(optimizer)}"
+        )
+
+
 class CompiledStep:
     """``step(x, y) -> loss``: one training step of ``model`` (see :func:`compile`)."""
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any) -> None:
+        _check_arguments(model, loss_fn, optimizer)
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.params = list(model.parameters())
         self.reason: str | None = None
@@ -243,23 +281,17 @@ class CompiledStep:
         return result[0], result[1]
 
     def _inputs(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The input and target as the kernel takes them, checked as the eager loss checks
+        them (dtype here, shape in the kernel): class indices become int64, class
+        probabilities and regression targets the parameters' dtype."""
+        func = "compiled step"
         dt = self.params[0].dtype
-        xa = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x, dtype=dt)
-        ya = y.data if isinstance(y, Tensor) else y
-        if self._labels:
-            ya = np.asarray(ya)
-            if ya.dtype.kind in "iu":
-                ya = np.ascontiguousarray(ya, dtype=np.int64)
-            elif ya.dtype.kind == "f":  # class probabilities
-                ya = np.ascontiguousarray(ya, dtype=dt)
-            else:
-                raise DTypeError(
-                    "compiled step: cross-entropy targets must be class indices (integers) or "
-                    f"class probabilities (floats), got {ya.dtype}"
-                )
+        xa = as_float(func, "input", cast_input(func, x, dt), dt)
+        if self._labels and not _float_target(y):
+            ya = as_int64(func, "target", y, "integer class indices or class probabilities")
         else:
-            ya = np.ascontiguousarray(ya, dtype=dt)
-        return xa, ya
+            ya = as_float(func, "target", y, dt)
+        return np.ascontiguousarray(xa), np.ascontiguousarray(ya)
 
     def gradients(
         self, x: Any, y: Any, grads: list[np.ndarray], *, keep_output: bool = False
@@ -279,10 +311,10 @@ class CompiledStep:
     def _eager(
         self, x: Any, y: Any, keep_output: bool, skip_non_finite: bool
     ) -> tuple[float, np.ndarray | None]:
-        self.optimizer.zero_grad()
-        xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        xt = x if isinstance(x, Tensor) else Tensor(x)
         out = self.model(xt)
-        loss = self.loss_fn(out, y)
+        loss = self.loss_fn(out, y)  # before zero_grad: a bad target changes nothing
+        self.optimizer.zero_grad()
         value = float(loss.data)
         output = np.array(out.data if isinstance(out, Tensor) else out) if keep_output else None
         if skip_non_finite and not math.isfinite(value):

@@ -42,8 +42,14 @@ class DistributedError(FerrogradError, RuntimeError):
     """MPI is missing or failed, or the ranks of a job disagree (see ferrograd.distributed)."""
 
 
+class DTypeCastWarning(UserWarning):
+    """An input was cast to the dtype of a layer's parameters (a float64 or integer batch
+    given to a float32 model, say); issued once per layer class."""
+
+
 __all__ = [
     "ArgumentError",
+    "DTypeCastWarning",
     "DTypeError",
     "DistributedError",
     "FerrogradError",

@@ -27,17 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _check, _core
 from ._arrays import (
     as_array,
     as_float,
+    as_int64,
     c_readable,
     cast,
     check_axis_range,
     normalize_axis,
     prepare,
 )
-from .exceptions import DTypeError, ShapeError
+from .exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -227,7 +228,9 @@ def _max_probe(v: Any) -> Any:
 
 def _reduce(name: str, ufunc: Any, x: ArrayLike, axis: Any, keepdims: bool) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
-    return getattr(_core, name)(x_, normalize_axis(name, axis), bool(keepdims))
+    return getattr(_core, name)(
+        x_, normalize_axis(name, axis), _check.flag(name, "keepdims", keepdims)
+    )
 
 
 def sum(x: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
@@ -250,7 +253,9 @@ def _reduce_backward(
 ) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
     g_ = as_float(name, "grad_output", g, x_.dtype)
-    return getattr(_core, name)(g_, x_, normalize_axis(name, axis), bool(keepdims))
+    return getattr(_core, name)(
+        g_, x_, normalize_axis(name, axis), _check.flag(name, "keepdims", keepdims)
+    )
 
 
 def sum_backward(
@@ -517,7 +522,7 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np
         if b_.shape != (w_.shape[0],):
             raise ShapeError(f"linear: bias has shape {b_.shape}, expected ({w_.shape[0]},)")
     lead = x_.shape[:-1]
-    out = _core.linear(x_.reshape(-1, x_.shape[-1]), w_, b_)
+    out = _core.linear(_rows(x_), w_, b_)
     return out.reshape(*lead, w_.shape[0]) if len(lead) != 1 else out
 
 
@@ -532,12 +537,16 @@ def linear_backward(
             f"linear_backward: grad_output has shape {g.shape}, expected "
             f"{(*x_.shape[:-1], w_.shape[0])}"
         )
-    k, n = w_.shape[1], w_.shape[0]
-    gx, gw, gb = _core.linear_backward(g.reshape(-1, n), x_.reshape(-1, k), w_)
+    gx, gw, gb = _core.linear_backward(_rows(g), _rows(x_), w_)
     return gx.reshape(x_.shape), gw, gb
 
 
 # --------------------------------------------------------------------------- convolution, pooling
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as a matrix of its last axis (``reshape(-1, n)`` fails for n = 0)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
@@ -547,9 +556,9 @@ def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
     v = int(value)
     if v < minimum:
         what = "positive" if minimum > 0 else "non-negative"
-        raise ValueError(f"{func}: {name} must be {what}, got {value!r}")
+        raise ArgumentError(f"{func}: {name} must be {what}, got {value!r}")
     if v >= 2**62:
-        raise ValueError(f"{func}: {name} {value!r} is too large")
+        raise ArgumentError(f"{func}: {name} {value!r} is too large")
     return v
 
 
@@ -557,7 +566,7 @@ def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
     """An int or a pair of ints (height, width) as a list of two ints of at least ``minimum``."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
+            raise ArgumentError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
         items = value
     elif isinstance(value, np.ndarray) and value.shape == (2,):
         items = value.tolist()
@@ -571,7 +580,7 @@ def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
         ) from None
     except ValueError:
         what = "positive" if minimum > 0 else "non-negative"
-        raise ValueError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
+        raise ArgumentError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
 
 
 def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, ...]:
@@ -587,6 +596,30 @@ def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.n
     return x, w
 
 
+def _conv_channels(func: str, x: np.ndarray, w: np.ndarray, groups: int) -> None:
+    """The input's channels fit the weight (checked here so that an unbatched input is
+    reported with its own shape)."""
+    want = w.shape[1] * groups
+    if x.shape[-3] != want:
+        raise ShapeError(
+            f"{func}: input has {x.shape[-3]} channels (shape {x.shape}), but weight of shape "
+            f"{w.shape} with groups={groups} expects weight.shape[1] * groups = {want} channels"
+        )
+
+
+def _conv_bias(func: str, bias: ArrayLike | None, w: np.ndarray) -> np.ndarray | None:
+    """``bias``: None, or real numbers of shape (C_out,) as the weight's dtype."""
+    if bias is None:
+        return None
+    b = as_float(func, "bias", bias, w.dtype)
+    if b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"{func}: bias has shape {b.shape}, expected ({w.shape[0]},) (one value per output "
+            "channel)"
+        )
+    return b
+
+
 def _conv_settings(
     func: str, weight: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: Any
 ) -> tuple[list[int], list[int], list[int], int]:
@@ -599,13 +632,13 @@ def _conv_settings(
             pad = [0, 0]
         elif padding == "same":
             if st != [1, 1]:
-                raise ValueError(
+                raise ArgumentError(
                     f"{func}: padding='same' is not supported for strided convolutions"
                 )
             totals = [d * (k - 1) for d, k in zip(dil, weight.shape[2:])]
             pad = [v for t in totals for v in (t // 2, t - t // 2)]
         else:
-            raise ValueError(
+            raise ArgumentError(
                 f"{func}: padding must be 'valid', 'same', an int or a pair of ints, got "
                 f"{padding!r}"
             )
@@ -656,8 +689,9 @@ def conv2d(
     [[[[10.0, 18.0], [42.0, 50.0]]]]
     """
     x, w = _conv_operands("conv2d", input, weight)
-    b = None if bias is None else as_float("conv2d", "bias", bias, x.dtype)
+    b = _conv_bias("conv2d", bias, w)
     st, pad, dil, g = _conv_settings("conv2d", w, stride, padding, dilation, groups)
+    _conv_channels("conv2d", x, w, g)
     if x.ndim == 3:
         return _core.conv2d(x[None], w, b, st, pad, dil, g)[0]
     return _core.conv2d(x, w, b, st, pad, dil, g)
@@ -677,10 +711,10 @@ def conv2d_backward(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d`: ``(grad_input, grad_weight, grad_bias)``.
 
-    The arguments after ``grad_output`` are those of :func:`conv2d` (``bias`` is accepted so
-    they line up; ``grad_bias``, the sum of ``grad_output`` over N, H_out and W_out, is
-    returned either way). ``input_grad=False`` skips the input gradient and returns None in
-    its place.
+    The arguments after ``grad_output`` are those of :func:`conv2d` (``bias`` is checked as
+    :func:`conv2d` checks it, so that the calls line up, but the gradients do not depend on
+    it; ``grad_bias``, the sum of ``grad_output`` over N, H_out and W_out, is returned either
+    way). ``input_grad=False`` skips the input gradient and returns None in its place.
 
     Examples
     --------
@@ -693,7 +727,10 @@ def conv2d_backward(
     """
     func = "conv2d_backward"
     x, w = _conv_operands(func, input, weight)
+    _conv_bias(func, bias, w)
+    input_grad = _check.flag(func, "input_grad", input_grad)
     st, pad, dil, g = _conv_settings(func, w, stride, padding, dilation, groups)
+    _conv_channels(func, x, w, g)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     if x.ndim == 3:
         if go.ndim != 3:
@@ -766,8 +803,8 @@ def max_pool2d(
     x = _pool_input("max_pool2d", _max_probe, input)
     k, s, p = _pool_settings("max_pool2d", kernel_size, stride, padding)
     d = _pair_arg("max_pool2d", "dilation", dilation, 1)
-    out, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
-    return (out, idx) if return_indices else out
+    out, idx = _core.max_pool2d(x, k, s, p, d, _check.flag("max_pool2d", "ceil_mode", ceil_mode))
+    return (out, idx) if _check.flag("max_pool2d", "return_indices", return_indices) else out
 
 
 def max_pool2d_backward(
@@ -799,12 +836,9 @@ def max_pool2d_backward(
     if indices is None:
         k, s, p = _pool_settings(func, kernel_size, stride, padding)
         d = _pair_arg(func, "dilation", dilation, 1)
-        _, idx = _core.max_pool2d(x, k, s, p, d, bool(ceil_mode))
+        _, idx = _core.max_pool2d(x, k, s, p, d, _check.flag(func, "ceil_mode", ceil_mode))
     else:
-        idx = np.asarray(as_array(func, "indices", indices))
-        if idx.dtype.kind not in "iu":
-            raise DTypeError(f"{func}: indices must hold integers, got dtype {idx.dtype}")
-        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        idx = as_int64(func, "indices", indices)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     return _core.max_pool2d_backward(go, idx, list(x.shape))
 
@@ -851,7 +885,9 @@ def avg_pool2d(
     """
     x = _pool_input("avg_pool2d", _mean_probe, input)
     k, s, p, div = _avg_settings("avg_pool2d", kernel_size, stride, padding, divisor_override)
-    return _core.avg_pool2d(x, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
+    ceil = _check.flag("avg_pool2d", "ceil_mode", ceil_mode)
+    with_pad = _check.flag("avg_pool2d", "count_include_pad", count_include_pad)
+    return _core.avg_pool2d(x, k, s, p, ceil, with_pad, div)
 
 
 def avg_pool2d_backward(
@@ -879,5 +915,12 @@ def avg_pool2d_backward(
     k, s, p, div = _avg_settings(func, kernel_size, stride, padding, divisor_override)
     go = as_float(func, "grad_output", grad_output, x.dtype)
     return _core.avg_pool2d_backward(
-        go, list(x.shape), k, s, p, bool(ceil_mode), bool(count_include_pad), div
+        go,
+        list(x.shape),
+        k,
+        s,
+        p,
+        _check.flag(func, "ceil_mode", ceil_mode),
+        _check.flag(func, "count_include_pad", count_include_pad),
+        div,
     )

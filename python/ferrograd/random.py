@@ -19,13 +19,20 @@ from typing import Any
 import numpy as np
 
 from .exceptions import FerrogradError
+from . import _check
 
 _generator = [np.random.default_rng(0)]
 
 
+def _seed(func: str, seed: Any) -> int:
+    return _check.count(func, "seed", seed, 0, 2**128 - 1)
+
+
 def manual_seed(seed: int) -> None:
-    """Seeds the generator behind initialisation, dropout, shuffling and augmentation."""
-    _generator[0] = np.random.default_rng(int(seed))
+    """Seeds the generator behind initialisation, dropout, shuffling and augmentation.
+
+    ``seed`` is an int from 0 to 2**128 - 1."""
+    _generator[0] = np.random.default_rng(_seed("manual_seed", seed))
 
 
 def default_generator() -> np.random.Generator:
@@ -35,7 +42,7 @@ def default_generator() -> np.random.Generator:
 
 def generator(seed: int | None = None) -> np.random.Generator:
     """A generator: a fresh seeded one when ``seed`` is given, else the default one."""
-    return _generator[0] if seed is None else np.random.default_rng(int(seed))
+    return _generator[0] if seed is None else np.random.default_rng(_seed("generator", seed))
 
 
 def get_rng_state() -> dict[str, Any]:

@@ -116,7 +116,14 @@ def save(state: Mapping[Any, Any], path: str | os.PathLike[str], metadata: Any =
     >>> ferrograd.load(path)["lrs"]
     (0.1, 0.01)
     """
-    _write_atomically(Path(path), encode_checkpoint(state, metadata))
+    target = _path("save", path)
+    _write_atomically(target, encode_checkpoint(state, metadata))
+
+
+def _path(func: str, path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise DTypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -195,7 +202,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     from safetensors.numpy import load as st_load
 
     try:
-        raw = Path(path).read_bytes()
+        raw = _path("load", path).read_bytes()
     except OSError as e:
         raise CheckpointError(f"load: cannot read {path}: {e}") from None
     try:

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _core, ops
-from .exceptions import DTypeError, FerrogradError, ShapeError
+from . import _check, _core, _numpy_protocol, ops
+from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
 
 BackwardFn = Callable[[np.ndarray], Sequence[Any]]
 
@@ -84,10 +84,9 @@ def set_default_dtype(dtype: Any) -> None:
     ----------
     dtype : np.float32 or np.float64
     """
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"set_default_dtype: dtype must be float32 or float64, got {dt}")
-    _default_dtype[0] = dt
+    if dtype is None:
+        raise DTypeError("set_default_dtype: dtype must be float32 or float64, got None")
+    _default_dtype[0] = _check.param_dtype("set_default_dtype", dtype)
 
 
 def get_default_dtype() -> np.dtype[Any]:
@@ -95,13 +94,23 @@ def get_default_dtype() -> np.dtype[Any]:
     return _default_dtype[0]
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def _to_array(data: Any, dtype: Any = None, func: str = "tensor") -> np.ndarray:
+    """``data`` as an array of numbers (booleans, integers, floats, complex); anything else
+    (strings, None, dicts, ragged lists) is a typed error naming ``func``."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
-    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        raise ShapeError(f"{func}: data is not a rectangular array of numbers: {e}") from None
+    except TypeError as e:
+        raise DTypeError(f"{func}: data cannot be converted to dtype {dtype!r}: {e}") from None
+    if arr.dtype.kind not in "biufc":
+        raise DTypeError(
+            f"{func}: data must be numbers (booleans, integers or floats), got dtype "
+            f"{arr.dtype} from {type(data).__name__} {data!r:.60}"
+        )
+    if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
         # Python floats and lists take the default dtype, as in PyTorch.
         arr = arr.astype(get_default_dtype())
     return arr
@@ -123,12 +132,13 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        requires_grad = _check.flag("Tensor", "requires_grad", requires_grad)
         self.data: np.ndarray = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
             raise DTypeError(
                 f"Tensor: only float tensors can require gradients, got dtype {self.data.dtype}"
             )
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self.grad: np.ndarray | None = None
         self._parents: tuple[Any, ...] = ()
         self._backward: BackwardFn | None = None
@@ -176,11 +186,12 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Sets :attr:`requires_grad` in place (on leaves only) and returns self."""
+        requires_grad = _check.flag("requires_grad_", "requires_grad", requires_grad)
         if not self.is_leaf and not requires_grad:
             raise FerrogradError("requires_grad_: only leaf tensors can stop requiring gradients")
         if requires_grad and self.data.dtype.kind != "f":
             raise DTypeError("requires_grad_: only float tensors can require gradients")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         return self
 
     def zero_grad(self) -> None:
@@ -189,7 +200,7 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (differentiable between float types)."""
-        dt = np.dtype(dtype)
+        dt = _check.any_dtype("Tensor.astype", dtype)
         src = self.dtype
         return _make(self.data.astype(dt), (self,), lambda g: (g.astype(src),))
 
@@ -206,6 +217,14 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # NumPy ufuncs with a ferrograd counterpart keep the graph; others are refused when
+        # they would drop a gradient (see ferrograd._numpy_protocol).
+        return _numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _numpy_protocol.array_function(func, args, kwargs)
 
     # ------------------------------------------------------------------ backward
     def backward(self, gradient: Any = None) -> None:
@@ -354,7 +373,8 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0) -> Tensor:
         """Merges the axes from ``start_dim`` on into one."""
-        return reshape(self, (*self.shape[:start_dim], -1))
+        start = _check.dim("Tensor.flatten", "start_dim", start_dim, self.ndim)
+        return reshape(self, (*self.shape[: start % (self.ndim or 1)], -1))
 
     def transpose(self, *axes: Any) -> Tensor:
         """``transpose(d0, d1)`` swaps two axes (as PyTorch); ``transpose()`` reverses them."""
@@ -617,9 +637,45 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     return _make(np.asarray(a.data[index]), (a,), backward)
 
 
+def _parts(func: str, tensors: Any) -> list[np.ndarray]:
+    """The arrays of a sequence of Tensors or array-likes, each checked (numbers only)."""
+    if isinstance(tensors, (Tensor, np.ndarray, str, bytes)) or not isinstance(tensors, Sequence):
+        raise DTypeError(
+            f"{func}: tensors must be a list or tuple of Tensors or arrays, got "
+            f"{type(tensors).__name__}"
+        )
+    if not tensors:
+        raise ArgumentError(f"{func}: tensors must not be empty")
+    return [_to_array(t, func=f"{func}: tensors[{i}]") for i, t in enumerate(tensors)]
+
+
+def _check_same(func: str, arrays: list[np.ndarray], axis: int | None) -> None:
+    """The shapes agree (except along ``axis`` when joining along an existing one)."""
+    first = arrays[0].shape
+    for i, a in enumerate(arrays[1:], 1):
+        same = (
+            a.shape == first
+            if axis is None
+            else (
+                a.ndim == len(first)
+                and all(d == e for k, (d, e) in enumerate(zip(a.shape, first)) if k != axis)
+            )
+        )
+        if not same:
+            want = "the same shape" if axis is None else f"the same shape except along axis {axis}"
+            raise ShapeError(
+                f"{func}: tensors[{i}] has shape {a.shape} but tensors[0] has shape {first}; "
+                f"all must have {want}"
+            )
+
+
 def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along an existing axis."""
-    arrays = [_data(t) for t in tensors]
+    arrays = _parts("concat", tensors)
+    if arrays[0].ndim == 0:
+        raise ShapeError("concat: 0-d tensors cannot be joined along an axis (use stack)")
+    axis = _check.dim("concat", "axis", axis, arrays[0].ndim) % arrays[0].ndim
+    _check_same("concat", arrays, axis)
     try:
         out = np.concatenate(arrays, axis=axis)
     except ValueError as e:
@@ -633,7 +689,9 @@ cat = concat
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along a new axis."""
-    arrays = [_data(t) for t in tensors]
+    arrays = _parts("stack", tensors)
+    _check.dim("stack", "axis", axis, arrays[0].ndim + 1)
+    _check_same("stack", arrays, None)
     try:
         out = np.stack(arrays, axis=axis)
     except ValueError as e:

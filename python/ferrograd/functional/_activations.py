@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -71,21 +71,19 @@ def _real(func: str, name: str, value: Any) -> float:
     return float(value)
 
 
-def _dim(func: str, dim: Any) -> int:
-    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
-        raise DTypeError(f"{func}: dim must be an int, got {dim!r}")
-    return int(dim)
+def _dim(func: str, dim: Any, ndim: int) -> int:
+    return _check.dim(func, "dim", dim, ndim)
 
 
 def _approximate(func: str, approximate: Any) -> str:
     if not isinstance(approximate, str):
-        raise ValueError(f"{func}: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentError(f"{func}: approximate must be 'none' or 'tanh', got {approximate!r}")
     return approximate
 
 
 def _finish(func: str, input: ArrayLike, result: np.ndarray, inplace: bool) -> np.ndarray:
     """Returns ``result``, or writes it into ``input`` and returns ``input`` when ``inplace``."""
-    if not inplace:
+    if not _check.flag(func, "inplace", inplace):
         return result
     if not isinstance(input, np.ndarray) or input.dtype != result.dtype:
         got = input.dtype if isinstance(input, np.ndarray) else type(input).__name__
@@ -93,7 +91,7 @@ def _finish(func: str, input: ArrayLike, result: np.ndarray, inplace: bool) -> n
             f"{func}: inplace=True needs input to be a float32 or float64 ndarray, got {got}"
         )
     if not input.flags.writeable:
-        raise ValueError(f"{func}: inplace=True needs a writeable input array")
+        raise ArgumentError(f"{func}: inplace=True needs a writeable input array")
     np.copyto(input, result)
     return input
 
@@ -371,7 +369,7 @@ def softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray
     [[0.5, 0.5]]
     """
     _, x = _softmax_input("softmax", input, dtype)
-    return _core.softmax(x, _dim("softmax", dim))
+    return _core.softmax(x, _dim("softmax", dim, x.ndim))
 
 
 def softmax_backward(
@@ -388,7 +386,7 @@ def softmax_backward(
     """
     func = "softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim))
+    g = _core.softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
     return g.astype(x0.dtype, copy=False)
 
 
@@ -402,7 +400,7 @@ def log_softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.nda
     [-10000.0, 0.0]
     """
     _, x = _softmax_input("log_softmax", input, dtype)
-    return _core.log_softmax(x, _dim("log_softmax", dim))
+    return _core.log_softmax(x, _dim("log_softmax", dim, x.ndim))
 
 
 def log_softmax_backward(
@@ -419,5 +417,5 @@ def log_softmax_backward(
     """
     func = "log_softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.log_softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim))
+    g = _core.log_softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
     return g.astype(x0.dtype, copy=False)

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
-from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from .. import _check, _core
+from .._arrays import as_array, as_int64, cast, prepare
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -51,16 +51,14 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
 
 
 def _int(func: str, name: str, value: Any) -> int:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DTypeError(f"{func}: {name} must be an int, got {value!r}")
-    return int(value)
+    return _check.count(func, name, value, -(2**63), 2**63 - 1)
 
 
 def _real(func: str, name: str, value: Any) -> float:
@@ -92,10 +90,7 @@ def _optional(func: str, name: str, value: ArrayLike | None, dtype: np.dtype[Any
 
 def _labels(func: str, target: ArrayLike) -> np.ndarray:
     """Class indices as an int64 array; non-integer dtypes are a DTypeError."""
-    t = np.asarray(as_array(func, "target", target))
-    if t.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: target must hold integer class indices, got dtype {t.dtype}")
-    return t if t.dtype == np.int64 else t.astype(np.int64)
+    return as_int64(func, "target", target, "integer class indices")
 
 
 def _class_target(func: str, target: ArrayLike, dtype: np.dtype[Any]) -> np.ndarray:
@@ -104,7 +99,7 @@ def _class_target(func: str, target: ArrayLike, dtype: np.dtype[Any]) -> np.ndar
     if t.dtype.kind == "f":
         return cast(t, dtype)
     if t.dtype.kind in "iu":
-        return t if t.dtype == np.int64 else t.astype(np.int64)
+        return as_int64(func, "target", t)
     raise DTypeError(
         f"{func}: target must hold integer class indices or float class probabilities, "
         f"got dtype {t.dtype}"

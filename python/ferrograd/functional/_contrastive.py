@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from ._margin import _floats, _real_array, _reduction, _scalar
 
 ArrayLike = Any
@@ -160,7 +160,7 @@ def triplet_margin_loss(
         _scalar(func, "margin", margin),
         _scalar(func, "p", p),
         _scalar(func, "eps", eps),
-        bool(swap),
+        _check.flag(func, "swap", swap),
         _reduction(func, reduction),
     )
 
@@ -200,7 +200,7 @@ def triplet_margin_loss_backward(
         _scalar(func, "margin", margin),
         _scalar(func, "p", p),
         _scalar(func, "eps", eps),
-        bool(swap),
+        _check.flag(func, "swap", swap),
         _reduction(func, reduction),
     )
     return ga, gp, gn

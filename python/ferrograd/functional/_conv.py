@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import _check, ops
 from ..tensor import Tensor, _make
 
 ArrayLike = Any
@@ -138,7 +138,7 @@ def max_pool2d(
         return (ops.max_pool2d_backward(g, x, kernel_size, indices=idx),)
 
     result = _make(out, (input,), backward)
-    return (result, idx) if return_indices else result
+    return (result, idx) if _check.flag("max_pool2d", "return_indices", return_indices) else result
 
 
 def avg_pool2d(

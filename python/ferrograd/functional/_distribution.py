@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -43,10 +43,8 @@ __all__ = [
 _KL_REDUCTIONS = ("none", "mean", "sum", "batchmean")
 
 
-def _dim(func: str, dim: Any) -> int:
-    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
-        raise DTypeError(f"{func}: dim must be an int, got {dim!r}")
-    return int(dim)
+def _dim(func: str, dim: Any, ndim: int) -> int:
+    return _check.dim(func, "dim", dim, ndim)
 
 
 def _base(func: str, base: Any) -> float | None:
@@ -89,7 +87,7 @@ def entropy(p: ArrayLike, dim: int = -1, base: float | None = None) -> np.ndarra
     [0.0, 1.0]
     """
     (p_,) = prepare("entropy", np.log, p=p)
-    return _core.entropy(p_, _dim("entropy", dim), _base("entropy", base))
+    return _core.entropy(p_, _dim("entropy", dim, p_.ndim), _base("entropy", base))
 
 
 def entropy_backward(
@@ -109,7 +107,7 @@ def entropy_backward(
     func = "entropy_backward"
     (p_,) = prepare(func, np.log, p=p)
     return _core.entropy_backward(
-        _grad(func, grad_output, p_), p_, _dim(func, dim), _base(func, base)
+        _grad(func, grad_output, p_), p_, _dim(func, dim, p_.ndim), _base(func, base)
     )
 
 
@@ -137,7 +135,7 @@ def cross_entropy_dist(
     """
     func = "cross_entropy_dist"
     p_, q_ = prepare(func, np.true_divide, p=p, q=q)
-    return _core.cross_entropy_dist(p_, q_, _dim(func, dim), _base(func, base))
+    return _core.cross_entropy_dist(p_, q_, _dim(func, dim, p_.ndim), _base(func, base))
 
 
 def cross_entropy_dist_backward(
@@ -160,13 +158,15 @@ def cross_entropy_dist_backward(
     func = "cross_entropy_dist_backward"
     p_, q_ = prepare(func, np.true_divide, p=p, q=q)
     g = _grad(func, grad_output, p_)
-    gp, gq = _core.cross_entropy_dist_backward(g, p_, q_, _dim(func, dim), _base(func, base))
+    gp, gq = _core.cross_entropy_dist_backward(
+        g, p_, q_, _dim(func, dim, p_.ndim), _base(func, base)
+    )
     return gp, gq
 
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str) or reduction not in _KL_REDUCTIONS:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: reduction must be 'none', 'mean', 'sum' or 'batchmean', got {reduction!r}"
         )
     return reduction
@@ -202,7 +202,9 @@ def kl_div(
     """
     func = "kl_div"
     x, t = prepare(func, np.true_divide, input=input, target=target)
-    return _core.kl_div(x, t, _reduction(func, reduction), bool(log_target))
+    return _core.kl_div(
+        x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+    )
 
 
 def kl_div_backward(
@@ -224,4 +226,6 @@ def kl_div_backward(
     func = "kl_div_backward"
     x, t = prepare(func, np.true_divide, input=input, target=target)
     g = _grad(func, grad_output, x)
-    return _core.kl_div_backward(g, x, t, _reduction(func, reduction), bool(log_target))
+    return _core.kl_div_backward(
+        g, x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+    )

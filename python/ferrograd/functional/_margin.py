@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError, ShapeError
+from .._arrays import as_array, as_int64, cast, prepare
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -72,10 +72,7 @@ def _real_array(func: str, name: str, x: ArrayLike, dt: np.dtype[Any]) -> np.nda
 
 def _labels(func: str, target: ArrayLike) -> np.ndarray:
     """Class labels of any integer dtype, as int64."""
-    arr = np.asarray(as_array(func, "target", target))
-    if arr.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: target must hold integer class labels, got dtype {arr.dtype}")
-    return cast(arr, np.dtype(np.int64))
+    return as_int64(func, "target", target, "integer class labels")
 
 
 def _scalar(func: str, name: str, v: Any) -> float:
@@ -89,7 +86,7 @@ def _scalar(func: str, name: str, v: Any) -> float:
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str):
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
 
 
@@ -279,7 +276,7 @@ def _multi_margin_args(
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise DTypeError(f"{func}: p must be 1 or 2, got {p!r}")
     if p not in (1, 2):
-        raise ValueError(f"{func}: p must be 1 or 2, got {p}")
+        raise ArgumentError(f"{func}: p must be 1 or 2, got {p}")
     w = None
     if weight is not None:
         w = _real_array(func, "weight", weight, x.dtype)

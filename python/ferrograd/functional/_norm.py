@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
-from .._arrays import as_array, cast, result_dtype
-from ..exceptions import DTypeError, ShapeError
+from .. import _check, _core
+from .._arrays import as_array, as_int64, cast, result_dtype
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ..tensor import Tensor, _make
 
 __all__ = ["batch_norm", "embedding", "layer_norm"]
@@ -89,7 +89,7 @@ def _running_buffer(func: str, name: str, r: Any) -> np.ndarray:
     if arr.dtype.kind != "f":
         raise DTypeError(f"{func}: {name} must be a float array, got dtype {arr.dtype}")
     if not arr.flags.writeable:
-        raise ValueError(f"{func}: {name} is read-only, but training updates it in place")
+        raise ArgumentError(f"{func}: {name} is read-only, but training updates it in place")
     return arr
 
 
@@ -160,8 +160,8 @@ def batch_norm(
     momentum_f = _real(func, "momentum", momentum)
     eps_f = _real(func, "eps", eps)
     if (running_mean is None) != (running_var is None):
-        raise ValueError(f"{func}: give both running_mean and running_var, or neither")
-    use_batch = bool(training)
+        raise ArgumentError(f"{func}: give both running_mean and running_var, or neither")
+    use_batch = _check.flag(func, "training", training)
     if use_batch:
         rm = rv = None
         if running_mean is not None:
@@ -181,7 +181,9 @@ def batch_norm(
             rv[...] = new_rv
     else:
         if running_mean is None:
-            raise ValueError(f"{func}: running_mean and running_var are required when not training")
+            raise ArgumentError(
+                f"{func}: running_mean and running_var are required when not training"
+            )
         # A copy: the backward must see the statistics of this forward even if they change.
         mean = np.array(_float_arg(func, "running_mean", _data(running_mean), dt), copy=True)
         var = _float_arg(func, "running_var", _data(running_var), dt)
@@ -202,22 +204,9 @@ def batch_norm(
 
 
 def _normalized_shape(func: str, normalized_shape: Any) -> tuple[int, ...]:
-    items = (
-        (normalized_shape,)
-        if isinstance(normalized_shape, (int, np.integer))
-        else tuple(normalized_shape)
-    )
-    out = []
-    for d in items:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
-            raise ShapeError(
-                f"{func}: normalized_shape must be an int or a sequence of non-negative ints, "
-                f"got {normalized_shape!r}"
-            )
-        out.append(int(d))
-    if not out:
+    if isinstance(normalized_shape, (tuple, list)) and not normalized_shape:
         raise ShapeError(f"{func}: normalized_shape must not be empty")
-    return tuple(out)
+    return _check.dims(func, "normalized_shape", normalized_shape, low=0)
 
 
 def layer_norm(
@@ -277,10 +266,7 @@ def layer_norm(
 
 def _indices(func: str, x: Any) -> np.ndarray:
     """Integer indices as a C-ordered int64 array."""
-    arr = np.asarray(as_array(func, "input", _data(x)))
-    if arr.dtype.kind not in "iu":
-        raise DTypeError(f"{func}: input must hold integer indices, got dtype {arr.dtype}")
-    return cast(arr, np.dtype(np.int64))
+    return as_int64(func, "input", _data(x), "integer indices")
 
 
 def _padding_index(func: str, padding_idx: Any, num_embeddings: int) -> int | None:
@@ -291,7 +277,7 @@ def _padding_index(func: str, padding_idx: Any, num_embeddings: int) -> int | No
         raise DTypeError(f"{func}: padding_idx must be an int or None, got {padding_idx!r}")
     p = int(padding_idx)
     if not -num_embeddings <= p < num_embeddings:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: padding_idx must be within num_embeddings = {num_embeddings} "
             f"(from {-num_embeddings} to {num_embeddings - 1}), got {p}"
         )

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import DTypeError
+from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -46,7 +46,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _reduction(func: str, reduction: Any) -> str:
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
 
 

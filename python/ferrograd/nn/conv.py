@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import _check
 from .. import functional as F
-from ..exceptions import DTypeError
-from ..ops import _int_arg, _pair_arg
-from ..tensor import get_default_dtype
+from ..exceptions import ArgumentError
+from ..ops import _pair_arg
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -30,6 +31,12 @@ __all__ = ["AvgPool2d", "Conv2d", "MaxPool2d"]
 
 def _as_pair(v: list[int]) -> tuple[int, int]:
     return (v[0], v[1])
+
+
+def _pool_pair(name: str, arg: str, value: Any, minimum: int) -> Any:
+    """A checked pool setting, kept as given (an int stays an int, as in PyTorch's repr)."""
+    _pair_arg(name, arg, value, minimum)
+    return tuple(value) if isinstance(value, list) else value
 
 
 class Conv2d(Module):
@@ -85,34 +92,35 @@ class Conv2d(Module):
     ):
         super().__init__()
         name = "Conv2d"
-        self.in_channels = _int_arg(name, "in_channels", in_channels, 1)
-        self.out_channels = _int_arg(name, "out_channels", out_channels, 1)
-        self.groups = _int_arg(name, "groups", groups, 1)
+        self.in_channels = _check.positive(name, "in_channels", in_channels)
+        self.out_channels = _check.positive(name, "out_channels", out_channels)
+        self.groups = _check.positive(name, "groups", groups)
         if self.in_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups")
+            raise ArgumentError(
+                f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})"
+            )
         if self.out_channels % self.groups:
-            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups")
+            raise ArgumentError(
+                f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
         self.kernel_size = _as_pair(_pair_arg(name, "kernel_size", kernel_size, 1))
         self.stride = _as_pair(_pair_arg(name, "stride", stride, 1))
         self.dilation = _as_pair(_pair_arg(name, "dilation", dilation, 1))
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
-                raise ValueError(
+                raise ArgumentError(
                     f"{name}: padding must be 'valid', 'same', an int or a pair, got {padding!r}"
                 )
             if padding == "same" and self.stride != (1, 1):
-                raise ValueError(
+                raise ArgumentError(
                     f"{name}: padding='same' is not supported for strided convolutions"
                 )
             self.padding: tuple[int, int] | str = padding
         else:
             self.padding = _as_pair(_pair_arg(name, "padding", padding, 0))
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode must be 'zeros', got {padding_mode!r}")
-        self.padding_mode = padding_mode
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise DTypeError(f"{name}: dtype must be float32 or float64, got {dt}")
+        self.padding_mode = _check.choice(name, "padding_mode", padding_mode, ["zeros"])
+        bias = _check.flag(name, "bias", bias)
+        dt = _check.param_dtype(name, dtype)
         kh, kw = self.kernel_size
         shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
         self.weight = Parameter(np.empty(shape, dtype=dt))
@@ -126,7 +134,13 @@ class Conv2d(Module):
 
     def forward(self, x: Any) -> Any:
         return F.conv2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            cast_input("Conv2d", x, self.weight.dtype),
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
         )
 
     def extra_repr(self) -> str:
@@ -177,12 +191,13 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        name = "MaxPool2d"
+        self.kernel_size = _pool_pair(name, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pool_pair(name, "stride", stride, 1)
+        self.padding = _pool_pair(name, "padding", padding, 0)
+        self.dilation = _pool_pair(name, "dilation", dilation, 1)
+        self.return_indices = _check.flag(name, "return_indices", return_indices)
+        self.ceil_mode = _check.flag(name, "ceil_mode", ceil_mode)
 
     def forward(self, x: Any) -> Any:
         return F.max_pool2d(
@@ -236,12 +251,17 @@ class AvgPool2d(Module):
         divisor_override: int | None = None,
     ):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        name = "AvgPool2d"
+        self.kernel_size = _pool_pair(name, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pool_pair(name, "stride", stride, 1)
+        self.padding = _pool_pair(name, "padding", padding, 0)
+        self.ceil_mode = _check.flag(name, "ceil_mode", ceil_mode)
+        self.count_include_pad = _check.flag(name, "count_include_pad", count_include_pad)
+        self.divisor_override = (
+            None
+            if divisor_override is None
+            else _check.positive(name, "divisor_override", divisor_override)
+        )
 
     def forward(self, x: Any) -> Any:
         return F.avg_pool2d(

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import FerrogradError
+from .. import _check
+from ..exceptions import DTypeError, FerrogradError
 from ..random import default_generator
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, _make, _to_array
 from .module import Module
 
 
@@ -21,14 +22,14 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = _check.probability("Dropout", "p", p)
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             return x
-        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        data = x.data if isinstance(x, Tensor) else _to_array(x, func="Dropout: input")
+        if data.dtype.kind != "f":
+            raise DTypeError(f"Dropout: input must hold floats in training, got dtype {data.dtype}")
         if self.p == 1.0:
             mask = np.zeros_like(data)
         else:
@@ -45,7 +46,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _check.axis("Flatten", "start_dim", start_dim)
+        self.end_dim = _check.axis("Flatten", "end_dim", end_dim)
 
     def forward(self, x: Any) -> Any:
         if not isinstance(x, Tensor):

@@ -1,7 +1,9 @@
 """Weight initialisation, as ``torch.nn.init``, seeded through :mod:`ferrograd.random`.
 
-Every function fills a tensor in place and returns it. ``generator`` is a
-``numpy.random.Generator``; by default the one :func:`ferrograd.manual_seed` seeds.
+Every function fills a tensor (a :class:`~ferrograd.Tensor` or :class:`~ferrograd.nn.Parameter`,
+or a writeable NumPy float array) in place and returns it; filling one with no elements does
+nothing (with a warning, as PyTorch). ``generator`` is a ``numpy.random.Generator``; by default
+the one :func:`ferrograd.manual_seed` seeds.
 
 Examples
 --------
@@ -16,21 +18,48 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import ShapeError
+from .. import _check
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ..random import default_generator
 from ..tensor import Tensor
 
 
-def _fans(t: Tensor) -> tuple[int, int]:
-    shape = t.shape
+def _target(func: str, t: Any) -> np.ndarray:
+    """The array that ``func`` fills: a Tensor's data or a writeable float ndarray."""
+    arr = t.data if isinstance(t, Tensor) else t
+    if not isinstance(arr, np.ndarray):
+        raise DTypeError(
+            f"{func}: tensor must be a ferrograd Tensor or Parameter or a NumPy float array, got "
+            f"{type(t).__name__}"
+        )
+    if arr.dtype.kind != "f":
+        raise DTypeError(f"{func}: tensor must hold floats, got dtype {arr.dtype}")
+    if not isinstance(t, Tensor) and not arr.flags.writeable:
+        raise DTypeError(f"{func}: the array is read-only and cannot be filled in place")
+    return arr
+
+
+def _fans(func: str, t: Any) -> tuple[int, int]:
+    shape = _target(func, t).shape
     if len(shape) < 2:
-        raise ShapeError(f"init: fan in and fan out need at least 2 axes, got shape {shape}")
+        raise ShapeError(
+            f"{func}: fan in and fan out need a tensor of at least 2 axes, got shape {shape}"
+        )
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
+
+
+def _empty(func: str, t: Any) -> bool:
+    """True (with PyTorch's warning) when ``t`` has no elements: there is nothing to fill."""
+    if _target(func, t).size == 0:
+        warnings.warn(f"{func}: initializing a zero-element tensor is a no-op", stacklevel=3)
+        return True
+    return False
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -46,85 +75,121 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity '{nonlinearity}'")
+    raise ArgumentError(
+        "calculate_gain: nonlinearity must be one of 'linear', 'conv1d', 'conv2d', 'conv3d', "
+        f"'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu', got {nonlinearity!r}"
+    )
 
 
-def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    t.data = values.astype(t.data.dtype, copy=False).reshape(t.shape)
+def _fill(func: str, t: Any, values: np.ndarray) -> Any:
+    arr = _target(func, t)
+    if isinstance(t, Tensor):
+        t.data = values.astype(arr.dtype, copy=False).reshape(arr.shape)
+    else:
+        arr[...] = values.reshape(arr.shape)
     return t
 
 
-def _gen(generator: Any) -> np.random.Generator:
-    return default_generator() if generator is None else generator
+def _gen(func: str, generator: Any) -> np.random.Generator:
+    if generator is None:
+        return default_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise DTypeError(
+            f"{func}: generator must be a numpy.random.Generator, got {type(generator).__name__}"
+        )
+    return generator
 
 
-def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+def uniform_(t: Any, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Any:
     """Fills with U(a, b)."""
-    return _fill(t, _gen(generator).uniform(a, b, t.shape))
+    func = "uniform_"
+    lo, hi = _check.real(func, "a", a), _check.real(func, "b", b)
+    shape = _target(func, t).shape
+    return _fill(func, t, _gen(func, generator).uniform(lo, hi, shape))
 
 
-def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+def normal_(t: Any, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Any:
     """Fills with N(mean, std^2)."""
-    return _fill(t, _gen(generator).normal(mean, std, t.shape))
+    func = "normal_"
+    m, sd = _check.real(func, "mean", mean), _check.real(func, "std", std, 0.0)
+    shape = _target(func, t).shape
+    return _fill(func, t, _gen(func, generator).normal(m, sd, shape))
 
 
-def constant_(t: Tensor, val: float) -> Tensor:
+def constant_(t: Any, val: float) -> Any:
     """Fills with ``val``."""
-    return _fill(t, np.full(t.shape, val))
+    func = "constant_"
+    v = _check.real(func, "val", val, finite=False)
+    return _fill(func, t, np.full(_target(func, t).shape, v))
 
 
-def zeros_(t: Tensor) -> Tensor:
+def zeros_(t: Any) -> Any:
     """Fills with 0."""
     return constant_(t, 0.0)
 
 
-def ones_(t: Tensor) -> Tensor:
+def ones_(t: Any) -> Any:
     """Fills with 1."""
     return constant_(t, 1.0)
 
 
-def xavier_uniform_(t: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+def xavier_uniform_(t: Any, gain: float = 1.0, generator: Any = None) -> Any:
     """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(t)
-    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(t, -a, a, generator)
+    func = "xavier_uniform_"
+    fan_in, fan_out = _fans(func, t)
+    g = _check.real(func, "gain", gain)
+    if _empty(func, t):
+        return t
+    a = g * math.sqrt(6.0 / (fan_in + fan_out))
+    return _fill(func, t, _gen(func, generator).uniform(-a, a, _target(func, t).shape))
 
 
-def xavier_normal_(t: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+def xavier_normal_(t: Any, gain: float = 1.0, generator: Any = None) -> Any:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = _fans(t)
-    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+    func = "xavier_normal_"
+    fan_in, fan_out = _fans(func, t)
+    g = _check.real(func, "gain", gain)
+    if _empty(func, t):
+        return t
+    std = abs(g) * math.sqrt(2.0 / (fan_in + fan_out))
+    return _fill(func, t, _gen(func, generator).normal(0.0, std, _target(func, t).shape))
 
 
-def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str) -> float:
-    fan_in, fan_out = _fans(t)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got '{mode}'")
+def _kaiming_std(func: str, t: Any, a: float, mode: str, nonlinearity: str) -> float:
+    fan_in, fan_out = _fans(func, t)
+    _check.choice(func, "mode", mode, ["fan_in", "fan_out"])
     fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return calculate_gain(nonlinearity, _check.real(func, "a", a)) / math.sqrt(fan)
 
 
 def kaiming_uniform_(
-    t: Tensor,
+    t: Any,
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Any = None,
-) -> Tensor:
+) -> Any:
     """He uniform: U(-b, b) with b = gain * sqrt(3 / fan)."""
-    bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
-    return uniform_(t, -bound, bound, generator)
+    func = "kaiming_uniform_"
+    if _empty(func, t):
+        return t
+    bound = math.sqrt(3.0) * _kaiming_std(func, t, a, mode, nonlinearity)
+    return _fill(func, t, _gen(func, generator).uniform(-bound, bound, _target(func, t).shape))
 
 
 def kaiming_normal_(
-    t: Tensor,
+    t: Any,
     a: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Any = None,
-) -> Tensor:
+) -> Any:
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
-    return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
+    func = "kaiming_normal_"
+    if _empty(func, t):
+        return t
+    std = _kaiming_std(func, t, a, mode, nonlinearity)
+    return _fill(func, t, _gen(func, generator).normal(0.0, std, _target(func, t).shape))
 
 
 __all__ = [

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import _check
 from .. import tensor as T
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -37,10 +39,14 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        # As in PyTorch, 0 features is allowed (an empty weight, a zero bias).
+        self.in_features = _check.count("Linear", "in_features", in_features)
+        self.out_features = _check.count("Linear", "out_features", out_features)
+        bias = _check.flag("Linear", "bias", bias)
+        dt = _check.param_dtype("Linear", dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.weight.data.size:  # PyTorch: initialising a zero-element tensor is a no-op
+            init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if bias:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             self.bias = Parameter(np.empty(self.out_features, dtype=dt))
@@ -49,7 +55,7 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
-        return T.linear(x, self.weight, self.bias)
+        return T.linear(cast_input("Linear", x, self.weight.dtype), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (

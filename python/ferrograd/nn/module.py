@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import _check
 from .._arrays import narrow_float
 from ..exceptions import DTypeError, FerrogradError, ShapeError
 from ..tensor import Tensor
@@ -91,6 +92,13 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Registers a child module under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            what = (
+                f"the class {module.__name__} (create an instance: {module.__name__}(...))"
+                if isinstance(module, type)
+                else f"{module!r} ({type(module).__name__})"
+            )
+            raise DTypeError(f"{type(self).__name__}: module {name!r} must be a Module, got {what}")
         self._modules[name] = module
 
     # ------------------------------------------------------------------ calling
@@ -158,8 +166,9 @@ class Module:
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
         """Sets training mode (dropout active, batch statistics) on this module and below."""
+        mode = _check.flag(f"{type(self).__name__}.train", "mode", mode)
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self) -> Module:
@@ -203,9 +212,9 @@ class Module:
 
     def to(self, dtype: Any) -> Module:
         """Converts every float parameter and buffer to ``dtype`` (float32 or float64)."""
-        dt = np.dtype(dtype)
-        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise DTypeError(f"to: dtype must be float32 or float64, got {dt}")
+        if dtype is None:
+            raise DTypeError("Module.to: dtype must be float32 or float64, got None")
+        dt = _check.param_dtype("Module.to", dtype)
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
@@ -244,9 +253,19 @@ class Module:
         error lists every difference. With ``strict=False`` missing and unexpected names are
         allowed and returned.
         """
-        state = {
-            k: (v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in state_dict.items()
-        }
+        func = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise DTypeError(
+                f"{func}: state_dict must be a mapping of names to arrays, got "
+                f"{type(state_dict).__name__}"
+            )
+        strict = _check.flag(func, "strict", strict)
+        state = {}
+        for k, v in state_dict.items():
+            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if arr.dtype.kind not in "biuf":
+                raise DTypeError(f"{func}: {k!r} must be an array of numbers, got {v!r:.60}")
+            state[k] = arr
         slots: dict[str, tuple[Module, str, bool]] = {}
         for mod_prefix, m in self.named_modules():
             for name, p in m._parameters.items():

@@ -17,20 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, ShapeError
+from .. import _check
+from ..exceptions import ShapeError
 from ..functional._norm import _normalized_shape, batch_norm, layer_norm
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor, _to_array
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
-def _param_dtype(name: str, dtype: Any) -> np.dtype[Any]:
-    dt = get_default_dtype() if dtype is None else np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"{name}: dtype must be float32 or float64, got {dt}")
-    return dt
+def _cast_to_state(layer: str, x: Any, owners: tuple[Any, ...]) -> Any:
+    """``x`` cast to the dtype of the first parameter or buffer present (none: only made an
+    array)."""
+    for owner in owners:
+        if owner is not None:
+            return cast_input(layer, x, owner.dtype)
+    return x if isinstance(x, (Tensor, np.ndarray)) else _to_array(x, func=f"{layer}: input")
 
 
 class _BatchNorm(Module):
@@ -50,16 +54,12 @@ class _BatchNorm(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)):
-            raise DTypeError(f"{name}: num_features must be an int, got {num_features!r}")
-        if num_features <= 0:
-            raise ValueError(f"{name}: num_features must be positive, got {num_features}")
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
-        dt = _param_dtype(name, dtype)
+        self.num_features = _check.positive(name, "num_features", num_features)
+        self.eps = _check.real(name, "eps", eps, 0.0)
+        self.momentum = None if momentum is None else _check.probability(name, "momentum", momentum)
+        self.affine = _check.flag(name, "affine", affine)
+        self.track_running_stats = _check.flag(name, "track_running_stats", track_running_stats)
+        dt = _check.param_dtype(name, dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=dt))
             self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
@@ -91,6 +91,7 @@ class _BatchNorm(Module):
 
     def forward(self, input: Any) -> Any:
         name = type(self).__name__
+        input = _cast_to_state(name, input, (self.weight, self.running_mean))
         shape = np.shape(input.data if isinstance(input, Tensor) else input)
         if len(shape) not in self._ranks:
             raise ShapeError(f"{name}: expected {self._expected} input (got {len(shape)}D input)")
@@ -223,9 +224,10 @@ class LayerNorm(Module):
     ):
         super().__init__()
         self.normalized_shape = _normalized_shape("LayerNorm", normalized_shape)
-        self.eps = float(eps)
-        self.elementwise_affine = bool(elementwise_affine)
-        dt = _param_dtype("LayerNorm", dtype)
+        self.eps = _check.real("LayerNorm", "eps", eps, 0.0)
+        self.elementwise_affine = _check.flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias = _check.flag("LayerNorm", "bias", bias)
+        dt = _check.param_dtype("LayerNorm", dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
             if bias:
@@ -244,7 +246,8 @@ class LayerNorm(Module):
             self.bias.data = np.zeros_like(self.bias.data)
 
     def forward(self, input: Any) -> Any:
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = _cast_to_state("LayerNorm", input, (self.weight,))
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (

@@ -28,12 +28,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import _core, ops
+from .. import _check, _core, ops
 from .. import functional as F
 from ..exceptions import DTypeError, ShapeError
 from ..random import default_generator
-from ..tensor import Tensor, _make, concat, get_default_dtype, stack
+from ..tensor import Tensor, _make, concat, stack
 from . import init
+from ._cast import cast_input
 from .module import Module
 from .parameter import Parameter
 
@@ -270,20 +271,15 @@ class RNNBase(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
+        mode = _check.choice("RNNBase", "mode", mode, list(_GATES))
         name = "RNN" if mode.startswith("RNN") else mode
-        if mode not in _GATES:
-            raise ValueError(f"RNNBase: unknown mode '{mode}'")
-        for arg, value, low in (
-            ("input_size", input_size, 0),
-            ("hidden_size", hidden_size, 1),
-            ("num_layers", num_layers, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: {arg} must be an integer >= {low}, got {value!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        input_size = _check.count(name, "input_size", input_size)
+        hidden_size = _check.positive(name, "hidden_size", hidden_size)
+        num_layers = _check.positive(name, "num_layers", num_layers, _check.MAX_LAYERS)
+        dropout = _check.probability(name, "dropout", dropout)
+        bias = _check.flag(name, "bias", bias)
+        batch_first = _check.flag(name, "batch_first", batch_first)
+        bidirectional = _check.flag(name, "bidirectional", bidirectional)
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 f"{name}: dropout={dropout} acts between layers only, so it has no effect with "
@@ -298,9 +294,7 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise DTypeError(f"{name}: dtype must be float32 or float64, got {dt}")
+        dt = _check.param_dtype(name, dtype)
 
         hid = self.hidden_size
         gate_size = _GATES[mode] * hid
@@ -362,15 +356,20 @@ class RNNBase(Module):
                     f"LSTM: hx must be a tuple (h_0, c_0) of two tensors of shape {shown}, got "
                     f"{type(hx).__name__}"
                 )
-            states = [self._state(name, label, s, shown) for label, s in zip(("h_0", "c_0"), hx)]
+            states = [
+                self._state(name, label, s, shown, dtype) for label, s in zip(("h_0", "c_0"), hx)
+            ]
         else:
-            states = [self._state(name, "hx", hx, shown)]
+            states = [self._state(name, "hx", hx, shown, dtype)]
         if not batched:
             states = [s.reshape(expected) for s in states]
         return states[0], (states[1] if self.mode == "LSTM" else None)
 
     @staticmethod
-    def _state(name: str, label: str, s: Any, shown: tuple[int, ...]) -> Tensor:
+    def _state(
+        name: str, label: str, s: Any, shown: tuple[int, ...], dtype: np.dtype[Any]
+    ) -> Tensor:
+        s = cast_input(name, s, dtype, label)
         t = s if isinstance(s, Tensor) else Tensor(np.asarray(s))
         if t.dtype.kind != "f":
             raise DTypeError(f"{name}: {label} must be float32 or float64, got {t.dtype}")
@@ -385,7 +384,9 @@ class RNNBase(Module):
     # ------------------------------------------------------------------ forward
     def _run(self, input: Any, hx: Any) -> tuple[Tensor, Tensor, Optional[Tensor]]:
         name = self._name
-        x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+        first = self.all_weights[0][0]
+        x = cast_input(name, input, first.dtype)
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         if x.dtype.kind != "f":
             raise DTypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
         if x.ndim not in (2, 3):
@@ -406,7 +407,6 @@ class RNNBase(Module):
         steps, batch = x.shape[0], x.shape[1]
         if steps == 0:
             raise ShapeError(f"{name}: input has shape {shape}, a sequence of length 0")
-        first = self.all_weights[0][0]
         dtype = np.result_type(x.dtype, first.dtype)
         h0, c0 = self._initial_states(hx, batch, batched, dtype)
 
@@ -539,8 +539,7 @@ class RNN(RNNBase):
         bidirectional: bool = False,
         dtype: Any = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        _check.choice("RNN", "nonlinearity", nonlinearity, ["tanh", "relu"])
         super().__init__(
             "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
             input_size,

@@ -15,22 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import _check
 from ..exceptions import DTypeError, ShapeError
 from ..functional._norm import _padding_index, embedding
-from ..tensor import Tensor, get_default_dtype
+from ..tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Embedding"]
-
-
-def _count(name: str, arg: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise DTypeError(f"{name}: {arg} must be an int, got {v!r}")
-    if v < 0:
-        raise ValueError(f"{name}: {arg} must be non-negative, got {v}")
-    return int(v)
 
 
 class Embedding(Module):
@@ -68,12 +61,10 @@ class Embedding(Module):
         _weight: np.ndarray | None = None,
     ):
         super().__init__()
-        self.num_embeddings = _count("Embedding", "num_embeddings", num_embeddings)
-        self.embedding_dim = _count("Embedding", "embedding_dim", embedding_dim)
+        self.num_embeddings = _check.count("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _check.count("Embedding", "embedding_dim", embedding_dim)
         self.padding_idx = _padding_index("Embedding", padding_idx, self.num_embeddings)
-        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
-        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise DTypeError(f"Embedding: dtype must be float32 or float64, got {dt}")
+        dt = _check.param_dtype("Embedding", dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
             self.weight = Parameter(np.empty(shape, dtype=dt))

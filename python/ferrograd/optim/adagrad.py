@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -80,18 +80,11 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["lr_decay"]:
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if not 0.0 <= group["initial_accumulator_value"]:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
-            )
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        name = "Adagrad"
+        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
+        for key in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            group[key] = _check.real(name, key, group[key], 0.0)
+        group["maximize"] = _check.flag(name, "maximize", group["maximize"])
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -80,7 +80,7 @@ class Adam(Optimizer):
     ) -> None:
         defaults = dict(
             lr=lr,
-            betas=tuple(betas),
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             amsgrad=amsgrad,
@@ -90,19 +90,13 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        lr, eps, betas = group["lr"], group["eps"], group["betas"]
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        name = type(self).__name__
+        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
+        group["betas"] = _check.pair(name, "betas", group["betas"], 0.0, 1.0, high_open=True)
+        group["eps"] = _check.real(name, "eps", group["eps"], 0.0)
+        group["weight_decay"] = _check.real(name, "weight_decay", group["weight_decay"], 0.0)
+        for key in ("amsgrad", "maximize", "decoupled_weight_decay"):
+            group[key] = _check.flag(name, key, group.get(key, False))
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

@@ -33,6 +33,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Union
 
+from .. import _check
+from ..exceptions import ArgumentError, DTypeError
 from .optimizer import Optimizer
 
 __all__ = [
@@ -52,16 +54,27 @@ _EPOCH_WARNING = (
 )
 
 
-def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
-    """One value per parameter group: a list of the right length, or a scalar repeated."""
+def _format_param(
+    func: str, name: str, optimizer: Optimizer, param: Any, low: float = 0.0
+) -> list[float]:
+    """One value per parameter group (each a real of at least ``low``): a list of the right
+    length, or a scalar repeated."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
-            raise ValueError(
-                f"{name} must have the same length as optimizer.param_groups. {name} has "
-                f"{len(param)} values, param_groups has {len(optimizer.param_groups)}."
+            raise ArgumentError(
+                f"{func}: {name} must have one value per parameter group "
+                f"({len(optimizer.param_groups)}), got {len(param)}"
             )
-        return list(param)
-    return [param] * len(optimizer.param_groups)
+        return [_check.real(func, f"{name}[{i}]", v, low) for i, v in enumerate(param)]
+    return [_check.real(func, name, param, low)] * len(optimizer.param_groups)
+
+
+def _optimizer(func: str, optimizer: Any) -> Optimizer:
+    if not isinstance(optimizer, Optimizer):
+        raise DTypeError(
+            f"{func}: optimizer must be a ferrograd.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    return optimizer
 
 
 class LRScheduler:
@@ -79,9 +92,9 @@ class LRScheduler:
     _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        name = type(self).__name__
+        self.optimizer = _optimizer(name, optimizer)
+        last_epoch = _check.count(name, "last_epoch", last_epoch, -1)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -170,8 +183,8 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size = _check.positive("StepLR", "step_size", step_size)
+        self.gamma = _check.real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -212,8 +225,14 @@ class MultiStepLR(LRScheduler):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
-        self.milestones = Counter(milestones)
-        self.gamma = gamma
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise DTypeError(
+                f"MultiStepLR: milestones must be a sequence of ints, got {milestones!r}"
+            )
+        self.milestones = Counter(
+            _check.count("MultiStepLR", f"milestones[{i}]", m) for i, m in enumerate(milestones)
+        )
+        self.gamma = _check.real("MultiStepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -252,7 +271,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = _check.real("ExponentialLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -299,8 +318,8 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        self.T_max = T_max
-        self.eta_min = eta_min
+        self.T_max = _check.positive("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = _check.real("CosineAnnealingLR", "eta_min", eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -361,16 +380,10 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError(
-                "Starting multiplicative factor expected to be greater than 0 and less or "
-                "equal to 1."
-            )
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-        self.total_iters = total_iters
+        name = "LinearLR"
+        self.start_factor = _check.real(name, "start_factor", start_factor, 0.0, 1.0, low_open=True)
+        self.end_factor = _check.real(name, "end_factor", end_factor, 0.0, 1.0)
+        self.total_iters = _check.positive(name, "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -449,23 +462,27 @@ class OneCycleLR(LRScheduler):
         three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        name = "OneCycleLR"
+        self.optimizer = _optimizer(name, optimizer)
         if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = total_steps
+            self.total_steps = _check.positive(name, "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
-            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(
-                    f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}"
-                )
-            self.total_steps = epochs * steps_per_epoch
+            self.total_steps = _check.positive(name, "epochs", epochs) * _check.positive(
+                name, "steps_per_epoch", steps_per_epoch
+            )
         else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+            raise ArgumentError(
+                f"{name}: give total_steps, or epochs and steps_per_epoch (got total_steps="
+                f"{total_steps!r}, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r})"
+            )
+        pct_start = _check.probability(name, "pct_start", pct_start)
+        div_factor = _check.real(name, "div_factor", div_factor, 0.0, low_open=True)
+        final_div_factor = _check.real(
+            name, "final_div_factor", final_div_factor, 0.0, low_open=True
+        )
+        cycle_momentum = _check.flag(name, "cycle_momentum", cycle_momentum)
+        three_phase = _check.flag(name, "three_phase", three_phase)
+        last_epoch = _check.count(name, "last_epoch", last_epoch, -1)
         n = self.total_steps
         self._schedule_phases: list[dict[str, Any]]
         if three_phase:
@@ -487,14 +504,10 @@ class OneCycleLR(LRScheduler):
                 {"end_step": n - 1, "start_lr": "max_lr", "end_lr": "min_lr",
                  "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
             ]  # fmt: skip
-        if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(
-                f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
-            )
-        self._anneal_func_type = anneal_strategy
-        max_lrs = _format_param("max_lr", optimizer, max_lr)
+        self._anneal_func_type = _check.choice(
+            name, "anneal_strategy", anneal_strategy, ["cos", "linear"]
+        )
+        max_lrs = _format_param(name, "max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for m, group in zip(max_lrs, optimizer.param_groups):
                 group["initial_lr"] = m / div_factor
@@ -503,12 +516,13 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                raise ArgumentError(
+                    f"{name}: cycle_momentum=True needs an optimizer with momentum or betas, got "
+                    f"{type(optimizer).__name__}"
                 )
             self.use_beta1 = "betas" in optimizer.defaults
-            maxes = _format_param("max_momentum", optimizer, max_momentum)
-            bases = _format_param("base_momentum", optimizer, base_momentum)
+            maxes = _format_param(name, "max_momentum", optimizer, max_momentum)
+            bases = _format_param(name, "base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for m, b, group in zip(maxes, bases, optimizer.param_groups):
                     if self.use_beta1:
@@ -527,8 +541,8 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         step = self.last_epoch
         if step > self.total_steps:
-            raise ValueError(
-                f"Tried to step {step} times. The specified number of total steps is "
+            raise ArgumentError(
+                f"OneCycleLR.step: tried to step {step} times, but total_steps is "
                 f"{self.total_steps}"
             )
         lrs = []
@@ -607,25 +621,16 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: Union[float, list[float]] = 0.0,
         eps: float = 1e-8,
     ) -> None:
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
-        self.factor = factor
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}"
-                )
-            self.default_min_lr: float | None = None
-            self.min_lrs = list(min_lr)
-        else:
-            self.default_min_lr = min_lr
-            self.min_lrs = [min_lr] * len(optimizer.param_groups)
-        self.patience = patience
-        self.cooldown = cooldown
-        self.eps = eps
+        name = "ReduceLROnPlateau"
+        self.factor = _check.real(name, "factor", factor, 0.0, 1.0, high_open=True)
+        self.optimizer = _optimizer(name, optimizer)
+        self.min_lrs = _format_param(name, "min_lr", optimizer, min_lr)
+        self.default_min_lr: float | None = (
+            None if isinstance(min_lr, (list, tuple)) else self.min_lrs[0]
+        )
+        self.patience = _check.count(name, "patience", patience)
+        self.cooldown = _check.count(name, "cooldown", cooldown)
+        self.eps = _check.real(name, "eps", eps, 0.0)
         self.last_epoch = 0
         self._last_lr = self._lrs()
         self._init_is_better(mode, threshold, threshold_mode)
@@ -638,7 +643,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Records this epoch's metric and reduces the learning rate if it has plateaued."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise DTypeError(
+                f"ReduceLROnPlateau.step: metrics must be a number, got {metrics!r}"
+            ) from None
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
@@ -689,10 +699,10 @@ class ReduceLROnPlateau(LRScheduler):
         return a > best + self.threshold
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError("mode " + mode + " is unknown!")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError("threshold mode " + threshold_mode + " is unknown!")
+        name = "ReduceLROnPlateau"
+        _check.choice(name, "mode", mode, ["min", "max"])
+        _check.choice(name, "threshold_mode", threshold_mode, ["rel", "abs"])
+        threshold = _check.real(name, "threshold", threshold, 0.0)
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold

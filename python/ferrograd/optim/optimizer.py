@@ -44,13 +44,13 @@ True
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable
 
 import numpy as np
 
 from .._arrays import narrow_float
-from ..exceptions import DTypeError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 from ..tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -139,18 +139,18 @@ class Optimizer:
         self.state: ParamState = ParamState()
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
-            raise TypeError(
+            raise DTypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a "
                 "single Tensor (wrap it in a list)"
             )
         if isinstance(params, (set, frozenset)):
-            raise TypeError(
+            raise DTypeError(
                 "optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead."
             )
         groups = list(params)
         if not groups:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ArgumentError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
@@ -164,27 +164,27 @@ class Optimizer:
         layer.parameters(), "lr": 1e-4})``. Missing hyperparameters take the defaults.
         """
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+            raise DTypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         name = type(self).__name__
         group = dict(param_group)
         params = group.get("params")
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, (set, frozenset)):
-            raise TypeError(
+            raise DTypeError(
                 "optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead."
             )
         elif params is None:
-            raise ValueError(f"{name}: a parameter group needs a 'params' entry")
+            raise ArgumentError(f"{name}: a parameter group needs a 'params' entry")
         params = list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
-                raise TypeError(
+                raise DTypeError(
                     f"{name} can only optimize Tensors, but params[{i}] is {type(p).__name__}"
                 )
             if not p.is_leaf:
-                raise ValueError(f"{name} can't optimize a non-leaf Tensor (params[{i}])")
+                raise ArgumentError(f"{name} can't optimize a non-leaf Tensor (params[{i}])")
             if p.dtype not in (np.float32, np.float64):
                 raise DTypeError(
                     f"{name}: params[{i}] has dtype {p.dtype}; parameters must be float32 or "
@@ -192,14 +192,14 @@ class Optimizer:
                 )
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"{name}: a parameter group contains the same parameter twice")
+            raise ArgumentError(f"{name}: a parameter group contains the same parameter twice")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing.intersection(ids):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ArgumentError("some parameters appear in more than one parameter group")
         group["params"] = params
         for key, default in self.defaults.items():
             if default is required and key not in group:
-                raise ValueError(
+                raise ArgumentError(
                     f"parameter group didn't specify a value of required optimization "
                     f"parameter {key}"
                 )
@@ -243,11 +243,48 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        # Everything is checked before anything is updated, so a failed step changes nothing.
+        name = type(self).__name__
+        work = []
+        for gi, group in enumerate(self.param_groups):
             self._check_group(group)
-            for params, grads in _by_dtype(type(self).__name__, group["params"]):
-                self._step_group(group, params, grads)
+            for params, grads in _by_dtype(name, gi, group["params"]):
+                self._check_state(params)
+                work.append((group, params, grads))
+        for group, params, grads in work:
+            _make_writeable(params)
+            self._step_group(group, params, grads)
         return loss
+
+    def _check_state(self, params: list[Tensor]) -> None:
+        """Checks the state of ``params`` (as loaded, or left by earlier steps) before a
+        step: arrays of the parameter's shape and a step count that is a number >= 0."""
+        name = type(self).__name__
+        items = self.state._items
+        for p in params:
+            item = items.get(id(p))
+            if item is None:
+                continue
+            shape = p.data.shape
+            for key, value in item[1].items():
+                if type(value) is np.ndarray and (
+                    value.shape == shape
+                    if key != "step"
+                    else (value.shape == () and value.dtype.kind == "f" and value.item() >= 0)
+                ):
+                    continue  # the common case, checked on every step: kept cheap
+                if key == "step":
+                    step = np.asarray(value)
+                    if step.shape != () or step.dtype.kind not in "iuf" or not step >= 0:
+                        raise ArgumentError(
+                            f"{name}.step: the state 'step' of a parameter of shape {p.shape} "
+                            f"must be a number >= 0, got {value!r}"
+                        )
+                elif value is not None and np.shape(value) != p.shape:
+                    raise ShapeError(
+                        f"{name}.step: the state {key!r} has shape {np.shape(value)} but its "
+                        f"parameter has {p.shape}"
+                    )
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
@@ -338,12 +375,13 @@ class Optimizer:
         groups and order. State arrays are copied and converted to each parameter's dtype.
         """
         name = type(self).__name__
+        _check_layout(f"{name}.load_state_dict", state_dict)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups")
+            raise ArgumentError("loaded state dict has a different number of parameter groups")
         for g, s in zip(self.param_groups, saved_groups):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(
+                raise ArgumentError(
                     "loaded state dict contains a parameter group that doesn't match the size "
                     "of optimizer's group"
                 )
@@ -395,11 +433,37 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _by_dtype(name: str, params: Iterable[Tensor]) -> list[tuple[list[Tensor], list[np.ndarray]]]:
+def _check_layout(func: str, state_dict: Any) -> None:
+    """``state_dict`` has the layout :meth:`Optimizer.state_dict` gives (a typed error naming
+    what is off otherwise)."""
+    if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+        raise DTypeError(
+            f"{func}: state_dict must be a mapping with 'state' and 'param_groups' (as "
+            f"state_dict() gives), got {state_dict!r:.80}"
+        )
+    if not isinstance(state_dict["state"], Mapping):
+        raise DTypeError(f"{func}: state_dict['state'] must be a mapping of parameter indices")
+    groups = state_dict["param_groups"]
+    if not isinstance(groups, (list, tuple)):
+        raise DTypeError(f"{func}: state_dict['param_groups'] must be a list of dicts")
+    for i, g in enumerate(groups):
+        if not isinstance(g, Mapping) or not isinstance(g.get("params"), (list, tuple)):
+            raise DTypeError(
+                f"{func}: state_dict['param_groups'][{i}] must be a dict with a 'params' list"
+            )
+    for k, st in state_dict["state"].items():
+        if not isinstance(st, Mapping):
+            raise DTypeError(f"{func}: state_dict['state'][{k!r}] must be a dict of arrays")
+
+
+def _by_dtype(
+    name: str, group: int, params: Iterable[Tensor]
+) -> list[tuple[list[Tensor], list[np.ndarray]]]:
     """The parameters that take part in a step, with their gradients, split by dtype.
 
-    Skips parameters without a gradient and frozen ones; makes parameter buffers contiguous
-    and writeable (the update is in place) and casts gradients to the parameter's dtype.
+    Skips parameters without a gradient and frozen ones and casts gradients to the parameter's
+    dtype; a gradient that is not an array of real numbers of the parameter's shape is an
+    error (complex values would lose their imaginary part).
     """
     buckets: dict[str, tuple[list[Tensor], list[np.ndarray]]] = {}
     for i, p in enumerate(params):
@@ -407,18 +471,23 @@ def _by_dtype(name: str, params: Iterable[Tensor]) -> list[tuple[list[Tensor], l
         if g is None or not p.requires_grad:
             continue
         data = p.data
-        flags = data.flags
-        if not (flags.c_contiguous and flags.writeable):
-            p.data = data = np.array(data, order="C", copy=True)
         if type(g) is not np.ndarray:
-            g = np.asarray(getattr(g, "data", g))
+            g = getattr(g, "data", g)
+            if not isinstance(g, np.ndarray):
+                raise DTypeError(
+                    f"{_where(name, group, i)} must be a NumPy array, got {type(g).__name__}"
+                )
         dt = data.dtype
         if g.dtype is not dt and g.dtype != dt:
+            if g.dtype.kind not in "biuf":
+                raise DTypeError(
+                    f"{_where(name, group, i)} must hold real numbers, got dtype {g.dtype}"
+                )
             g = g.astype(dt)
         if g.shape != data.shape:
             raise ShapeError(
-                f"{name}.step: params[{i}] has shape {data.shape} but its gradient has "
-                f"shape {g.shape}"
+                f"{_where(name, group, i)} has shape {g.shape}, but the parameter has shape "
+                f"{data.shape}"
             )
         bucket = buckets.get(dt.char)
         if bucket is None:
@@ -426,3 +495,15 @@ def _by_dtype(name: str, params: Iterable[Tensor]) -> list[tuple[list[Tensor], l
         bucket[0].append(p)
         bucket[1].append(g)
     return list(buckets.values())
+
+
+def _where(name: str, group: int, i: int) -> str:
+    return f"{name}.step: the gradient of param_groups[{group}]['params'][{i}]"
+
+
+def _make_writeable(params: list[Tensor]) -> None:
+    """Gives each parameter a C-ordered writeable buffer (the update is in place)."""
+    for p in params:
+        flags = p.data.flags
+        if not (flags.c_contiguous and flags.writeable):
+            p.data = np.array(p.data, order="C", copy=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -86,16 +86,12 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if not 0.0 <= group["momentum"]:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if not 0.0 <= group["alpha"]:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+        name = "RMSprop"
+        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
+        for key in ("alpha", "eps", "weight_decay", "momentum"):
+            group[key] = _check.real(name, key, group[key], 0.0)
+        group["centered"] = _check.flag(name, "centered", group["centered"])
+        group["maximize"] = _check.flag(name, "maximize", group["maximize"])
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

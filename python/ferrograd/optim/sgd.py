@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
+from ..exceptions import ArgumentError
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -79,15 +80,18 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        lr, momentum = group["lr"], group["momentum"]
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group["nesterov"] and (momentum <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        name = "SGD"
+        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
+        momentum = group["momentum"] = _check.real(name, "momentum", group["momentum"], 0.0)
+        dampening = group["dampening"] = _check.real(name, "dampening", group["dampening"])
+        group["weight_decay"] = _check.real(name, "weight_decay", group["weight_decay"], 0.0)
+        group["nesterov"] = _check.flag(name, "nesterov", group["nesterov"])
+        group["maximize"] = _check.flag(name, "maximize", group["maximize"])
+        if group["nesterov"] and (momentum <= 0 or dampening != 0):
+            raise ArgumentError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening 0, got momentum="
+                f"{momentum} and dampening={dampening}"
+            )
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

@@ -14,6 +14,7 @@
 //! assert_eq!(g, vec![0.0, 0.0, 1.0]);
 //! ```
 
+use crate::buf;
 use crate::elementwise::map;
 use crate::error::Result;
 use crate::parallel::for_each_chunk;
@@ -381,7 +382,7 @@ fn log1p_exp<T: Real>(v: T) -> T {
 pub fn forward<T: Real>(act: Activation, x: &[T]) -> Result<Vec<T>> {
     act.validate(act.name())?;
     let zero = T::zero();
-    Ok(match act {
+    match act {
         // `v <= 0` is false for NaN, which is passed through.
         Activation::Relu => map(x, |v| if v <= zero { zero } else { v }),
         Activation::LeakyRelu { negative_slope } => {
@@ -421,7 +422,7 @@ pub fn forward<T: Real>(act: Activation, x: &[T]) -> Result<Vec<T>> {
                 }
             })
         }
-    })
+    }
 }
 
 /// `out[i] = f(g[i], x[i])` after checking the lengths agree.
@@ -438,7 +439,7 @@ fn zip_grad<T: Real, F: Fn(T, T) -> T + Sync>(
             x.len()
         );
     }
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = buf::zeros(x.len())?;
     let body = |o: &mut [T], g: &[T], x: &[T]| {
         for ((o, &g), &x) in o.iter_mut().zip(g).zip(x) {
             *o = f(g, x);

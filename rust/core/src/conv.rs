@@ -17,6 +17,7 @@
 //! assert_eq!(y, vec![4.0; 4]);
 //! ```
 
+use crate::buf;
 use crate::error::Result;
 use crate::gemm::{gemm_strided, Strided};
 use crate::parallel::for_each_row_costing;
@@ -571,7 +572,7 @@ fn over_blocks<T: Send, R: Send>(
 pub fn conv2d<T: Real>(x: &[T], w: &[T], bias: Option<&[T]>, d: &Conv2dDims) -> Result<Vec<T>> {
     d.check_lens("conv2d", x.len(), w.len(), bias.map(<[T]>::len))?;
     let (xi, oi) = (d.in_item(), d.out_item());
-    let mut out = vec![T::zero(); d.n * oi];
+    let mut out = buf::zeros(d.n * oi)?;
     over_blocks(&mut out, oi, d.n, d.plan(), |first, items, o, threads| {
         let xs = &x[first * xi..(first + items) * xi];
         forward_block(xs, w, bias, d, items, o, threads)
@@ -696,12 +697,12 @@ pub fn conv2d_backward<T: Real>(
             fmt_shape(&d.out_shape())
         );
     }
-    let mut gx = vec![T::zero(); if input_grad { d.n * xi } else { 0 }];
+    let mut gx = buf::zeros(if input_grad { d.n * xi } else { 0 })?;
     let (wl, co) = (d.weight_len(), d.c_out);
     let plan = d.plan();
     let item_len = if input_grad { xi } else { 0 };
-    let mut gw = vec![T::zero(); wl];
-    let mut gb = vec![T::zero(); co];
+    let mut gw = buf::zeros(wl)?;
+    let mut gb = buf::zeros(co)?;
     if plan.1 {
         // Each block sums into its own buffers; the sums are added in block order, so the
         // result does not depend on scheduling.
@@ -711,7 +712,7 @@ pub fn conv2d_backward<T: Real>(
             d.n,
             plan,
             |first, items, gxb, threads| {
-                let (mut pw, mut pb) = (vec![T::zero(); wl], vec![T::zero(); co]);
+                let (mut pw, mut pb) = (buf::zeros(wl)?, buf::zeros(co)?);
                 let gs = &g[first * oi..(first + items) * oi];
                 let xs = &x[first * xi..(first + items) * xi];
                 backward_block(gs, xs, w, d, items, gxb, &mut pw, &mut pb, threads)?;
@@ -893,7 +894,7 @@ impl Pool2dDims {
 pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)> {
     d.check_in("max_pool2d", x.len())?;
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
-    let mut pairs = vec![(T::zero(), 0i64); d.planes * l];
+    let mut pairs = buf::filled(d.planes * l, (T::zero(), 0i64))?;
     let [kh, kw] = d.spec.kernel;
     let [dh, dw] = d.spec.dilation;
     let [sh, sw] = d.spec.stride;
@@ -967,7 +968,15 @@ pub fn max_pool2d<T: Real>(x: &[T], d: &Pool2dDims) -> Result<(Vec<T>, Vec<i64>)
             }
         }
     });
-    Ok(pairs.into_iter().unzip())
+    let (mut values, mut indices) = (
+        buf::with_capacity(pairs.len())?,
+        buf::with_capacity(pairs.len())?,
+    );
+    for (v, i) in pairs {
+        values.push(v);
+        indices.push(i);
+    }
+    Ok((values, indices))
 }
 
 /// Which element of a 2 x 2 window `a b / c e` (0 to 3, in window order) a scan in window
@@ -1018,7 +1027,7 @@ pub fn max_pool2d_backward<T: Real>(
     let Some(total) = planes.checked_mul(in_plane) else {
         return shape_err!("max_pool2d_backward: the input is too big for an array");
     };
-    let mut gx = vec![T::zero(); total];
+    let mut gx = buf::zeros(total)?;
     for_each_row_costing(&mut gx, in_plane, out_plane.max(in_plane), |p, gp| {
         let (gs, is) = (
             &g[p * out_plane..(p + 1) * out_plane],
@@ -1083,7 +1092,7 @@ pub fn avg_pool2d<T: Real>(
     check_avg("avg_pool2d", d, divisor_override)?;
     d.check_in("avg_pool2d", x.len())?;
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
-    let mut out = vec![T::zero(); d.planes * l];
+    let mut out = buf::zeros(d.planes * l)?;
     let [kh, kw] = d.spec.kernel;
     for_each_row_costing(&mut out, l, d.plane_work(), |p, o| {
         let src = &x[p * plane..(p + 1) * plane];
@@ -1118,7 +1127,7 @@ pub fn avg_pool2d_backward<T: Real>(
     check_avg("avg_pool2d_backward", d, divisor_override)?;
     d.check_out("avg_pool2d_backward", g.len())?;
     let (l, plane) = (d.oh * d.ow, d.h * d.w);
-    let mut gx = vec![T::zero(); d.planes * plane];
+    let mut gx = buf::zeros(d.planes * plane)?;
     let [kh, kw] = d.spec.kernel;
     for_each_row_costing(&mut gx, plane, d.plane_work(), |p, gp| {
         let gs = &g[p * l..(p + 1) * l];

@@ -1,5 +1,6 @@
 //! Elementwise kernels: broadcasting binary ops, unary maps, and their gradients.
 
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{for_each_chunk, for_each_row};
 use crate::real::Real;
@@ -38,15 +39,15 @@ fn zip_map<T: Real, F: Fn(T, T) -> T + Sync>(a: &[T], b: &[T], out: &mut [T], f:
 }
 
 /// `out[i] = f(x[i])`, in parallel when large.
-pub fn map<T: Real, F: Fn(T) -> T + Sync>(x: &[T], f: F) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
+pub fn map<T: Real, F: Fn(T) -> T + Sync>(x: &[T], f: F) -> Result<Vec<T>> {
+    let mut out = buf::zeros(x.len())?;
     let body = |o: &mut [T], x: &[T]| {
         for (o, &x) in o.iter_mut().zip(x) {
             *o = f(x);
         }
     };
     for_each_chunk(&mut out, |s, o| body(o, &x[s..s + o.len()]));
-    out
+    Ok(out)
 }
 
 fn broadcast_with<T: Real, F: Fn(T, T) -> T + Sync>(
@@ -56,12 +57,12 @@ fn broadcast_with<T: Real, F: Fn(T, T) -> T + Sync>(
     bshape: &[usize],
     out_shape: &[usize],
     f: F,
-) -> Vec<T> {
+) -> Result<Vec<T>> {
     let n = numel(out_shape);
-    let mut out = vec![T::zero(); n];
+    let mut out = buf::zeros(n)?;
     if ashape == out_shape && bshape == out_shape {
         zip_map(a, b, &mut out, f);
-        return out;
+        return Ok(out);
     }
     let walk = RowWalk::new(out_shape, &[ashape, bshape]);
     let (sa, sb) = (walk.inner_strides[0], walk.inner_strides[1]);
@@ -87,7 +88,7 @@ fn broadcast_with<T: Real, F: Fn(T, T) -> T + Sync>(
             }
         }
     });
-    out
+    Ok(out)
 }
 
 /// `a op b` with NumPy broadcasting. Returns the result and its shape.
@@ -100,10 +101,10 @@ pub fn binary<T: Real>(
 ) -> Result<(Vec<T>, Vec<usize>)> {
     let out_shape = broadcast_shapes(op.name(), ashape, bshape)?;
     let out = match op {
-        BinaryOp::Add => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x + y),
-        BinaryOp::Sub => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x - y),
-        BinaryOp::Mul => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x * y),
-        BinaryOp::Div => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x / y),
+        BinaryOp::Add => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x + y)?,
+        BinaryOp::Sub => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x - y)?,
+        BinaryOp::Mul => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x * y)?,
+        BinaryOp::Div => broadcast_with(a, ashape, b, bshape, &out_shape, |x, y| x / y)?,
     };
     Ok((out, out_shape))
 }
@@ -119,9 +120,9 @@ pub fn sum_to_shape<T: Real>(g: &[T], gshape: &[usize], target: &[usize]) -> Res
         );
     }
     if target.iter().product::<usize>() == g.len() {
-        return Ok(g.to_vec());
+        return buf::copied(g);
     }
-    let mut out = vec![T::zero(); numel(target)];
+    let mut out = buf::zeros(numel(target))?;
     let walk = RowWalk::new(gshape, &[gshape, target]);
     let st = walk.inner_strides[1];
     for r in 0..walk.rows {
@@ -159,33 +160,32 @@ pub fn binary_backward<T: Real>(
         );
     }
     // Expand each input to the output's shape only when it is broadcast.
-    let expand = |x: &[T], s: &[usize]| -> Vec<T> {
+    let expand = |x: &[T], s: &[usize]| -> Result<Vec<T>> {
         if s == gshape {
-            x.to_vec()
+            buf::copied(x)
         } else {
-            let zeros = vec![T::zero(); 1];
-            broadcast_with(x, s, &zeros, &[], gshape, |v, _| v)
+            broadcast_with(x, s, &[T::zero()], &[], gshape, |v, _| v)
         }
     };
     let (ga_full, gb_full) = match op {
-        BinaryOp::Add => (g.to_vec(), g.to_vec()),
-        BinaryOp::Sub => (g.to_vec(), map(g, |v| -v)),
+        BinaryOp::Add => (buf::copied(g)?, buf::copied(g)?),
+        BinaryOp::Sub => (buf::copied(g)?, map(g, |v| -v)?),
         BinaryOp::Mul => {
-            let (ae, be) = (expand(a, ashape), expand(b, bshape));
-            let mut ga = vec![T::zero(); g.len()];
-            let mut gb = vec![T::zero(); g.len()];
+            let (ae, be) = (expand(a, ashape)?, expand(b, bshape)?);
+            let mut ga = buf::zeros(g.len())?;
+            let mut gb = buf::zeros(g.len())?;
             zip_map(g, &be, &mut ga, |g, y| g * y);
             zip_map(g, &ae, &mut gb, |g, x| g * x);
             (ga, gb)
         }
         BinaryOp::Div => {
-            let (ae, be) = (expand(a, ashape), expand(b, bshape));
-            let mut ga = vec![T::zero(); g.len()];
+            let (ae, be) = (expand(a, ashape)?, expand(b, bshape)?);
+            let mut ga = buf::zeros(g.len())?;
             zip_map(g, &be, &mut ga, |g, y| g / y);
             // d(a/b)/db = -a/b^2 = -(g/b) * (a/b)
-            let mut q = vec![T::zero(); g.len()];
+            let mut q = buf::zeros(g.len())?;
             zip_map(&ae, &be, &mut q, |x, y| x / y);
-            let mut gb = vec![T::zero(); g.len()];
+            let mut gb = buf::zeros(g.len())?;
             zip_map(&ga, &q, &mut gb, |gy, q| -(gy * q));
             (ga, gb)
         }
@@ -208,7 +208,7 @@ pub enum UnaryOp {
 }
 
 /// Applies a unary operation elementwise.
-pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Vec<T> {
+pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Result<Vec<T>> {
     match op {
         UnaryOp::Exp => map(x, |v| v.exp()),
         UnaryOp::Log => map(x, |v| v.ln()),
@@ -218,12 +218,12 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Vec<T> {
     }
 }
 
-fn pow<T: Real>(x: &[T], p: f64) -> Vec<T> {
+fn pow<T: Real>(x: &[T], p: f64) -> Result<Vec<T>> {
     let pt = T::c(p);
     if p == 2.0 {
         map(x, |v| v * v)
     } else if p == 1.0 {
-        x.to_vec()
+        buf::copied(x)
     } else if p == 0.5 {
         map(x, |v| v.sqrt())
     } else if p == p.trunc() && p.abs() <= i32::MAX as f64 {
@@ -243,18 +243,18 @@ pub fn unary_backward<T: Real>(op: UnaryOp, g: &[T], x: &[T]) -> Result<Vec<T>> 
             x.len()
         );
     }
-    let mut out = vec![T::zero(); g.len()];
+    let mut out = buf::zeros(g.len())?;
     match op {
         UnaryOp::Exp => zip_map(g, x, &mut out, |g, x| g * x.exp()),
         UnaryOp::Log => zip_map(g, x, &mut out, |g, x| g / x),
         UnaryOp::Sqrt => zip_map(g, x, &mut out, |g, x| g / (T::c(2.0) * x.sqrt())),
-        UnaryOp::Neg => return Ok(map(g, |g| -g)),
+        UnaryOp::Neg => return map(g, |g| -g),
         UnaryOp::Pow(p) => {
             if p == 0.0 {
                 return Ok(out);
             }
             let pt = T::c(p);
-            let pm1 = pow(x, p - 1.0);
+            let pm1 = pow(x, p - 1.0)?;
             zip_map(g, &pm1, &mut out, |g, y| g * pt * y);
         }
     }

@@ -9,14 +9,19 @@ pub enum Error {
     Shape(String),
     /// An unsupported element type (maps to `ferrograd.DTypeError`).
     DType(String),
-    /// A value outside its domain, such as a label out of range (maps to `ValueError`).
+    /// A value outside its domain, such as a label out of range (maps to
+    /// `ferrograd.ArgumentError`, a `ValueError`).
     Value(String),
+    /// Memory the allocator could not provide (maps to `MemoryError`); see [`crate::buf`].
+    Memory(String),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape(m) | Error::DType(m) | Error::Value(m) => f.write_str(m),
+            Error::Shape(m) | Error::DType(m) | Error::Value(m) | Error::Memory(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the batch) and their gradients. Operands are row-major; transposes are expressed as
 //! strides, never copied.
 
+use crate::buf;
 use crate::error::Result;
 use crate::real::Real;
 use crate::shape_err;
@@ -278,11 +279,11 @@ unsafe fn gemm_to<T: Real>(
 ///
 /// # Safety
 /// `write` must write all `len` elements (and read none it has not written).
-unsafe fn written<T>(len: usize, write: impl FnOnce(*mut T)) -> Vec<T> {
-    let mut v = Vec::with_capacity(len);
+unsafe fn written<T>(len: usize, write: impl FnOnce(*mut T)) -> Result<Vec<T>> {
+    let mut v = buf::with_capacity(len)?;
     write(v.as_mut_ptr());
     v.set_len(len);
-    v
+    Ok(v)
 }
 
 /// The arguments of one product for [`two_products`]: output (which may be uninitialised),
@@ -382,13 +383,13 @@ pub fn matmul<T: Real>(a: &[T], b: &[T], d: MatmulDims) -> Result<Vec<T>> {
     if d.a_batched && !d.b_batched {
         let rows = d.batch * m;
         // SAFETY: sizes checked above; the product writes all rows x n elements.
-        return Ok(unsafe {
+        return unsafe {
             written(rows * n, |out| {
                 gemm_to(out, rows, n, k, va, vb, false, parallelism(rows, n, k))
             })
-        });
+        };
     }
-    let mut out = vec![T::zero(); d.batch * m * n];
+    let mut out = buf::zeros(d.batch * m * n)?;
     let sa = if d.a_batched { m * k } else { 0 };
     let sb = if d.b_batched { k * n } else { 0 };
     per_item(&mut out, &d, m * n, m, |i, o, par| unsafe {
@@ -424,7 +425,7 @@ pub fn matmul_backward<T: Real>(
     // A single (or flattened) product: the two gradients side by side.
     if d.batch == 1 || (d.a_batched && !d.b_batched) {
         let rows = d.batch * m;
-        let (mut ga, mut gb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
+        let (mut ga, mut gb) = (buf::with_capacity(a.len())?, buf::with_capacity(b.len())?);
         // SAFETY: every view addresses a checked slice of the right size; the outputs hold
         // rows x k = a.len() and k x n = b.len() elements, all written by the products.
         unsafe {
@@ -437,8 +438,8 @@ pub fn matmul_backward<T: Real>(
         }
         return Ok((ga, gb));
     }
-    let mut ga = vec![T::zero(); a.len()];
-    let mut gb = vec![T::zero(); b.len()];
+    let mut ga = buf::zeros(a.len())?;
+    let mut gb = buf::zeros(b.len())?;
     // SAFETY (all blocks): every view addresses a checked slice of the right size.
     unsafe {
         // grad of a: g_i (m x n) @ b_i^T (n x k)
@@ -584,7 +585,7 @@ pub fn linear<T: Real>(
     let (vx, vw) = (View::rows(x, k), View::rows(w, k).t());
     // SAFETY: sizes checked above. Every row starts as the bias, to which the product is
     // added; without a bias the product writes every element itself.
-    Ok(unsafe {
+    unsafe {
         written(m * n, |out: *mut T| {
             if let Some(b) = bias {
                 for r in 0..m {
@@ -593,7 +594,7 @@ pub fn linear<T: Real>(
             }
             gemm_to(out, m, n, k, vx, vw, bias.is_some(), parallelism(m, n, k))
         })
-    })
+    }
 }
 
 /// Gradients of [`linear`]: `(g @ w, g^T @ x, column sums of g)`.
@@ -627,8 +628,8 @@ pub fn linear_backward_opt<T: Real>(
             w.len()
         );
     }
-    let mut gx = Vec::with_capacity(if input_grad { m * k } else { 0 });
-    let mut gw = Vec::with_capacity(n * k);
+    let mut gx = buf::with_capacity(if input_grad { m * k } else { 0 })?;
+    let mut gw = buf::with_capacity(n * k)?;
     let (vg, vx, vw) = (View::rows(g, n), View::rows(x, k), View::rows(w, k));
     // SAFETY: sizes checked above; the products write every element of both outputs.
     unsafe {
@@ -652,7 +653,7 @@ pub fn linear_backward_opt<T: Real>(
         }
         gw.set_len(n * k);
     }
-    let mut gb = vec![T::zero(); n];
+    let mut gb = buf::zeros(n)?;
     if n > 0 {
         for row in g.chunks(n) {
             for (acc, &v) in gb.iter_mut().zip(row) {

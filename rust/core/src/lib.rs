@@ -9,6 +9,7 @@
 //! assert_eq!((out, shape), (vec![11.0, 12.0], vec![2]));
 //! ```
 
+pub mod buf;
 pub mod error;
 pub mod parallel;
 pub mod real;

@@ -10,6 +10,7 @@
 //! that depends only on the shapes, never on the number of threads, so results are
 //! reproducible from run to run.
 
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
@@ -415,15 +416,15 @@ fn apply_channels<T: Real>(
     mean: &[T],
     scale: &[T],
     shift: &[T],
-) -> Vec<T> {
+) -> Result<Vec<T>> {
     let coef: Vec<[T; 4]> = (0..c)
         .map(|ch| [mean[ch], scale[ch], shift[ch], T::zero()])
         .collect();
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = buf::zeros(x.len())?;
     map_channels(&mut out, (x, x), (c, s), &coef, |v, _, k| {
         (v - k[0]) * k[1] + k[2]
     });
-    out
+    Ok(out)
 }
 
 /// `weight * invstd` and `bias` per channel (1 and 0 where absent).
@@ -512,7 +513,7 @@ pub fn batch_norm_train<T: Real>(
         .map(|&v| T::c(1.0 / (v + eps).sqrt()))
         .collect();
     let (scale, shift) = scale_shift(&invstd, weight, bias);
-    let output = apply_channels(x, (c, s), &mean, &scale, &shift);
+    let output = apply_channels(x, (c, s), &mean, &scale, &shift)?;
     let (running_mean, running_var) = match running {
         None => (None, None),
         Some((rm, rv)) => {
@@ -560,7 +561,7 @@ pub fn batch_norm_eval<T: Real>(
         .map(|&v| T::c(1.0 / (wide(v) + eps).sqrt()))
         .collect();
     let (scale, shift) = scale_shift(&invstd, weight, bias);
-    let out = apply_channels(x, (c, s), running_mean, &scale, &shift);
+    let out = apply_channels(x, (c, s), running_mean, &scale, &shift)?;
     Ok((out, invstd))
 }
 
@@ -636,7 +637,7 @@ pub fn batch_norm_backward<T: Real>(
         (Vec::new(), Vec::new())
     };
     let (scale, _) = scale_shift(invstd, weight, None);
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = buf::zeros(x.len())?;
     if training {
         let mf = (n * s) as f64;
         // dx = scale * (g - sum_g / M - (x - mean) * invstd^2 * sum_gx / M)
@@ -723,9 +724,9 @@ pub fn layer_norm<T: Real>(
     layer_dims(op, x.len(), rows, d)?;
     check_len(op, "weight", weight, d, "normalised values per row")?;
     check_len(op, "bias", bias, d, "normalised values per row")?;
-    let mut output = vec![T::zero(); x.len()];
-    let mut mean = vec![T::zero(); rows];
-    let mut invstd = vec![T::zero(); rows];
+    let mut output = buf::zeros(x.len())?;
+    let mut mean = buf::zeros(rows)?;
+    let mut invstd = buf::zeros(rows)?;
     if d == 0 {
         // Rows without values: the statistics are NaN, as the mean of nothing.
         mean.fill(T::nan());
@@ -804,7 +805,7 @@ pub fn layer_norm_backward<T: Real>(
     check_len(op, "mean", Some(mean), rows, "rows")?;
     check_len(op, "invstd", Some(invstd), rows, "rows")?;
     check_len(op, "weight", weight, d, "normalised values per row")?;
-    let mut dx = vec![T::zero(); x.len()];
+    let mut dx = buf::zeros(x.len())?;
     if d > 0 {
         let df = d as f64;
         let ones = vec![T::one(); d];
@@ -909,7 +910,7 @@ pub fn embedding<T: Real>(
             idx.len()
         ))
     })?;
-    let mut out = vec![T::zero(); size];
+    let mut out = buf::zeros(size)?;
     if dim == 0 {
         return Ok(out);
     }
@@ -945,7 +946,7 @@ pub fn embedding_backward<T: Real>(
     let size = num
         .checked_mul(dim)
         .ok_or_else(|| crate::Error::Shape(format!("{op}: a ({num}, {dim}) table is too big")))?;
-    let mut gw = vec![T::zero(); size];
+    let mut gw = buf::zeros(size)?;
     if dim == 0 || num == 0 {
         return Ok(gw);
     }

@@ -28,6 +28,7 @@
 //! assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] + 2.1).abs() < 1e-6);
 //! ```
 
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
@@ -1087,8 +1088,8 @@ pub fn penalty<T: Real>(arrays: &[&[T]], kind: Penalty) -> f64 {
 
 /// `grad_output` times the derivative of the penalty at `x`: `sign(x)` (0 at 0) for L1,
 /// `2x` for L2.
-pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
+pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Result<Vec<T>> {
+    let mut out = buf::zeros(x.len())?;
     match kind {
         Penalty::L1 => {
             let g = T::c(grad_output);
@@ -1108,7 +1109,7 @@ pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Ve
             crate::parallel::fill_indexed(&mut out, |i| g * x[i]);
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1305,7 +1306,7 @@ mod tests {
         scale_inplace(vec![&mut x[..2]], 2.0);
         assert_eq!(&x[..2], &[1.0, -3.0]);
         assert_eq!(
-            penalty_backward(&[2.0f64, 0.0, -1.0], Penalty::L1, 3.0),
+            penalty_backward(&[2.0f64, 0.0, -1.0], Penalty::L1, 3.0).unwrap(),
             vec![3.0, 0.0, -3.0]
         );
         assert_eq!(penalty(&[&[2.0f64, -1.0][..]], Penalty::L2), 5.0);

@@ -1,5 +1,6 @@
 //! The element types the kernels work on: `f32` and `f64`.
 
+use crate::buf::Zeroable;
 use crate::scratch::Scratch;
 use num_traits::Float;
 use std::fmt::{Debug, Display};
@@ -7,7 +8,16 @@ use std::iter::Sum;
 
 /// A floating-point element type (`f32` or `f64`).
 pub trait Real:
-    Float + Sum + Debug + Display + Send + Sync + Default + Scratch + num_traits::FromPrimitive
+    Float
+    + Sum
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Default
+    + Scratch
+    + Zeroable
+    + num_traits::FromPrimitive
 {
     /// Converts a constant written as `f64`.
     #[inline(always)]

@@ -1,5 +1,6 @@
 //! Reductions over axes (sum, mean, max) and their gradients.
 
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{for_each_row, map_chunks, map_indexed, PAR_CHUNK};
 use crate::real::Real;
@@ -122,7 +123,7 @@ pub fn reduce<T: Real>(
     } else {
         T::zero()
     };
-    let mut out = vec![init; n_out];
+    let mut out = buf::filled(n_out, init)?;
     if x.is_empty() {
         if op == ReduceOp::Mean {
             out.iter_mut().for_each(|v| *v = T::nan());
@@ -205,7 +206,7 @@ pub fn reduce_backward<T: Real>(
         );
     }
     let n = numel(shape);
-    let mut out = vec![T::zero(); n];
+    let mut out = buf::zeros(n)?;
     if n == 0 {
         return Ok(out);
     }
@@ -228,7 +229,7 @@ pub fn reduce_backward<T: Real>(
         }
         ReduceOp::Max => {
             let (m, _) = reduce(ReduceOp::Max, x, shape, axes, true)?;
-            let mut ties = vec![T::zero(); m.len()];
+            let mut ties = buf::zeros(m.len())?;
             for r in 0..walk.rows {
                 let (ox, o) = (walk.offset(r, 0), walk.offset(r, 1));
                 for (j, &v) in x[ox..ox + inner].iter().enumerate() {

@@ -25,6 +25,7 @@
 //! ```
 
 use crate::activation::sigmoid;
+use crate::buf;
 use crate::error::Result;
 use crate::gemm::{gemm_strided, linear, Strided};
 use crate::real::Real;
@@ -239,11 +240,11 @@ pub fn forward<T: Real>(run: &Run<'_, T>) -> Result<Forward<T>> {
     let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
     // the input projection of every step in one product
     let xp = linear(x, w.w_ih, w.b_ih, d.steps * n, d.input, g)?;
-    let mut states = vec![T::zero(); d.steps * n * sw];
-    let mut saved = vec![T::zero(); d.steps * n * vw];
-    let mut hp = vec![T::zero(); n * g];
-    let mut h_prev = h0.to_vec();
-    let mut c_prev = c0.map(<[T]>::to_vec).unwrap_or_default();
+    let mut states = buf::zeros(d.steps * n * sw)?;
+    let mut saved = buf::zeros(d.steps * n * vw)?;
+    let mut hp = buf::zeros(n * g)?;
+    let mut h_prev = buf::copied(h0)?;
+    let mut c_prev = buf::copied(c0.unwrap_or_default())?;
     let w_hh_t = Strided {
         data: w.w_hh,
         rs: 1,
@@ -311,8 +312,8 @@ pub fn forward<T: Real>(run: &Run<'_, T>) -> Result<Forward<T>> {
 }
 
 /// Column sums of a (rows, cols) matrix.
-fn column_sums<T: Real>(a: &[T], cols: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); cols];
+fn column_sums<T: Real>(a: &[T], cols: usize) -> Result<Vec<T>> {
+    let mut out = buf::zeros(cols)?;
     if cols > 0 {
         for row in a.chunks_exact(cols) {
             for (acc, &v) in out.iter_mut().zip(row) {
@@ -320,7 +321,7 @@ fn column_sums<T: Real>(a: &[T], cols: usize) -> Vec<T> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Gradients of [`forward`] given `grad_states`, the gradient of its `states` (h and, for
@@ -355,13 +356,13 @@ pub fn backward<T: Real>(
 
     // d loss / d (input projection) and d loss / d (W_hh h + b_hh) at every step; they are
     // the same but for the GRU's n gate
-    let mut d_xp = vec![T::zero(); d.steps * n * g];
-    let mut d_hp = if gru { d_xp.clone() } else { Vec::new() };
+    let mut d_xp = buf::zeros(d.steps * n * g)?;
+    let mut d_hp = buf::zeros(if gru { d_xp.len() } else { 0 })?;
     // the state each step starts from, for the gradient of w_hh
-    let mut h_prevs = vec![T::zero(); d.steps * n * h];
-    let mut dh = vec![T::zero(); n * h];
-    let mut dc = vec![T::zero(); if cell == Cell::Lstm { n * h } else { 0 }];
-    let mut dh_next = vec![T::zero(); n * h];
+    let mut h_prevs = buf::zeros(d.steps * n * h)?;
+    let mut dh = buf::zeros(n * h)?;
+    let mut dc = buf::zeros(if cell == Cell::Lstm { n * h } else { 0 })?;
+    let mut dh_next = buf::zeros(n * h)?;
     let w_hh = Strided {
         data: w.w_hh,
         rs: h,
@@ -434,7 +435,7 @@ pub fn backward<T: Real>(
 
     let tn = d.steps * n;
     let d_hp = if gru { &d_hp } else { &d_xp };
-    let mut dw_ih = vec![T::zero(); g * d.input];
+    let mut dw_ih = buf::zeros(g * d.input)?;
     let dxp_t = Strided {
         data: &d_xp,
         rs: 1,
@@ -446,7 +447,7 @@ pub fn backward<T: Real>(
         cs: 1,
     };
     gemm_strided(&mut dw_ih, (g, tn, d.input), dxp_t, xv, false, true)?;
-    let mut dw_hh = vec![T::zero(); g * h];
+    let mut dw_hh = buf::zeros(g * h)?;
     let dhp_t = Strided {
         data: d_hp,
         rs: 1,
@@ -459,7 +460,7 @@ pub fn backward<T: Real>(
     };
     gemm_strided(&mut dw_hh, (g, tn, h), dhp_t, hv, false, true)?;
     let dx = if need_dx {
-        let mut dx = vec![T::zero(); tn * d.input];
+        let mut dx = buf::zeros(tn * d.input)?;
         let dv = Strided {
             data: &d_xp,
             rs: g,
@@ -481,8 +482,8 @@ pub fn backward<T: Real>(
         dc0: (cell == Cell::Lstm).then_some(dc),
         dw_ih,
         dw_hh,
-        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)),
-        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)),
+        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)).transpose()?,
+        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)).transpose()?,
     })
 }
 

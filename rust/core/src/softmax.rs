@@ -1,6 +1,7 @@
 //! Softmax and log-softmax along one axis, and their gradients. The array is seen as
 //! (outer, n, inner): `n` is the axis length, `inner` the product of later axes.
 
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::for_each_row;
 use crate::real::Real;
@@ -27,7 +28,7 @@ pub fn split_axis(op: &str, shape: &[usize], axis: isize) -> Result<(usize, usiz
 fn softmax_impl<T: Real>(x: &[T], shape: &[usize], axis: isize, log: bool) -> Result<Vec<T>> {
     let op = if log { "log_softmax" } else { "softmax" };
     let (_, n, inner) = split_axis(op, shape, axis)?;
-    let mut out = x.to_vec();
+    let mut out = buf::copied(x)?;
     for_each_row(&mut out, n * inner, |_, blk| {
         let mut m = vec![T::neg_infinity(); inner];
         for k in 0..n {
@@ -109,7 +110,7 @@ pub fn softmax_backward<T: Real>(
     }
     let (_, n, inner) = split_axis(op, shape, axis)?;
     let block = n * inner;
-    let mut out = g.to_vec();
+    let mut out = buf::copied(g)?;
     if block == 0 {
         return Ok(out);
     }

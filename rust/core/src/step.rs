@@ -7,6 +7,7 @@
 //! up exactly where eager steps would put them.
 
 use crate::activation::{self, Activation};
+use crate::buf;
 use crate::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
 use crate::error::Result;
 use crate::gemm;
@@ -179,7 +180,7 @@ impl Plan {
         // Forward, keeping each layer's input.
         let mut inputs: Vec<(Vec<T>, Vec<usize>)> = Vec::with_capacity(self.layers.len());
         let mut saved: Vec<Saved> = Vec::with_capacity(self.layers.len());
-        let mut cur = x.to_vec();
+        let mut cur = buf::copied(x)?;
         let mut shape = x_shape.to_vec();
         let mut pi = 0;
         for layer in &self.layers {
@@ -291,7 +292,7 @@ fn forward<T: FastMath>(
         Layer::Flatten => {
             let n = shape.first().copied().unwrap_or(1);
             let rest = x.len().checked_div(n).unwrap_or(0);
-            (x.to_vec(), vec![n, rest], Saved::None)
+            (buf::copied(x)?, vec![n, rest], Saved::None)
         }
         Layer::Conv2d {
             c_out,
@@ -368,7 +369,7 @@ fn backward<T: FastMath>(
                 Vec::new()
             }
         }
-        (Layer::Flatten, _) => g.to_vec(),
+        (Layer::Flatten, _) => buf::copied(g)?,
         (Layer::Conv2d { bias, .. }, Saved::Conv { dims }) => {
             let (gx, gw, gb) = conv::conv2d_backward(g, x, params[0], dims, need_input_grad)?;
             grads[0] = gw;

@@ -5,6 +5,8 @@
 //! a large result by a third. The data then goes to memory rather than the cache, so this only
 //! pays for results written once and read much later, and only when they are large.
 
+use crate::buf;
+use crate::error::Result;
 use crate::parallel::for_each_chunk;
 use crate::real::Real;
 
@@ -66,11 +68,11 @@ pub fn copy_streaming<T: Copy>(dst: &mut [T], src: &[T]) {
 /// ```
 /// use ferrograd_core::stream::copied;
 /// let src: Vec<f64> = (0..1000).map(|i| i as f64).collect();
-/// assert_eq!(copied(&src), src);
+/// assert_eq!(copied(&src).unwrap(), src);
 /// ```
-pub fn copied<T: Real>(src: &[T]) -> Vec<T> {
+pub fn copied<T: Real>(src: &[T]) -> Result<Vec<T>> {
     let stream = std::mem::size_of_val(src) >= STREAM_MIN_BYTES;
-    let mut v: Vec<T> = Vec::with_capacity(src.len());
+    let mut v: Vec<T> = buf::with_capacity(src.len())?;
     // SAFETY: the capacity holds `src.len()` elements, any bit pattern is a valid float, and
     // every element is written below before the length is set and anything is read.
     let dst = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr(), src.len()) };
@@ -85,7 +87,7 @@ pub fn copied<T: Real>(src: &[T]) -> Vec<T> {
     });
     // SAFETY: all elements are written.
     unsafe { v.set_len(src.len()) };
-    v
+    Ok(v)
 }
 
 /// Orders earlier streaming stores before everything after it (streaming stores are not
@@ -125,7 +127,7 @@ mod tests {
         }
         for n in [0, 1, 1000, (STREAM_MIN_BYTES / 4) + 3] {
             let src: Vec<f32> = (0..n).map(|i| i as f32).collect();
-            assert_eq!(copied(&src), src);
+            assert_eq!(copied(&src).unwrap(), src);
         }
         let src: Vec<[u8; 3]> = (0..50).map(|i| [i as u8; 3]).collect();
         let mut dst = vec![[0u8; 3]; 50];

@@ -8,20 +8,24 @@ use numpy::{
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
-use crate::errors::{dtype_error, shape_error};
+use crate::errors::{dtype_error, shape_error, to_py};
+use ferrograd_core::buf;
 
 /// A read-only float array borrowed from Python.
 pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
 
-/// The data of `a` in C order: borrowed when contiguous, copied once otherwise.
-pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> Cow<'a, [T]> {
+/// The data of `a` in C order: borrowed when contiguous, copied once otherwise (a copy that
+/// does not fit in memory, such as of a huge broadcast view, is a `MemoryError`).
+pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> PyResult<Cow<'a, [T]>> {
     // `as_slice` also accepts Fortran-ordered arrays, whose memory is not in C order.
     if a.is_c_contiguous() {
         if let Ok(s) = a.as_slice() {
-            return Cow::Borrowed(s);
+            return Ok(Cow::Borrowed(s));
         }
     }
-    Cow::Owned(a.as_array().iter().copied().collect())
+    let n = a.len();
+    let v = buf::collect(n, a.as_array().iter().copied()).map_err(to_py)?;
+    Ok(Cow::Owned(v))
 }
 
 /// The shape of `a`.

@@ -5,22 +5,24 @@
 use ferrograd_core::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
 use ferrograd_core::shape::{checked_numel, fmt_shape};
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::arrays::{borrow, common_float, data, out, shape};
-use crate::errors::{dtype_error, run, shape_error, to_py};
+use crate::errors::{dtype_error, run, shape_error, to_py, value_error};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
-/// Buffers of at least this many elements are reserved up front, so that memory that is not
-/// there is a `MemoryError` rather than an abort.
+/// Work buffers of at least this many elements are tried up front (see [`ensure_scratch`]).
 const CHECK_ROOM: usize = 1 << 24;
 
-fn ensure_room<T>(func: &str, counts: &[usize]) -> PyResult<()> {
-    let most = counts.iter().copied().max().unwrap_or(0);
+/// The convolution's per-thread work buffer (the im2col columns of a block of items) comes
+/// from a reused pool that grows in place and cannot fail softly, unlike results (which the
+/// kernels allocate through `ferrograd_core::buf`): a size the allocator cannot give is a
+/// `MemoryError` here, before the kernel runs.
+fn ensure_scratch<T>(func: &str, most: usize) -> PyResult<()> {
     if most >= CHECK_ROOM {
         Vec::<T>::new().try_reserve_exact(most).map_err(|_| {
             PyMemoryError::new_err(format!(
@@ -35,20 +37,19 @@ fn ensure_room<T>(func: &str, counts: &[usize]) -> PyResult<()> {
 /// `v` as `len` sizes, each at least `min` (1 for strides, 0 for paddings).
 fn sizes<const N: usize>(func: &str, name: &str, v: &[i64], min: i64) -> PyResult<[usize; N]> {
     if v.len() != N {
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "{func}: {name} must have {N} values, got {v:?}"
         )));
     }
     if let Some(bad) = v.iter().find(|&&x| x < min) {
         let what = if min > 0 { "positive" } else { "non-negative" };
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "{func}: {name} must be {what}, got {bad} in {v:?}"
         )));
     }
     let mut out = [0usize; N];
     for (o, &x) in out.iter_mut().zip(v) {
-        *o =
-            usize::try_from(x).map_err(|_| PyValueError::new_err(format!("{func}: bad {name}")))?;
+        *o = usize::try_from(x).map_err(|_| value_error(format!("{func}: bad {name}")))?;
     }
     Ok(out)
 }
@@ -71,7 +72,7 @@ fn conv_spec(
         }
     };
     if groups < 1 {
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "{func}: groups must be positive, got {groups}"
         )));
     }
@@ -117,9 +118,9 @@ pub fn conv2d<'py>(
             }
         }
         let d = Conv2dDims::new("conv2d", &sx, &sw, sb.map(|s| s[0]), spec).map_err(to_py)?;
-        ensure_room::<T>("conv2d", &[d.n * d.c_out * d.oh * d.ow, d.col_len()])?;
-        let (dx, dw) = (data(&x), data(&w));
-        let db = b.as_ref().map(|b| data(b));
+        ensure_scratch::<T>("conv2d", d.col_len())?;
+        let (dx, dw) = (data(&x)?, data(&w)?);
+        let db = b.as_ref().map(|b| data(b)).transpose()?;
         let v = run(py, || conv::conv2d(&dx, &dw, db.as_deref(), &d))?;
         out(py, v, &d.out_shape())
     })
@@ -165,8 +166,8 @@ pub fn conv2d_backward<'py>(
                     fmt_shape(&d.out_shape())
                 )));
             }
-            ensure_room::<T>(func, &[sx.iter().product(), d.col_len()])?;
-            let (dg, dx, dw) = (data(&g), data(&x), data(&w));
+            ensure_scratch::<T>(func, d.col_len())?;
+            let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
             let (gx, gw, gb) = run(py, || conv::conv2d_backward(&dg, &dx, &dw, &d, input_grad))?;
             let gx = if input_grad {
                 out(py, gx, &sx)?
@@ -232,8 +233,7 @@ pub fn max_pool2d<'py>(
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec).map_err(to_py)?;
         let so = pool_out_shape(&sx, &d);
-        ensure_room::<(T, i64)>(func, &[so.iter().product()])?;
-        let dx = data(&x);
+        let dx = data(&x)?;
         let (v, idx) = run(py, || conv::max_pool2d(&dx, &d))?;
         PyTuple::new(py, [out(py, v, &so)?, out(py, idx, &so)?])
     })
@@ -275,7 +275,7 @@ pub fn max_pool2d_backward<'py>(
                 fmt_shape(&input_shape)
             )));
         }
-        let total = checked_numel(&input_shape)
+        checked_numel(&input_shape)
             .filter(|&n| n <= isize::MAX as usize / 8)
             .ok_or_else(|| {
                 shape_error(format!(
@@ -283,13 +283,12 @@ pub fn max_pool2d_backward<'py>(
                     fmt_shape(&input_shape)
                 ))
             })?;
-        ensure_room::<T>(func, &[total])?;
         let planes = sg[..nd - 2].iter().product::<usize>();
         let (in_plane, out_plane) = (
             input_shape[nd - 2] * input_shape[nd - 1],
             sg[nd - 2] * sg[nd - 1],
         );
-        let (dg, di) = (data(&g), data(&idx));
+        let (dg, di) = (data(&g)?, data(&idx)?);
         let v = run(py, || {
             conv::max_pool2d_backward(&dg, &di, planes, in_plane, out_plane)
         })?;
@@ -299,7 +298,7 @@ pub fn max_pool2d_backward<'py>(
 
 fn divisor(func: &str, divisor_override: Option<i64>) -> PyResult<Option<usize>> {
     match divisor_override {
-        Some(v) if v < 1 => Err(PyValueError::new_err(format!(
+        Some(v) if v < 1 => Err(value_error(format!(
             "{func}: divisor_override must be positive, got {v}"
         ))),
         v => Ok(v.map(|v| v as usize)),
@@ -335,8 +334,7 @@ pub fn avg_pool2d<'py>(
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec).map_err(to_py)?;
         let so = pool_out_shape(&sx, &d);
-        ensure_room::<T>(func, &[so.iter().product()])?;
-        let dx = data(&x);
+        let dx = data(&x)?;
         let v = run(py, || conv::avg_pool2d(&dx, &d, count_include_pad, div))?;
         out(py, v, &so)
     })
@@ -379,7 +377,7 @@ pub fn avg_pool2d_backward<'py>(
                 fmt_shape(&so)
             )));
         }
-        let total = checked_numel(&input_shape)
+        checked_numel(&input_shape)
             .filter(|&n| n <= isize::MAX as usize / 8)
             .ok_or_else(|| {
                 shape_error(format!(
@@ -387,8 +385,7 @@ pub fn avg_pool2d_backward<'py>(
                     fmt_shape(&input_shape)
                 ))
             })?;
-        ensure_room::<T>(func, &[total])?;
-        let dg = data(&g);
+        let dg = data(&g)?;
         let v = run(py, || {
             conv::avg_pool2d_backward(&dg, &d, count_include_pad, div)
         })?;

@@ -1,18 +1,20 @@
 //! The one bridge from kernel results to Python: release the GIL, run, map errors.
 
 use ferrograd_core::Error;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 
 pyo3::import_exception!(ferrograd.exceptions, ShapeError);
 pyo3::import_exception!(ferrograd.exceptions, DTypeError);
+pyo3::import_exception!(ferrograd.exceptions, ArgumentError);
 
 /// Converts a kernel error to the matching `ferrograd` exception.
 pub fn to_py(err: Error) -> PyErr {
     match err {
         Error::Shape(m) => ShapeError::new_err(m),
         Error::DType(m) => DTypeError::new_err(m),
-        Error::Value(m) => PyValueError::new_err(m),
+        Error::Value(m) => ArgumentError::new_err(m),
+        Error::Memory(m) => PyMemoryError::new_err(m),
     }
 }
 
@@ -27,6 +29,11 @@ pub fn run<T: Send, F: FnOnce() -> ferrograd_core::Result<T> + Send>(
 /// A `DTypeError` with the given message.
 pub fn dtype_error(msg: String) -> PyErr {
     DTypeError::new_err(msg)
+}
+
+/// An `ArgumentError` (a `ValueError`) with the given message.
+pub fn value_error(msg: String) -> PyErr {
+    ArgumentError::new_err(msg)
 }
 
 /// A `ShapeError` with the given message.

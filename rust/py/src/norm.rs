@@ -8,7 +8,6 @@
 use ferrograd_core::norm as core;
 use ferrograd_core::shape::checked_numel;
 use numpy::{Element, PyArrayDyn};
-use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
@@ -44,8 +43,8 @@ fn borrow_opt<'py, T: Element>(
 }
 
 /// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> Option<Cow<'a, [T]>> {
-    a.as_ref().map(data)
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
+    a.as_ref().map(data).transpose()
 }
 
 /// Checks that an optional per-channel argument is 1-D.
@@ -72,17 +71,12 @@ fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py,
     borrow::<i64>(obj)
 }
 
-/// Checks, before computing, that an output of `shape` can be allocated as `T` (a failed
-/// allocation inside a kernel would abort the interpreter).
+/// Checks, before computing, that an output of `shape` can exist (a `ShapeError` when no
+/// array can be that large; memory that is not there is a `MemoryError` from the kernel).
 fn ensure_room<T>(func: &str, shape: &[usize]) -> PyResult<()> {
-    let n = checked_numel(shape)
+    checked_numel(shape)
         .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
         .ok_or_else(|| shape_error(format!("{func}: an output of shape {shape:?} is too big")))?;
-    if n >= 1 << 24 {
-        Vec::<T>::new()
-            .try_reserve_exact(n)
-            .map_err(|_| PyMemoryError::new_err(format!("{func}: cannot allocate {n} elements")))?;
-    }
     Ok(())
 }
 
@@ -124,11 +118,11 @@ pub fn batch_norm_train<'py>(
         }
         let sx = shape(&x);
         let (dx, dw, db, drm, drv) = (
-            data(&x),
-            data_opt(&w),
-            data_opt(&b),
-            data_opt(&rm),
-            data_opt(&rv),
+            data(&x)?,
+            data_opt(&w)?,
+            data_opt(&b)?,
+            data_opt(&rm)?,
+            data_opt(&rv)?,
         );
         let running = drm.as_deref().zip(drv.as_deref());
         let r = run(py, || {
@@ -190,8 +184,8 @@ pub fn batch_norm_eval<'py>(
                 check_1d(func, name, a)?;
             }
             let sx = shape(&x);
-            let (dx, dw, db) = (data(&x), data_opt(&w), data_opt(&b));
-            let (drm, drv) = (data_opt(&rm), data_opt(&rv));
+            let (dx, dw, db) = (data(&x)?, data_opt(&w)?, data_opt(&b)?);
+            let (drm, drv) = (data_opt(&rm)?, data_opt(&rv)?);
             let (y, invstd) = run(py, || {
                 core::batch_norm_eval(
                     &dx,
@@ -246,7 +240,7 @@ pub fn batch_norm_backward<'py>(
                     "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
                 )));
             }
-            let (dx, dg, dm, dk, dw) = (data(&x), data(&g), data(&m), data(&k), data_opt(&w));
+            let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
             let r = run(py, || {
                 core::batch_norm_backward(
                     &dg,
@@ -324,7 +318,7 @@ pub fn layer_norm<'py>(
         let (rows, d, lead) = layer_split(func, &sx, &normalized_shape)?;
         check_affine(func, "weight", &w, &normalized_shape)?;
         check_affine(func, "bias", &b, &normalized_shape)?;
-        let (dx, dw, db) = (data(&x), data_opt(&w), data_opt(&b));
+        let (dx, dw, db) = (data(&x)?, data_opt(&w)?, data_opt(&b)?);
         let r = run(py, || {
             core::layer_norm(&dx, rows, d, dw.as_deref(), db.as_deref(), eps)
         })?;
@@ -373,7 +367,7 @@ pub fn layer_norm_backward<'py>(
             }
             let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
             check_affine(func, "weight", &w, &normalized_shape)?;
-            let (dx, dg, dm, dk, dw) = (data(&x), data(&g), data(&m), data(&k), data_opt(&w));
+            let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
             let r = run(py, || {
                 core::layer_norm_backward(&dg, &dx, rows, d, &dm, &dk, dw.as_deref(), param_grads)
             })?;
@@ -409,7 +403,7 @@ pub fn embedding<'py>(py: Python<'py>, input: &Arr<'py>, weight: &Arr<'py>) -> P
         let (num, dim) = table_dims(func, &sw)?;
         let so: Vec<usize> = si.iter().copied().chain([dim]).collect();
         ensure_room::<T>(func, &so)?;
-        let (di, dw) = (data(&idx), data(&w));
+        let (di, dw) = (data(&idx)?, data(&w)?);
         let v = run(py, || core::embedding(&di, &si, &dw, num, dim))?;
         out(py, v, &so)
     })
@@ -440,7 +434,7 @@ pub fn embedding_backward<'py>(
         let dim = sg[si.len()];
         let so = [num_embeddings, dim];
         ensure_room::<T>(func, &so)?;
-        let (di, dg) = (data(&idx), data(&g));
+        let (di, dg) = (data(&idx)?, data(&g)?);
         let v = run(py, || {
             core::embedding_backward(&dg, &di, &si, num_embeddings, dim, padding_idx)
         })?;

@@ -5,7 +5,6 @@ use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::reduce::{self, ReduceOp};
 use ferrograd_core::shape::{broadcast_shapes, checked_numel};
 use ferrograd_core::softmax as activation;
-use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
@@ -16,28 +15,14 @@ use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
-/// Buffers of at least this many elements are checked by [`ensure_room`] before use.
-const CHECK_ROOM: usize = 1 << 24;
-
-/// Checks, before anything is copied or computed, that buffers of each of `shapes` can be
-/// allocated as `T`: a failed allocation inside a kernel would abort the interpreter (as a
-/// huge broadcast view would). Sizes no array can have are a `ShapeError` (NumPy's "array is
-/// too big"); memory that is not there is a `MemoryError`.
+/// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
+/// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
+/// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
 fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
-    let mut most = 0;
     for s in shapes {
-        let n = checked_numel(s)
+        checked_numel(s)
             .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
             .ok_or_else(|| shape_error(format!("{func}: an array of shape {s:?} is too big")))?;
-        most = most.max(n);
-    }
-    if most >= CHECK_ROOM {
-        Vec::<T>::new().try_reserve_exact(most).map_err(|_| {
-            PyMemoryError::new_err(format!(
-                "{func}: cannot allocate {most} elements ({} bytes)",
-                most * std::mem::size_of::<T>()
-            ))
-        })?;
     }
     Ok(())
 }
@@ -48,7 +33,7 @@ fn binary_op<'py>(py: Python<'py>, op: BinaryOp, a: &Arr<'py>, b: &Arr<'py>) -> 
         let (sa, sb) = (shape(&a), shape(&b));
         let so = broadcast_shapes(op.name(), &sa, &sb).map_err(to_py)?;
         ensure_room::<T>(op.name(), &[&sa, &sb, &so])?;
-        let (da, db) = (data(&a), data(&b));
+        let (da, db) = (data(&a)?, data(&b)?);
         let (v, s) = run(py, || elementwise::binary(op, &da, &sa, &db, &sb))?;
         out(py, v, &s)
     })
@@ -66,7 +51,7 @@ fn binary_grad<'py>(
         let (g, a, b) = (borrow::<T>(g)?, borrow::<T>(a)?, borrow::<T>(b)?);
         let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
         ensure_room::<T>(&name, &[&sg, &sa, &sb])?;
-        let (dg, da, db) = (data(&g), data(&a), data(&b));
+        let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
         let (ga, gb) = run(py, || {
             elementwise::binary_backward(op, &dg, &sg, &da, &sa, &db, &sb)
         })?;
@@ -103,8 +88,8 @@ fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> PyRe
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
         ensure_room::<T>(name, &[&sx])?;
-        let dx = data(&x);
-        let v = run(py, || Ok(elementwise::unary(op, &dx)))?;
+        let dx = data(&x)?;
+        let v = run(py, || elementwise::unary(op, &dx))?;
         out(py, v, &sx)
     })
 }
@@ -125,7 +110,7 @@ fn unary_grad<'py>(
             )));
         }
         ensure_room::<T>(name, &[&sx])?;
-        let (dg, dx) = (data(&g), data(&x));
+        let (dg, dx) = (data(&g)?, data(&x)?);
         let v = run(py, || elementwise::unary_backward(op, &dg, &dx))?;
         out(py, v, &sx)
     })
@@ -162,8 +147,8 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
         let sx = shape(&x);
         ensure_room::<T>("copy", &[&sx])?;
         // An array not in C order is gathered into a new vector already: that is the copy.
-        let v = match data(&x) {
-            Cow::Borrowed(d) => run(py, || Ok(ferrograd_core::stream::copied(d)))?,
+        let v = match data(&x)? {
+            Cow::Borrowed(d) => run(py, || ferrograd_core::stream::copied(d))?,
             Cow::Owned(v) => v,
         };
         out(py, v, &sx)
@@ -199,7 +184,7 @@ fn reduce_op<'py>(
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
         ensure_room::<T>(name, &[&sx])?;
-        let dx = data(&x);
+        let dx = data(&x)?;
         let (v, s) = run(py, || {
             reduce::reduce(op, &dx, &sx, axes.as_deref(), keepdims)
         })?;
@@ -220,7 +205,7 @@ fn reduce_grad<'py>(
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
         ensure_room::<T>(name, &[&sg, &sx])?;
-        let (dg, dx) = (data(&g), data(&x));
+        let (dg, dx) = (data(&g)?, data(&x)?);
         let v = run(py, || {
             reduce::reduce_backward(op, &dg, &sg, &dx, &sx, axes.as_deref(), keepdims)
         })?;
@@ -267,7 +252,7 @@ pub fn sum_to_shape<'py>(
         let g = borrow::<T>(grad)?;
         let sg = shape(&g);
         ensure_room::<T>("sum_to_shape", &[&sg])?;
-        let dg = data(&g);
+        let dg = data(&g)?;
         let v = run(py, || elementwise::sum_to_shape(&dg, &sg, &shape_))?;
         out(py, v, &shape_)
     })
@@ -279,7 +264,7 @@ fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> PyR
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
         ensure_room::<T>(name, &[&sx])?;
-        let dx = data(&x);
+        let dx = data(&x)?;
         let v = run(py, || {
             if log {
                 activation::log_softmax(&dx, &sx, axis)
@@ -312,7 +297,7 @@ fn softmax_grad<'py>(
             )));
         }
         ensure_room::<T>(name, &[&sy])?;
-        let (dg, dy) = (data(&g), data(&y));
+        let (dg, dy) = (data(&g)?, data(&y)?);
         let v = run(py, || {
             activation::softmax_backward(&dg, &dy, &sy, axis, log)
         })?;
@@ -419,7 +404,7 @@ pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<
         let (sa, sb) = (shape(&a), shape(&b));
         let d = matmul_dims(&sa, &sb)?;
         ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
-        let (da, db) = (data(&a), data(&b));
+        let (da, db) = (data(&a)?, data(&b)?);
         let v = run(py, || gemm::matmul(&da, &db, d))?;
         out(py, v, &matmul_out_shape(&sa, &sb, &d))
     })
@@ -447,7 +432,7 @@ pub fn matmul_backward<'py>(
                 )));
             }
             ensure_room::<T>("matmul_backward", &[&sg, &sa, &sb])?;
-            let (dg, da, db) = (data(&g), data(&a), data(&b));
+            let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
             let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
             PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
         }
@@ -472,8 +457,8 @@ pub fn linear<'py>(
                 "linear: input has shape {sx:?} and weight {sw:?}; expected (N, in) and (out, in)"
             )));
         }
-        let (dx, dw) = (data(&x), data(&w));
-        let db = b.as_ref().map(|b| data(b));
+        let (dx, dw) = (data(&x)?, data(&w)?);
+        let db = b.as_ref().map(|b| data(b)).transpose()?;
         let v = run(py, || {
             gemm::linear(&dx, &dw, db.as_deref(), sx[0], sx[1], sw[0])
         })?;
@@ -504,7 +489,7 @@ pub fn linear_backward<'py>(
                     "linear_backward: grad_output {sg:?}, x {sx:?} and weight {sw:?} do not fit"
                 )));
             }
-            let (dg, dx, dw) = (data(&g), data(&x), data(&w));
+            let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
             let (gx, gw, gb) = run(py, || {
                 gemm::linear_backward(&dg, &dx, &dw, sx[0], sx[1], sw[0])
             })?;

@@ -14,11 +14,10 @@ use numpy::{
     BorrowError, Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
     PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::arrays::{data, float_of, out, Float};
-use crate::errors::{dtype_error, run, shape_error};
+use crate::errors::{dtype_error, run, shape_error, value_error};
 
 type Obj<'py> = Bound<'py, PyAny>;
 
@@ -40,7 +39,7 @@ fn group_float(func: &str, first: Option<&Obj<'_>>, arg: &str) -> PyResult<Float
 /// Checks that a state list has one entry per parameter.
 fn check_count(func: &str, arg: &str, got: usize, want: usize) -> PyResult<()> {
     if got != want {
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "{func}: {want} params but {got} {arg}"
         )));
     }
@@ -99,7 +98,7 @@ pub(crate) fn borrow_mut_list<'py, T: Element>(
             check_shape(func, arg, i, a.shape(), &shapes[i])?;
         }
         if !a.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!(
+            return Err(value_error(format!(
                 "{func}: {arg}[{i}] must be C-contiguous to be updated in place"
             )));
         }
@@ -110,7 +109,7 @@ pub(crate) fn borrow_mut_list<'py, T: Element>(
                 "shares memory with another array of this call (every parameter, gradient and \
                  state buffer must be a distinct array)"
             };
-            PyValueError::new_err(format!("{func}: {arg}[{i}] {why}"))
+            value_error(format!("{func}: {arg}[{i}] {why}"))
         })?;
         out.push(rw);
     }
@@ -130,7 +129,7 @@ fn borrow_list<'py, T: Element>(
         let a = typed::<T>(func, arg, i, obj, want)?;
         check_shape(func, arg, i, a.shape(), &shapes[i])?;
         let ro = a.try_readonly().map_err(|_| {
-            PyValueError::new_err(format!(
+            value_error(format!(
                 "{func}: {arg}[{i}] shares memory with an array this call updates"
             ))
         })?;
@@ -149,9 +148,8 @@ fn slices_mut<'a, T: Element>(
         .iter_mut()
         .enumerate()
         .map(|(i, g)| {
-            g.as_slice_mut().map_err(|_| {
-                PyValueError::new_err(format!("{func}: {arg}[{i}] must be C-contiguous"))
-            })
+            g.as_slice_mut()
+                .map_err(|_| value_error(format!("{func}: {arg}[{i}] must be C-contiguous")))
         })
         .collect()
 }
@@ -211,7 +209,9 @@ impl<'py, T: Element + Copy> Group<'py, T> {
     }
 }
 
-fn grad_data<'a, T: Element + Copy>(grads: &'a [PyReadonlyArrayDyn<'_, T>]) -> Vec<Cow<'a, [T]>> {
+fn grad_data<'a, T: Element + Copy>(
+    grads: &'a [PyReadonlyArrayDyn<'_, T>],
+) -> PyResult<Vec<Cow<'a, [T]>>> {
     grads.iter().map(data).collect()
 }
 
@@ -238,7 +238,7 @@ fn sgd_impl<'py, T: Element + Real>(
         check_count(func, "fresh flags", fresh.len(), g.params.len())?;
     }
     let n = g.params.len();
-    let gd = grad_data(&g.grads);
+    let gd = grad_data(&g.grads)?;
     let ps = slices_mut(func, "params", &mut g.params)?;
     let bs = opt_slices(func, "momentum_buffers", &mut bufs, n)?;
     let slots: Vec<_> = ps
@@ -314,7 +314,7 @@ fn adam_impl<'py, T: Element + Real>(
     let mut v = g.state(func, "exp_avg_sqs", exp_avg_sqs, want)?;
     let mut x = g.opt_state(func, "max_exp_avg_sqs", max_exp_avg_sqs, want)?;
     let n = g.params.len();
-    let gd = grad_data(&g.grads);
+    let gd = grad_data(&g.grads)?;
     let ps = slices_mut(func, "params", &mut g.params)?;
     let ms = slices_mut(func, "exp_avgs", &mut m)?;
     let vs = slices_mut(func, "exp_avg_sqs", &mut v)?;
@@ -421,7 +421,7 @@ fn rmsprop_impl<'py, T: Element + Real>(
     let mut ga = g.opt_state(func, "grad_avgs", grad_avgs, want)?;
     let mut mb = g.opt_state(func, "momentum_buffers", momentum_buffers, want)?;
     let n = g.params.len();
-    let gd = grad_data(&g.grads);
+    let gd = grad_data(&g.grads)?;
     let ps = slices_mut(func, "params", &mut g.params)?;
     let sqs = slices_mut(func, "square_avgs", &mut sq)?;
     let gas = opt_slices(func, "grad_avgs", &mut ga, n)?;
@@ -498,7 +498,7 @@ fn adagrad_impl<'py, T: Element + Real>(
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
     let mut s = g.state(func, "state_sums", state_sums, want)?;
-    let gd = grad_data(&g.grads);
+    let gd = grad_data(&g.grads)?;
     let ps = slices_mut(func, "params", &mut g.params)?;
     let ss = slices_mut(func, "state_sums", &mut s)?;
     let slots: Vec<_> = ps
@@ -575,7 +575,7 @@ fn reduce<T: Element + Real>(
         .iter()
         .map(|a| Ok(a.cast::<PyArrayDyn<T>>()?.try_readonly()?))
         .collect::<PyResult<Vec<_>>>()?;
-    let owned: Vec<Cow<[T]>> = guards.iter().map(data).collect();
+    let owned: Vec<Cow<[T]>> = guards.iter().map(data).collect::<PyResult<_>>()?;
     let refs: Vec<&[T]> = owned.iter().map(|c| c.as_ref()).collect();
     run(py, || f(&refs))
 }
@@ -585,7 +585,7 @@ fn reduce<T: Element + Real>(
 #[pyfunction]
 pub fn total_norm<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, norm_type: f64) -> PyResult<f64> {
     if norm_type.is_nan() || norm_type <= 0.0 {
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "total_norm: norm_type must be positive or inf, got {norm_type}"
         )));
     }
@@ -651,7 +651,7 @@ pub fn clamp_inplace_py<'py>(
 ) -> PyResult<()> {
     let func = "clamp_inplace";
     if min.is_nan() || max.is_nan() || min > max {
-        return Err(PyValueError::new_err(format!(
+        return Err(value_error(format!(
             "{func}: need min <= max, got min={min}, max={max}"
         )));
     }
@@ -670,7 +670,7 @@ fn penalty_kind(func: &str, kind: &str) -> PyResult<Penalty> {
     match kind {
         "l1" => Ok(Penalty::L1),
         "l2" => Ok(Penalty::L2),
-        other => Err(PyValueError::new_err(format!(
+        other => Err(value_error(format!(
             "{func}: kind must be 'l1' or 'l2', got {other:?}"
         ))),
     }
@@ -712,8 +712,8 @@ fn penalty_grad<'py, T: Element + Real>(
 ) -> PyResult<Obj<'py>> {
     let a = x.cast::<PyArrayDyn<T>>()?.try_readonly()?;
     let shape = a.shape().to_vec();
-    let d = data(&a);
-    let v = run(py, || Ok(optim::penalty_backward(&d, k, grad_output)))?;
+    let d = data(&a)?;
+    let v = run(py, || optim::penalty_backward(&d, k, grad_output))?;
     out(py, v, &shape)
 }
 

@@ -147,16 +147,16 @@ struct Data<'a, T: Clone> {
 }
 
 impl<'py, T: numpy::Element + Copy> Args<'py, T> {
-    fn data(&self) -> Data<'_, T> {
-        Data {
-            x: data(&self.x),
-            h0: data(&self.h0),
-            c0: self.c0.as_ref().map(data),
-            w_ih: data(&self.w_ih),
-            w_hh: data(&self.w_hh),
-            b_ih: self.b_ih.as_ref().map(data),
-            b_hh: self.b_hh.as_ref().map(data),
-        }
+    fn data(&self) -> PyResult<Data<'_, T>> {
+        Ok(Data {
+            x: data(&self.x)?,
+            h0: data(&self.h0)?,
+            c0: self.c0.as_ref().map(data).transpose()?,
+            w_ih: data(&self.w_ih)?,
+            w_hh: data(&self.w_hh)?,
+            b_ih: self.b_ih.as_ref().map(data).transpose()?,
+            b_hh: self.b_hh.as_ref().map(data).transpose()?,
+        })
     }
 }
 
@@ -204,7 +204,7 @@ pub fn rnn_forward<'py>(
             func, mode, input, h0, weight_ih, weight_hh, bias_ih, bias_hh, c0,
         )?;
         let (cell, d) = (a.cell, a.d);
-        let dd = a.data();
+        let dd = a.data()?;
         let f = run(py, || core::forward(&dd.run(cell, d, reverse)))?;
         let h = d.hidden;
         Ok((
@@ -270,8 +270,8 @@ pub fn rnn_backward<'py>(
                     )));
                 }
             }
-            let dd = a.data();
-            let (dg, ds, dv) = (data(&g), data(&s), data(&v));
+            let dd = a.data()?;
+            let (dg, ds, dv) = (data(&g)?, data(&s)?, data(&v)?);
             let gr = run(py, || {
                 core::backward(&dd.run(cell, d, reverse), &dg, &ds, &dv, need_input_grad)
             })?;

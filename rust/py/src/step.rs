@@ -9,17 +9,16 @@ use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
 use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
 use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
-use crate::errors::{run, to_py};
+use crate::errors::{run, to_py, value_error};
 use crate::optim::borrow_mut_list;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
 fn bad(msg: String) -> PyErr {
-    PyValueError::new_err(msg)
+    value_error(msg)
 }
 
 fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
@@ -231,9 +230,14 @@ impl<T: FastMath> Update<'_, T> {
     }
 }
 
-fn slices<'a, T: Element>(arrs: &'a mut [PyReadwriteArrayDyn<'_, T>]) -> Vec<&'a mut [T]> {
+fn slices<'a, T: Element>(
+    arrs: &'a mut [PyReadwriteArrayDyn<'_, T>],
+) -> PyResult<Vec<&'a mut [T]>> {
     arrs.iter_mut()
-        .map(|a| a.as_slice_mut().expect("checked C-contiguous"))
+        .map(|a| {
+            a.as_slice_mut()
+                .map_err(|_| bad("compiled step: a buffer is not C-contiguous".into()))
+        })
         .collect()
 }
 
@@ -285,7 +289,7 @@ impl StepPlan {
             )));
         }
         let xa = borrow::<T>(x)?;
-        let (xs, xd) = (shape(&xa), data(&xa));
+        let (xs, xd) = (shape(&xa), data(&xa)?);
         let labels;
         let values;
         let values_data;
@@ -304,7 +308,7 @@ impl StepPlan {
             // Regression targets, or class probabilities for the cross-entropy.
             LossSpec::CrossEntropy { .. } | LossSpec::Regression(_) => {
                 values = borrow::<T>(target)?;
-                values_data = data(&values);
+                values_data = data(&values)?;
                 target_shape = shape(&values);
                 Target::Values(&values_data[..], &target_shape)
             }
@@ -345,7 +349,7 @@ impl StepPlan {
                 c: None,
             },
         };
-        let mut ps = slices(&mut pa);
+        let mut ps = slices(&mut pa)?;
         let update = match opt {
             OptArgs::Adam {
                 hp,
@@ -355,9 +359,9 @@ impl StepPlan {
             } => Update::Adam {
                 hp,
                 weight_decays,
-                m: slices(&mut st.a),
-                v: slices(&mut st.b),
-                vmax: st.c.as_mut().map(|c| slices(c)),
+                m: slices(&mut st.a)?,
+                v: slices(&mut st.b)?,
+                vmax: st.c.as_mut().map(|c| slices(c)).transpose()?,
                 steps,
             },
             OptArgs::Sgd {
@@ -367,12 +371,12 @@ impl StepPlan {
                 weight_decays,
             } => Update::Sgd {
                 hp,
-                buf: momentum_buffers.map(|_| slices(&mut st.a)),
+                buf: momentum_buffers.map(|_| slices(&mut st.a)).transpose()?,
                 fresh,
                 weight_decays,
             },
             OptArgs::Grads { .. } => Update::Copy {
-                out: slices(&mut st.a),
+                out: slices(&mut st.a)?,
             },
         };
         let plan = &self.plan;

@@ -21,8 +21,8 @@ from typing import Union
 
 import numpy as np
 
-from ... import _core
-from ...exceptions import FerrogradError
+from ... import _check, _core
+from ...exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -30,20 +30,41 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 Params = Union[Tensor, Iterable[Tensor]]
 
 
-def _grads(parameters: Params) -> list[np.ndarray]:
+def _grads(func: str, parameters: Params) -> list[np.ndarray]:
     """The gradients of the distinct parameters that have one, made contiguous and writeable
-    (a copy replaces ``p.grad`` when needed)."""
+    (a copy replaces ``p.grad`` when needed). Every gradient is checked (real numbers of its
+    parameter's shape) before any is replaced."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    out: list[np.ndarray] = []
+    found: list[tuple[Tensor, np.ndarray]] = []
     seen: set[int] = set()
-    for p in parameters:
+    for i, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise DTypeError(f"{func}: parameters[{i}] must be a Tensor, got {type(p).__name__}")
         if id(p) in seen or p.grad is None:
             continue
         seen.add(id(p))
-        g = np.asarray(p.grad)
+        g = p.grad
+        if not isinstance(g, np.ndarray):
+            raise DTypeError(
+                f"{func}: the gradient of parameters[{i}] must be a NumPy array, got "
+                f"{type(g).__name__}"
+            )
         if g.dtype not in (np.float32, np.float64):
+            if g.dtype.kind not in "biuf":
+                raise DTypeError(
+                    f"{func}: the gradient of parameters[{i}] must hold real numbers, got dtype "
+                    f"{g.dtype}"
+                )
             g = g.astype(p.dtype)
+        if g.shape != p.shape:
+            raise ShapeError(
+                f"{func}: the gradient of parameters[{i}] has shape {g.shape}, but the "
+                f"parameter has shape {p.shape}"
+            )
+        found.append((p, g))
+    out: list[np.ndarray] = []
+    for p, g in found:
         if not (g.flags.c_contiguous and g.flags.writeable):
             g = np.array(g, order="C", copy=True)
         p.grad = g
@@ -89,10 +110,18 @@ def clip_grad_norm_(
     >>> clip_grad_norm_([w], max_norm=1.0)   # below max_norm: unchanged
     0.5
     """
-    order = float(norm_type)
-    if not (order > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
-    grads = _grads(parameters)
+    func = "clip_grad_norm_"
+    if isinstance(norm_type, str):
+        if norm_type != "inf":
+            raise ArgumentError(
+                f"{func}: norm_type must be a positive number or 'inf', got {norm_type!r}"
+            )
+        order = math.inf
+    else:
+        order = _check.real(func, "norm_type", norm_type, 0.0, low_open=True, finite=False)
+    max_norm = _check.real(func, "max_norm", max_norm, finite=False)
+    error_if_nonfinite = _check.flag(func, "error_if_nonfinite", error_if_nonfinite)
+    grads = _grads(func, parameters)
     if not grads:
         return 0.0
     total = _core.total_norm(grads, order)
@@ -128,9 +157,8 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
     >>> w.grad.tolist()
     [-1.0, 0.5, 1.0]
     """
-    v = float(clip_value)
-    if not v >= 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
-    grads = _grads(parameters)
+    func = "clip_grad_value_"
+    v = _check.real(func, "clip_value", clip_value, 0.0, finite=False)
+    grads = _grads(func, parameters)
     if grads:
         _core.clamp_inplace(grads, -v, v)

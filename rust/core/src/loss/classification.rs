@@ -23,6 +23,7 @@
 //! assert!((loss[0] + 0.619f64.ln()).abs() < 1e-12);
 //! ```
 
+use crate::buf;
 use crate::error::Result;
 use crate::loss::{check_grad_output, exp512, Reduction};
 #[cfg(target_arch = "x86_64")]
@@ -698,14 +699,14 @@ impl<T: Real> Plan<'_, T> {
 ///
 /// # Safety
 /// `fill` must write every element before reading it.
-unsafe fn filled<T: Real, R>(n: usize, fill: impl FnOnce(&mut [T]) -> R) -> (Vec<T>, R) {
-    let mut v: Vec<T> = Vec::with_capacity(n);
+unsafe fn filled<T: Real, R>(n: usize, fill: impl FnOnce(&mut [T]) -> R) -> Result<(Vec<T>, R)> {
+    let mut v: Vec<T> = buf::with_capacity(n)?;
     // SAFETY: the capacity holds `n` elements, any bit pattern is a valid float, and `fill`
     // writes every element before reading it.
     let r = fill(unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr(), n) });
     // SAFETY: all `n` elements are written.
     unsafe { v.set_len(n) };
-    (v, r)
+    Ok((v, r))
 }
 
 /// Lanes used by the reductions along a wide row (enough independent sums to hide latency).
@@ -1847,11 +1848,11 @@ pub fn cross_entropy<T: FastMath>(
 ) -> Result<(Vec<T>, Vec<usize>)> {
     let pr = prepare_ce("cross_entropy", &input, &target, opts)?;
     let r = opts.reduction;
-    let mut per = if r == Reduction::None {
-        vec![T::zero(); pr.lay.rows()]
+    let mut per = buf::zeros(if r == Reduction::None {
+        pr.lay.rows()
     } else {
-        Vec::new()
-    };
+        0
+    })?;
     let rows_out = (r == Reduction::None).then_some(&mut per[..]);
     let total = ce_run(&pr, input.data, rows_out, r != Reduction::None, None, None);
     Ok(finish_loss(r, per, total, pr.denom, &pr.lay.row_shape))
@@ -1886,7 +1887,7 @@ pub fn cross_entropy_backward<T: FastMath>(
         filled(input.data.len(), |g| {
             ce_run(&pr, input.data, None, false, Some(g), Some(coef))
         })
-    };
+    }?;
     Ok(grad)
 }
 
@@ -1902,11 +1903,11 @@ pub fn cross_entropy_with_grad<T: FastMath>(
     let pr = prepare_ce(func, &input, &target, opts)?;
     let coef = ce_coef(func, &pr, &grad_output, opts.reduction)?;
     let r = opts.reduction;
-    let mut per = if r == Reduction::None {
-        vec![T::zero(); pr.lay.rows()]
+    let mut per = buf::zeros(if r == Reduction::None {
+        pr.lay.rows()
     } else {
-        Vec::new()
-    };
+        0
+    })?;
     let rows_out = (r == Reduction::None).then_some(&mut per[..]);
     // SAFETY: `ce_run` writes the gradient of every row (zeros for ignored ones).
     let (grad, total) = unsafe {
@@ -1920,7 +1921,7 @@ pub fn cross_entropy_with_grad<T: FastMath>(
                 Some(coef),
             )
         })
-    };
+    }?;
     let (loss, shape) = finish_loss(r, per, total, pr.denom, &pr.lay.row_shape);
     Ok((loss, shape, grad))
 }
@@ -1952,7 +1953,7 @@ pub fn nll_loss<T: Real>(
     let (c, inner) = (lay.classes, lay.inner);
     let x = input.data;
     let lab = target.data;
-    let mut per = vec![T::zero(); lay.rows()];
+    let mut per = buf::zeros(lay.rows())?;
     let ignore = opts.ignore_index;
     let w = |y: usize| opts.weight.map_or(T::one(), |w| w[y]);
     crate::parallel::fill_indexed(&mut per, |r| {
@@ -1988,7 +1989,7 @@ pub fn nll_loss_backward<T: Real>(
         r => Coef::All(grad_output.data[0] * grad_scale(r, denom)),
     };
     let (c, inner) = (lay.classes, lay.inner);
-    let mut grad = vec![T::zero(); input.data.len()];
+    let mut grad = buf::zeros(input.data.len())?;
     if grad.is_empty() {
         return Ok(grad);
     }
@@ -2035,14 +2036,14 @@ fn binary_map<T: Real, F: Fn(T, T, T, T, usize) -> T + Sync>(
     weight: Option<View<'_, T>>,
     pos_weight: Option<View<'_, T>>,
     f: F,
-) -> Vec<T> {
+) -> Result<Vec<T>> {
     let one = [T::one()];
     let unit = View::new(&one[..], &[]);
     let w = weight.unwrap_or(unit);
     let pw = pos_weight.unwrap_or(unit);
     let walk = RowWalk::new(input.shape, &[input.shape, w.shape, pw.shape]);
     let (sw, sp) = (walk.inner_strides[1], walk.inner_strides[2]);
-    let mut out = vec![T::zero(); input.data.len()];
+    let mut out = buf::zeros(input.data.len())?;
     let x = input.data;
     for_each_row(&mut out, walk.inner, |r, row| {
         let (ox, ow, op) = (walk.offset(r, 0), walk.offset(r, 1), walk.offset(r, 2));
@@ -2056,7 +2057,7 @@ fn binary_map<T: Real, F: Fn(T, T, T, T, usize) -> T + Sync>(
             );
         }
     });
-    out
+    Ok(out)
 }
 
 fn check_same_shape<T>(func: &str, input: &View<'_, T>, target: &View<'_, T>) -> Result<()> {
@@ -2117,7 +2118,7 @@ pub fn binary_cross_entropy<T: Real>(
         let lx = clamp_log(x.ln());
         let l1x = clamp_log((-x).ln_1p());
         w * ((t - T::one()) * l1x - t * lx)
-    });
+    })?;
     let n = per.len();
     let shape = if reduction == Reduction::None {
         input.shape.to_vec()
@@ -2145,17 +2146,11 @@ pub fn binary_cross_entropy_backward<T: Real>(
         _ => Coef::All(grad_output.data[0] * scale),
     };
     let eps = T::c(1e-12);
-    Ok(binary_map(
-        &input,
-        target.data,
-        weight,
-        None,
-        |x, t, w, _, i| {
-            let d = (T::one() - x) * x;
-            let d = if d < eps { eps } else { d };
-            coef.at(i) * w * (x - t) / d
-        },
-    ))
+    binary_map(&input, target.data, weight, None, |x, t, w, _, i| {
+        let d = (T::one() - x) * x;
+        let d = if d < eps { eps } else { d };
+        coef.at(i) * w * (x - t) / d
+    })
 }
 
 /// `log(sigmoid(x))` without overflow: `min(x, 0) - log1p(exp(-|x|))`.
@@ -2204,7 +2199,7 @@ pub fn binary_cross_entropy_with_logits<T: Real>(
     let per = binary_map(&input, target.data, weight, pos_weight, |x, t, w, pw, _| {
         let lw = T::one() + (pw - T::one()) * t;
         w * ((T::one() - t) * x - lw * log_sigmoid(x))
-    });
+    })?;
     let n = per.len();
     let shape = if reduction == Reduction::None {
         input.shape.to_vec()
@@ -2232,16 +2227,10 @@ pub fn binary_cross_entropy_with_logits_backward<T: Real>(
         Reduction::None => Coef::Each(grad_output.data),
         _ => Coef::All(grad_output.data[0] * scale),
     };
-    Ok(binary_map(
-        &input,
-        target.data,
-        weight,
-        pos_weight,
-        |x, t, w, pw, i| {
-            let pt = pw * t;
-            coef.at(i) * w * ((pt + T::one() - t) * sigmoid(x) - pt)
-        },
-    ))
+    binary_map(&input, target.data, weight, pos_weight, |x, t, w, pw, i| {
+        let pt = pw * t;
+        coef.at(i) * w * ((pt + T::one() - t) * sigmoid(x) - pt)
+    })
 }
 
 #[cfg(test)]

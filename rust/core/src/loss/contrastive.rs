@@ -8,6 +8,7 @@
 use super::margin::{check_grad, check_signs, grad_weights, out_shape, relu, relu_grad, to_real};
 use super::margin::{check_same_shape, Arr};
 use super::Reduction;
+use crate::buf;
 use crate::error::Result;
 use crate::gemm::{matmul, MatmulDims};
 use crate::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
@@ -198,8 +199,8 @@ pub fn cosine_embedding_loss_backward<T: Real>(
     let margin: T = to_real(margin);
     let (a, b, t) = (input1.data, input2.data, target.data);
     let w = grad_weights(r, grad.data, n);
-    let mut g1 = vec![T::zero(); n * d];
-    let mut g2 = vec![T::zero(); n * d];
+    let mut g1 = buf::zeros(n * d)?;
+    let mut g2 = buf::zeros(n * d)?;
     for_each_row_n([&mut g1[..], &mut g2[..]], d, |i, [r1, r2]| {
         let (ra, rb) = (&a[i * d..(i + 1) * d], &b[i * d..(i + 1) * d]);
         let c = cos_row(ra, rb);
@@ -447,9 +448,9 @@ pub fn triplet_margin_loss_backward<T: Real>(
     let (a, p, n) = (anchor.data, positive.data, negative.data);
     let w = grad_weights(o.reduction, grad.data, rows);
     let len = rows * d;
-    let mut ga = vec![T::zero(); len];
-    let mut gp = vec![T::zero(); len];
-    let mut gn = vec![T::zero(); len];
+    let mut ga = buf::zeros(len)?;
+    let mut gp = buf::zeros(len)?;
+    let mut gn = buf::zeros(len)?;
     let half = T::c(0.5);
     for_each_row_n(
         [&mut ga[..], &mut gp[..], &mut gn[..]],
@@ -548,7 +549,7 @@ fn nt_xent_prepare<T: Real>(
         let r = row(i);
         PNorm::Two.norm(d, |k| r[k])
     });
-    let mut zn = vec![T::zero(); n2 * d];
+    let mut zn = buf::zeros(n2 * d)?;
     for (i, out) in zn.chunks_mut(d.max(1)).enumerate().take(n2) {
         let denom = if norms[i] >= norm_eps {
             norms[i]
@@ -560,7 +561,7 @@ fn nt_xent_prepare<T: Real>(
         }
     }
     // Similarities zn @ zn^T, on the gemm kernel.
-    let mut znt = vec![T::zero(); n2 * d];
+    let mut znt = buf::zeros(n2 * d)?;
     for i in 0..n2 {
         for k in 0..d {
             znt[k * n2 + i] = zn[i * d + k];

@@ -13,6 +13,7 @@ use super::regression::{
     batch_of, check_loss_grad, check_same_shape, reduce_indexed, sum_indexed, sum_range,
 };
 use super::Reduction;
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{fill_indexed, first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
@@ -114,16 +115,16 @@ impl AxisPlan {
     }
 
     /// `out[j] = sum_k term(input index of (j, k))` for every output `j`.
-    fn reduce<T: Real, F: Fn(usize) -> T + Sync>(&self, term: F) -> Vec<T> {
+    fn reduce<T: Real, F: Fn(usize) -> T + Sync>(&self, term: F) -> Result<Vec<T>> {
         let (n, inner) = (self.n, self.inner);
         if self.out_len == 1 {
-            return vec![sum_indexed(n, term)];
+            return Ok(vec![sum_indexed(n, term)]);
         }
         let row = |j: usize| {
             let base = (j / inner) * n * inner + j % inner;
             sum_range(0, n, &|k| term(base + k * inner))
         };
-        let mut out = vec![T::zero(); self.out_len];
+        let mut out = buf::zeros(self.out_len)?;
         if worth_parallel(self.out_len * n) {
             let per = (PAR_CHUNK / n.max(1)).max(1);
             let groups = out.chunks_mut(per).enumerate().collect();
@@ -137,7 +138,7 @@ impl AxisPlan {
                 *o = row(j);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Checks that `grad_output` has the reduced shape (any single element for a 0-d result).
@@ -183,7 +184,7 @@ pub fn entropy<T: Real>(
         } else {
             -v * v.ln()
         }
-    });
+    })?;
     Ok((in_base(h, ln_b), plan.out_shape))
 }
 
@@ -202,8 +203,8 @@ pub fn entropy_backward<T: Real>(
     let plan = AxisPlan::new(func, shape, axis)?;
     plan.check_grad(func, gshape, g.len())?;
     check_probabilities(func, "p", p, shape)?;
-    let g = in_base(g.to_vec(), ln_b);
-    let mut out = vec![T::zero(); p.len()];
+    let g = in_base(buf::copied(g)?, ln_b);
+    let mut out = buf::zeros(p.len())?;
     plan.fill_spread(&mut out, &g, |i, gj| -(p[i].ln() + T::one()) * gj);
     Ok(out)
 }
@@ -237,7 +238,7 @@ pub fn cross_entropy_dist<T: Real>(
         } else {
             -a * b.ln()
         }
-    });
+    })?;
     Ok((in_base(h, ln_b), plan.out_shape))
 }
 
@@ -262,10 +263,10 @@ pub fn cross_entropy_dist_backward<T: Real>(
     check_probabilities(func, "p", p, pshape)?;
     check_probabilities(func, "q", q, qshape)?;
     // grad_output over ln(base), once per distribution rather than per element.
-    let g = in_base(g.to_vec(), ln_b);
+    let g = in_base(buf::copied(g)?, ln_b);
     let zero = T::zero();
-    let mut gp = vec![zero; p.len()];
-    let mut gq = vec![zero; q.len()];
+    let mut gp = buf::zeros(p.len())?;
+    let mut gq = buf::zeros(q.len())?;
     plan.fill_spread(&mut gp, &g, |i, gj| -q[i].ln() * gj);
     plan.fill_spread(&mut gq, &g, |i, gj| {
         let (a, b) = (p[i], q[i]);
@@ -294,7 +295,7 @@ pub fn kl_div<T: Real>(
     let zero = T::zero();
     // A zero target probability contributes 0 whatever the input, unless the input is NaN.
     let zero_term = |x: T| if x.is_nan() { x } else { zero };
-    Ok(if log_target {
+    if log_target {
         reduce_indexed(reduction, n, batch, |i| {
             let (x, t) = (input[i], target[i]);
             let e = t.exp();
@@ -313,7 +314,7 @@ pub fn kl_div<T: Real>(
                 t * (t.ln() - x)
             }
         })
-    })
+    }
 }
 
 /// Gradient of [`kl_div`] with respect to `input`: `-target` (or `-exp(target)`) times
@@ -337,7 +338,7 @@ pub fn kl_div_backward<T: Real>(
     let none = reduction == Reduction::None;
     let gi = |i: usize| if none { g[i] } else { g[0] * scale };
     let zero = T::zero();
-    let mut out = vec![zero; n];
+    let mut out = buf::zeros(n)?;
     if log_target {
         fill_indexed(&mut out, |i| {
             let e = target[i].exp();

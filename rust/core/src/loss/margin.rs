@@ -6,6 +6,7 @@
 //! gradient with respect to `input`. NaN inputs give NaN losses and NaN gradients.
 
 use super::Reduction;
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{fill_indexed, for_each_row};
 use crate::real::Real;
@@ -208,7 +209,7 @@ impl<T: Real, F: Fn(T, T) -> T + Sync, D: Fn(T, T) -> T + Sync> Pointwise<T, F, 
     ) -> Result<(Vec<T>, Vec<usize>)> {
         self.validate(self.name, input, target)?;
         let (x, t) = (input.data, target.data);
-        let mut per = vec![T::zero(); x.len()];
+        let mut per = buf::zeros(x.len())?;
         fill_indexed(&mut per, |i| (self.f)(x[i], t[i]));
         Ok((r.apply(per, x.len()), out_shape(r, input.shape)))
     }
@@ -225,7 +226,7 @@ impl<T: Real, F: Fn(T, T) -> T + Sync, D: Fn(T, T) -> T + Sync> Pointwise<T, F, 
         check_grad(&func, r, grad, input.shape)?;
         let (x, t) = (input.data, target.data);
         let w = grad_weights(r, grad.data, x.len());
-        let mut out = vec![T::zero(); x.len()];
+        let mut out = buf::zeros(x.len())?;
         fill_indexed(&mut out, |i| w(i) * (self.df)(x[i], t[i]));
         Ok(out)
     }
@@ -453,7 +454,7 @@ pub fn multi_margin_loss<T: Real>(
     let (c, x, y) = (f.c, input.data, target.data);
     let margin: T = to_real(o.margin);
     let inv_c = T::one() / T::from_usize_(c);
-    let mut per = vec![T::zero(); f.n];
+    let mut per = buf::zeros(f.n)?;
     fill_indexed(&mut per, |s| {
         let row = &x[s * c..(s + 1) * c];
         let yi = y[s] as usize;
@@ -491,7 +492,7 @@ pub fn multi_margin_loss_backward<T: Real>(
     let margin: T = to_real(o.margin);
     let inv_c = T::one() / T::from_usize_(c);
     let gw = grad_weights(o.reduction, grad.data, f.n);
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = buf::zeros(x.len())?;
     for_each_row(&mut out, c, |s, g| {
         let row = &x[s * c..(s + 1) * c];
         let yi = y[s] as usize;

@@ -11,6 +11,7 @@
 //! ```
 
 use super::{check_grad_output, Reduction};
+use crate::buf;
 use crate::error::Result;
 use crate::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
@@ -60,17 +61,17 @@ pub fn reduce_indexed<T: Real, F: Fn(usize) -> T + Sync>(
     n: usize,
     batch: usize,
     f: F,
-) -> Vec<T> {
-    match r {
+) -> Result<Vec<T>> {
+    Ok(match r {
         Reduction::None => {
-            let mut out = vec![T::zero(); n];
+            let mut out = buf::zeros(n)?;
             fill_indexed(&mut out, f);
             out
         }
         Reduction::Sum => vec![sum_indexed(n, f)],
         Reduction::Mean => vec![sum_indexed(n, f) / T::from_usize_(n)],
         Reduction::BatchMean => vec![sum_indexed(n, f) / T::from_usize_(batch)],
-    }
+    })
 }
 
 /// Checks that `input` and `target` have the same shape.
@@ -201,7 +202,7 @@ pub fn loss<T: Real>(
     let (n, batch) = (input.len(), batch_of(ishape));
     let d = |i: usize| input[i] - target[i];
     let half = T::c(0.5);
-    Ok(match kind {
+    match kind {
         RegressionLoss::Mse => reduce_indexed(reduction, n, batch, |i| {
             let d = d(i);
             d * d
@@ -233,7 +234,7 @@ pub fn loss<T: Real>(
                 }
             })
         }
-    })
+    }
 }
 
 /// Gradient of [`loss`] with respect to `input`. `g` is the gradient of the reduced loss: one
@@ -261,7 +262,7 @@ pub fn loss_backward<T: Real>(
     check_loss_grad(func, reduction, gshape, g.len(), ishape, n)?;
     let scale: T = reduction.scale(n, batch_of(ishape));
     let none = reduction == Reduction::None;
-    let mut out = vec![T::zero(); n];
+    let mut out = buf::zeros(n)?;
     match kind {
         RegressionLoss::Mse => {
             let two = T::c(2.0);

@@ -15,7 +15,7 @@ type Arr<'py> = Bound<'py, PyAny>;
 fn forward<'py>(py: Python<'py>, act: Activation, input: &Arr<'py>) -> PyResult<Arr<'py>> {
     with_float!(act.name(), [("input", input)], |T| {
         let x = borrow::<T>(input)?;
-        let (sx, dx) = (shape(&x), data(&x));
+        let (sx, dx) = (shape(&x), data(&x)?);
         let v = run(py, || activation::forward(act, &dx))?;
         out(py, v, &sx)
     })
@@ -41,7 +41,7 @@ fn backward<'py>(
                     fmt_shape(&sx)
                 )));
             }
-            let (dg, dx) = (data(&g), data(&x));
+            let (dg, dx) = (data(&g)?, data(&x)?);
             let v = run(py, || activation::backward(act, &dg, &dx))?;
             out(py, v, &sx)
         }
@@ -243,7 +243,7 @@ fn softmax_grad<'py>(
                     fmt_shape(&sx)
                 )));
             }
-            let (dg, dx) = (data(&g), data(&x));
+            let (dg, dx) = (data(&g)?, data(&x)?);
             let v = run(py, || {
                 activation::softmax_backward_input(&dg, &dx, &sx, dim, log)
             })?;

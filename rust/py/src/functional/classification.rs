@@ -60,8 +60,8 @@ fn shape_opt<T: Element>(a: &Option<In<'_, T>>) -> Vec<usize> {
 }
 
 /// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> Option<Cow<'a, [T]>> {
-    a.as_ref().map(data)
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
+    a.as_ref().map(data).transpose()
 }
 
 /// The arguments of a `cross_entropy`-like call after parsing.
@@ -112,11 +112,11 @@ where
         shape_opt(&tp),
     );
     let (dx, dw, dg, dti, dtp) = (
-        data(&x),
-        data_opt(&w),
-        data_opt(&g),
-        data_opt(&ti),
-        data_opt(&tp),
+        data(&x)?,
+        data_opt(&w)?,
+        data_opt(&g)?,
+        data_opt(&ti)?,
+        data_opt(&tp)?,
     );
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
@@ -130,7 +130,11 @@ where
         let target = match (&dti, &dtp) {
             (Some(t), _) => ClassTarget::Index(View::new(t, &sti)),
             (_, Some(t)) => ClassTarget::Prob(View::new(t, &stp)),
-            _ => unreachable!("one of the two target kinds is borrowed"),
+            _ => {
+                return Err(ferrograd_core::Error::Value(
+                    "internal: the target was not borrowed".into(),
+                ))
+            }
         };
         let opts = ClassOptions {
             weight: dw.as_deref(),
@@ -199,7 +203,7 @@ pub fn cross_entropy_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = ce_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::cross_entropy_backward(g.expect("grad_output is borrowed"), x, t, o)
+            core::cross_entropy_backward(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -232,7 +236,7 @@ pub fn cross_entropy_with_grad<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let (v, s, g) = ce_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::cross_entropy_with_grad(g.expect("grad_output is borrowed"), x, t, o)
+            core::cross_entropy_with_grad(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         let sx = shape(&borrow::<T>(input)?);
         PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])
@@ -263,7 +267,7 @@ where
     let w = borrow_opt::<T>(a.func, "weight", a.input, a.weight)?;
     let g = borrow_opt::<T>(a.func, "grad_output", a.input, a.grad_output)?;
     let (sx, st, sw, sg) = (shape(&x), shape(&t), shape_opt(&w), shape_opt(&g));
-    let (dx, dt, dw, dg) = (data(&x), data(&t), data_opt(&w), data_opt(&g));
+    let (dx, dt, dw, dg) = (data(&x)?, data(&t)?, data_opt(&w)?, data_opt(&g)?);
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
             "{}: weight must be 1-D with one value per class, got shape {sw:?}",
@@ -336,7 +340,7 @@ pub fn nll_loss_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = nll_call::<T, _, _>(py, &a, |g, x, t, o| {
-            core::nll_loss_backward(g.expect("grad_output is borrowed"), x, t, o)
+            core::nll_loss_backward(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -381,11 +385,11 @@ where
         shape_opt(&g),
     );
     let (dx, dt, dw, dpw, dg) = (
-        data(&x),
-        data(&t),
-        data_opt(&w),
-        data_opt(&pw),
-        data_opt(&g),
+        data(&x)?,
+        data(&t)?,
+        data_opt(&w)?,
+        data_opt(&pw)?,
+        data_opt(&g)?,
     );
     run(py, || {
         f((
@@ -449,7 +453,7 @@ pub fn binary_cross_entropy_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = bin_call::<T, _, _>(py, &a, |(g, x, t, w, _)| {
-            core::binary_cross_entropy_backward(g.expect("grad_output is borrowed"), x, t, w, r)
+            core::binary_cross_entropy_backward(g.ok_or_else(missing_grad)?, x, t, w, r)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
     })
@@ -508,7 +512,7 @@ pub fn binary_cross_entropy_with_logits_backward<'py>(
     };
     with_float!(func, [("input", input)], |T| {
         let v = bin_call::<T, _, _>(py, &a, |(g, x, t, w, pw)| {
-            let g = g.expect("grad_output is borrowed");
+            let g = g.ok_or_else(missing_grad)?;
             core::binary_cross_entropy_with_logits_backward(g, x, t, w, pw, r)
         })?;
         out(py, v, &shape(&borrow::<T>(input)?))
@@ -530,4 +534,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m
     )?)?;
     Ok(())
+}
+
+/// The error for a `grad_output` that every backward passes (never reached: kept so that no
+/// path from Python can panic).
+fn missing_grad() -> ferrograd_core::Error {
+    ferrograd_core::Error::Value("internal: grad_output was not passed".into())
 }

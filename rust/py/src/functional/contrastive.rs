@@ -35,7 +35,7 @@ pub fn cosine_embedding_loss<'py>(
                 borrow::<T>(target)?,
             );
             let (sa, sb, st) = (shape(&a), shape(&b), shape(&t));
-            let (da, db, dt) = (data(&a), data(&b), data(&t));
+            let (da, db, dt) = (data(&a)?, data(&b)?, data(&t)?);
             let (v, s) = run(py, || {
                 core::cosine_embedding_loss(
                     Arr::new(&da, &sa),
@@ -76,7 +76,7 @@ pub fn cosine_embedding_loss_backward<'py>(
             let (g, t) = (borrow::<T>(grad_output)?, borrow::<T>(target)?);
             let (a, b) = (borrow::<T>(input1)?, borrow::<T>(input2)?);
             let (sg, sa, sb, st) = (shape(&g), shape(&a), shape(&b), shape(&t));
-            let (dg, da, db, dt) = (data(&g), data(&a), data(&b), data(&t));
+            let (dg, da, db, dt) = (data(&g)?, data(&a)?, data(&b)?, data(&t)?);
             let (g1, g2) = run(py, || {
                 core::cosine_embedding_loss_backward(
                     Arr::new(&dg, &sg),
@@ -132,7 +132,7 @@ pub fn triplet_margin_loss<'py>(
                 borrow::<T>(negative)?,
             );
             let (sa, sp, sn) = (shape(&a), shape(&pp), shape(&n));
-            let (da, dp, dn) = (data(&a), data(&pp), data(&n));
+            let (da, dp, dn) = (data(&a)?, data(&pp)?, data(&n)?);
             let (v, s) = run(py, || {
                 core::triplet_margin_loss(
                     Arr::new(&da, &sa),
@@ -189,7 +189,7 @@ pub fn triplet_margin_loss_backward<'py>(
                 borrow::<T>(negative)?,
             );
             let (sg, sa, sp, sn) = (shape(&g), shape(&a), shape(&pp), shape(&n));
-            let (dg, da, dp, dn) = (data(&g), data(&a), data(&pp), data(&n));
+            let (dg, da, dp, dn) = (data(&g)?, data(&a)?, data(&pp)?, data(&n)?);
             let (ga, gp, gn) = run(py, || {
                 core::triplet_margin_loss_backward(
                     Arr::new(&dg, &sg),
@@ -222,7 +222,7 @@ pub fn nt_xent_loss<'py>(
     with_float!(name, [("z1", z1), ("z2", z2)], |T| {
         let (a, b) = (borrow::<T>(z1)?, borrow::<T>(z2)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let (da, db) = (data(&a), data(&b));
+        let (da, db) = (data(&a)?, data(&b)?);
         let (v, s) = run(py, || {
             core::nt_xent_loss(Arr::new(&da, &sa), Arr::new(&db, &sb), temperature, r)
         })?;
@@ -253,7 +253,7 @@ pub fn nt_xent_loss_backward<'py>(
                 borrow::<T>(z2)?,
             );
             let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
-            let (dg, da, db) = (data(&g), data(&a), data(&b));
+            let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
             let (g1, g2) = run(py, || {
                 core::nt_xent_loss_backward(
                     Arr::new(&dg, &sg),

@@ -23,7 +23,7 @@ pub fn entropy<'py>(
 ) -> PyResult<Arr<'py>> {
     with_float!("entropy", [("p", p)], |T| {
         let p = borrow::<T>(p)?;
-        let (sp, dp) = (shape(&p), data(&p));
+        let (sp, dp) = (shape(&p), data(&p)?);
         let (v, s) = run(py, || core::entropy(&dp, &sp, dim, base))?;
         out(py, v, &s)
     })
@@ -45,7 +45,7 @@ pub fn entropy_backward<'py>(
         |T| {
             let (g, p) = (borrow::<T>(grad_output)?, borrow::<T>(p)?);
             let (sg, sp) = (shape(&g), shape(&p));
-            let (dg, dp) = (data(&g), data(&p));
+            let (dg, dp) = (data(&g)?, data(&p)?);
             let v = run(py, || core::entropy_backward(&dg, &sg, &dp, &sp, dim, base))?;
             out(py, v, &sp)
         }
@@ -65,7 +65,7 @@ pub fn cross_entropy_dist<'py>(
     with_float!("cross_entropy_dist", [("p", p), ("q", q)], |T| {
         let (p, q) = (borrow::<T>(p)?, borrow::<T>(q)?);
         let (sp, sq) = (shape(&p), shape(&q));
-        let (dp, dq) = (data(&p), data(&q));
+        let (dp, dq) = (data(&p)?, data(&q)?);
         let (v, s) = run(py, || {
             core::cross_entropy_dist(&dp, &sp, &dq, &sq, dim, base)
         })?;
@@ -91,7 +91,7 @@ pub fn cross_entropy_dist_backward<'py>(
         |T| {
             let (g, p, q) = (borrow::<T>(grad_output)?, borrow::<T>(p)?, borrow::<T>(q)?);
             let (sg, sp, sq) = (shape(&g), shape(&p), shape(&q));
-            let (dg, dp, dq) = (data(&g), data(&p), data(&q));
+            let (dg, dp, dq) = (data(&g)?, data(&p)?, data(&q)?);
             let (gp, gq) = run(py, || {
                 core::cross_entropy_dist_backward(&dg, &sg, &dp, &sp, &dq, &sq, dim, base)
             })?;
@@ -114,7 +114,7 @@ pub fn kl_div<'py>(
     with_float!("kl_div", [("input", input), ("target", target)], |T| {
         let (x, t) = (borrow::<T>(input)?, borrow::<T>(target)?);
         let (sx, st) = (shape(&x), shape(&t));
-        let (dx, dt) = (data(&x), data(&t));
+        let (dx, dt) = (data(&x)?, data(&t)?);
         let v = run(py, || core::kl_div(&dx, &sx, &dt, &st, r, log_target))?;
         out(py, v, if r == Reduction::None { &sx } else { &[] })
     })
@@ -147,7 +147,7 @@ pub fn kl_div_backward<'py>(
                 borrow::<T>(target)?,
             );
             let (sg, sx, st) = (shape(&g), shape(&x), shape(&t));
-            let (dg, dx, dt) = (data(&g), data(&x), data(&t));
+            let (dg, dx, dt) = (data(&g)?, data(&x)?, data(&t)?);
             let v = run(py, || {
                 core::kl_div_backward(&dg, &sg, &dx, &sx, &dt, &st, r, log_target)
             })?;

@@ -55,7 +55,7 @@ macro_rules! pointwise_bindings {
             with_float!(name, [("input", input), ("target", target)], |T| {
                 let (x, t) = (borrow::<T>(input)?, borrow::<T>(target)?);
                 let (sx, st) = (shape(&x), shape(&t));
-                let (dx, dt) = (data(&x), data(&t));
+                let (dx, dt) = (data(&x)?, data(&t)?);
                 let (v, s) = run(py, || {
                     core::$fwd(Arr::new(&dx, &sx), Arr::new(&dt, &st), $($arg,)* r)
                 })?;
@@ -83,7 +83,7 @@ macro_rules! pointwise_bindings {
                     let (g, x) = (borrow::<T>(grad_output)?, borrow::<T>(input)?);
                     let t = borrow::<T>(target)?;
                     let (sg, sx, st) = (shape(&g), shape(&x), shape(&t));
-                    let (dg, dx, dt) = (data(&g), data(&x), data(&t));
+                    let (dg, dx, dt) = (data(&g)?, data(&x)?, data(&t)?);
                     let v = run(py, || {
                         core::$bwd(
                             Arr::new(&dg, &sg),
@@ -123,15 +123,15 @@ pub fn multi_margin_loss<'py>(
     let name = "multi_margin_loss";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;
-    let (sy, dy) = (shape(&y), data(&y));
+    let (sy, dy) = (shape(&y), data(&y)?);
     with_float!(name, [("input", input)], |T| {
         let x = borrow::<T>(input)?;
-        let (sx, dx) = (shape(&x), data(&x));
+        let (sx, dx) = (shape(&x), data(&x)?);
         let want = format!("a {} array like input", float_name::<T>());
         let w = weight
             .map(|w| borrow_as::<T>(name, "weight", &want, w))
             .transpose()?;
-        let dw = w.as_ref().map(data);
+        let dw = w.as_ref().map(data).transpose()?;
         let o = MultiMargin {
             p,
             margin,
@@ -162,19 +162,19 @@ pub fn multi_margin_loss_backward<'py>(
     let name = "multi_margin_loss_backward";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;
-    let (sy, dy) = (shape(&y), data(&y));
+    let (sy, dy) = (shape(&y), data(&y)?);
     with_float!(
         name,
         [("grad_output", grad_output), ("input", input)],
         |T| {
             let (g, x) = (borrow::<T>(grad_output)?, borrow::<T>(input)?);
             let (sg, sx) = (shape(&g), shape(&x));
-            let (dg, dx) = (data(&g), data(&x));
+            let (dg, dx) = (data(&g)?, data(&x)?);
             let want = format!("a {} array like input", float_name::<T>());
             let w = weight
                 .map(|w| borrow_as::<T>(name, "weight", &want, w))
                 .transpose()?;
-            let dw = w.as_ref().map(data);
+            let dw = w.as_ref().map(data).transpose()?;
             let o = MultiMargin {
                 p,
                 margin,

@@ -23,7 +23,7 @@ fn forward<'py>(
     with_float!(name, [("input", input), ("target", target)], |T| {
         let (x, t) = (borrow::<T>(input)?, borrow::<T>(target)?);
         let (sx, st) = (shape(&x), shape(&t));
-        let (dx, dt) = (data(&x), data(&t));
+        let (dx, dt) = (data(&x)?, data(&t)?);
         let v = run(py, || core::loss(kind, &dx, &sx, &dt, &st, r))?;
         out(py, v, if r == Reduction::None { &sx } else { &[] })
     })
@@ -53,7 +53,7 @@ fn backward<'py>(
                 borrow::<T>(target)?,
             );
             let (sg, sx, st) = (shape(&g), shape(&x), shape(&t));
-            let (dg, dx, dt) = (data(&g), data(&x), data(&t));
+            let (dg, dx, dt) = (data(&g)?, data(&x)?, data(&t)?);
             let v = run(py, || {
                 core::loss_backward(kind, &dg, &sg, &dx, &sx, &dt, &st, r)
             })?;
