@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import FerrogradError
 from . import _check
+from .exceptions import FerrogradError
 
 _generator = [np.random.default_rng(0)]
 
