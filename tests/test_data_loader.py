@@ -318,3 +318,25 @@ def test_dataset_can_be_subclassed_like_pytorch() -> None:
     xb, yb = next(iter(DataLoader(Squares(), batch_size=5)))
     assert xb.dtype == np.float32 and yb.tolist() == [0, 1, 4, 9, 16]
     assert isinstance(Squares(), Dataset) and not isinstance(3, Dataset)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_batches_are_gathered_by_the_extension_exactly(dtype):
+    from ferrograd import _core
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3000, 4, 7)).astype(dtype)  # rows of 28 values
+    idx = rng.permutation(3000)[:700]
+    np.testing.assert_array_equal(_core.take_rows(x, idx), x[idx])
+    np.testing.assert_array_equal(_core.take_rows(x, np.array([-1, 0, -3000])), x[[-1, 0, 0]])
+    with pytest.raises(fg.ArgumentError, match="out of bounds"):
+        _core.take_rows(x, np.array([3000]))
+    with pytest.raises(fg.DTypeError, match="int64"):
+        _core.take_rows(x, idx.astype(np.float64))
+    ds = ArrayDataset(x, np.arange(3000))
+    xb, yb = ds.__getitems__(idx)  # 700 * 28 * itemsize bytes: past the extension's threshold
+    np.testing.assert_array_equal(xb, x[idx])
+    np.testing.assert_array_equal(yb, idx)
+    assert xb.dtype == dtype and xb.flags.c_contiguous
+    fortran = np.asfortranarray(x.reshape(3000, 28))
+    np.testing.assert_array_equal(ArrayDataset(fortran).__getitems__(idx)[0], fortran[idx])

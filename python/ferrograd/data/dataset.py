@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .. import _core
 from ..exceptions import ArgumentError, DTypeError
 from ._checks import as_numpy, same_length
 
@@ -85,6 +86,9 @@ class ArrayDataset:
                 named[f"arrays[{i}]"] = converted[-1]
         self._length = same_length(func, named)
         self.arrays: tuple[Any, ...] = tuple(converted)
+        self._row_bytes = tuple(_rust_row_bytes(a) for a in self.arrays)
+        self._plain = not any(isinstance(a, dict) for a in self.arrays)
+        self._widest = max((rb for rb in self._row_bytes if isinstance(rb, int)), default=0)
 
     def __len__(self) -> int:
         return self._length
@@ -95,7 +99,9 @@ class ArrayDataset:
     def __getitems__(self, indices: Sequence[int] | np.ndarray) -> tuple[Any, ...]:
         """A whole batch: each array gathered once at ``indices`` (dict targets give a dict)."""
         idx = np.asarray(indices, dtype=np.intp)
-        return tuple([_gather(a, idx) for a in self.arrays])
+        if self._plain and self._widest * len(idx) < _RUST_GATHER_BYTES:
+            return tuple([a.take(idx, 0) for a in self.arrays])  # the common small case
+        return tuple([_gather(a, idx, rb) for a, rb in zip(self.arrays, self._row_bytes)])
 
     def __repr__(self) -> str:
         shapes = [
@@ -111,8 +117,28 @@ def _take(a: Any, index: Any) -> Any:
     return a[index]
 
 
-def _gather(a: Any, idx: np.ndarray) -> Any:
-    # ``a.take(idx, 0)`` copies whole rows; for 2-D arrays it is 2-3x faster than ``a[idx]``.
+#: Batches of at least this many bytes are gathered by the extension, which prefetches the
+#: rows ahead while it copies (shuffled rows of a large array each start with a cache miss:
+#: 128 rows of 784 float32 take 26 us there against 46 us with ``ndarray.take``); smaller
+#: ones by NumPy, whose call costs less.
+_RUST_GATHER_BYTES = 1 << 16
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _rust_row_bytes(a: Any) -> Any:
+    """Bytes per row of an array the extension can gather (0 for others), per key for a dict."""
     if isinstance(a, dict):
-        return {k: v.take(idx, 0) for k, v in a.items()}
+        return {k: _rust_row_bytes(v) for k, v in a.items()}
+    if a.dtype in _FLOATS and a.ndim >= 1 and a.flags.c_contiguous and len(a):
+        return a.nbytes // len(a)
+    return 0
+
+
+def _gather(a: Any, idx: np.ndarray, row_bytes: Any) -> Any:
+    if isinstance(a, dict):
+        return {k: _gather(v, idx, row_bytes[k]) for k, v in a.items()}
+    if row_bytes * len(idx) >= _RUST_GATHER_BYTES:
+        return _core.take_rows(a, idx.astype(np.int64, copy=False))
+    # ``a.take(idx, 0)`` copies whole rows; for 2-D arrays it is 2-3x faster than ``a[idx]``.
     return a.take(idx, 0)

@@ -22,6 +22,7 @@ pub mod team;
 pub mod activation;
 pub mod conv;
 pub mod elementwise;
+pub mod gather;
 pub mod gemm;
 pub mod loss;
 pub mod norm;

@@ -155,6 +155,41 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
     })
 }
 
+/// The rows `indices` of `x` (its first axis), one batch of a shuffled data loader: rows a
+/// few places ahead are prefetched while each is copied.
+#[pyfunction]
+pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyResult<Arr<'py>> {
+    let func = "take_rows";
+    let idx = borrow::<i64>(indices).map_err(|_| {
+        crate::errors::dtype_error(format!("{func}: indices must be an int64 array"))
+    })?;
+    let si = shape(&idx);
+    if si.len() != 1 {
+        return Err(shape_error(format!(
+            "{func}: indices must be 1-D, got shape {si:?}"
+        )));
+    }
+    let rows = data(&idx)?;
+    with_float!(func, [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let sx = shape(&x);
+        if sx.is_empty() {
+            return Err(shape_error(format!(
+                "{func}: x must have a first axis, got a 0-d array"
+            )));
+        }
+        let mut so = sx.clone();
+        so[0] = rows.len();
+        ensure_room::<T>(func, &[&so])?;
+        let row_len: usize = sx[1..].iter().product();
+        let dx = data(&x)?;
+        let v = run(py, || {
+            ferrograd_core::gather::gather_rows(&dx, row_len, &rows)
+        })?;
+        out(py, v, &so)
+    })
+}
+
 /// `x ** exponent` for a scalar exponent.
 #[pyfunction]
 pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> PyResult<Arr<'py>> {
@@ -524,6 +559,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         neg,
         neg_backward,
         copy,
+        take_rows,
         pow,
         pow_backward,
         sum,
