@@ -28,7 +28,7 @@ pub fn gather_rows<T: Copy + Send + Sync>(
     row_len: usize,
     rows: &[i64],
 ) -> Result<Vec<T>> {
-    let n = if row_len == 0 { 0 } else { src.len() / row_len };
+    let n = src.len().checked_div(row_len).unwrap_or(0);
     let mut starts = buf::with_capacity::<usize>(rows.len())?;
     for (i, &r) in rows.iter().enumerate() {
         let k = if r < 0 { r + n as i64 } else { r };
