@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, data, distributed, functional, metrics, nn, ops, optim, random
+from . import _core, distributed, functional, nn, ops, optim, random
 from .compile import compile
 from .exceptions import (
     ArgumentError,
@@ -44,7 +44,7 @@ from .tensor import (
 __version__: str = _core.__version__
 
 
-_LAZY = ("train", "sklearn", "cli")
+_LAZY = ("train", "sklearn", "cli", "data", "metrics")
 
 
 def __getattr__(name: str) -> object:
