@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..exceptions import FerrogradError
+from ..exceptions import DTypeError, FerrogradError
 
 #: How a loss reads the model's output: which turns outputs into predicted labels.
 _MULTICLASS = ("CrossEntropyLoss", "NLLLoss", "MultiMarginLoss")
@@ -118,7 +118,7 @@ def build(spec: Any, loss_fn: Any) -> list[Metric]:
             out.append(Metric(name, item))
             continue
         if not isinstance(item, str):
-            raise TypeError(f"metrics: each metric must be a name or a callable, got {item!r}")
+            raise DTypeError(f"metrics: each metric must be a name or a callable, got {item!r}")
         from .. import metrics as M
 
         out.append(Metric(name, _named(item, task, loss_fn, M)))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import FerrogradError, ShapeError
+from ..exceptions import DTypeError, FerrogradError, ShapeError
 from ..tensor import Tensor
 from . import _metrics
 
@@ -22,9 +22,9 @@ class Head:
 
     def __init__(self, key: Any, name: str, loss_fn: Any, weight: float, metrics: Any) -> None:
         if not callable(loss_fn):
-            raise TypeError(f"Trainer: the loss of {name!r} is not callable: {loss_fn!r}")
+            raise DTypeError(f"Trainer: the loss of {name!r} is not callable: {loss_fn!r}")
         if isinstance(loss_fn, type):
-            raise TypeError(
+            raise DTypeError(
                 f"Trainer: the loss {loss_fn.__name__} is a class; pass an instance, e.g. "
                 f"{loss_fn.__name__}()"
             )

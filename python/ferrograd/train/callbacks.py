@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from ..exceptions import FerrogradError
+from .. import _check
+from ..exceptions import ArgumentError, DTypeError, FerrogradError
 from .history import resolve_mode
 
 if TYPE_CHECKING:
@@ -157,8 +158,8 @@ class EarlyStopping(Callback):
         baseline: Optional[float] = None,
         start_from_epoch: int = 0,
     ) -> None:
-        _check_nonnegative_int("EarlyStopping", "patience", patience)
-        _check_nonnegative_int("EarlyStopping", "start_from_epoch", start_from_epoch)
+        _check.count("EarlyStopping", "patience", patience)
+        _check.count("EarlyStopping", "start_from_epoch", start_from_epoch)
         self._tracker = _Monitor(monitor, mode, min_delta)
         self.monitor = monitor
         self.patience = int(patience)
@@ -307,9 +308,9 @@ class LRScheduler(Callback):
 
     def __init__(self, scheduler: Any, per: str = "epoch") -> None:
         if per not in ("epoch", "step"):
-            raise ValueError(f"LRScheduler: per must be 'epoch' or 'step', got {per!r}")
+            raise ArgumentError(f"LRScheduler: per must be 'epoch' or 'step', got {per!r}")
         if not hasattr(scheduler, "step") or not hasattr(scheduler, "state_dict"):
-            raise TypeError(
+            raise DTypeError(
                 f"LRScheduler: scheduler must be a learning-rate scheduler, got "
                 f"{type(scheduler).__name__}"
             )
@@ -472,13 +473,10 @@ class LambdaCallback(Callback):
             if fn is None:
                 continue
             if not callable(fn):
-                raise TypeError(f"LambdaCallback: {name} must be callable, got {type(fn).__name__}")
+                raise DTypeError(
+                    f"LambdaCallback: {name} must be callable, got {type(fn).__name__}"
+                )
             setattr(self, name, fn)
-
-
-def _check_nonnegative_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{owner}: {name} must be a non-negative int, got {value!r}")
 
 
 def overrides(callback: Callback, hook: str) -> bool:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..exceptions import FerrogradError
+from ..exceptions import ArgumentError, FerrogradError
 
 
 class History:
@@ -164,7 +164,7 @@ _MAX_WORDS = ("acc", "accuracy", "auc", "f1", "precision", "recall", "r2")
 def resolve_mode(mode: str, monitor: str) -> str:
     """ "min" or "max" for ``monitor``; "auto" picks "max" for accuracy-like names."""
     if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        raise ArgumentError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
         return mode
     base = monitor[4:] if monitor.startswith("val_") else monitor

@@ -31,8 +31,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import _check
 from .. import random as fg_random
-from ..exceptions import FerrogradError
+from ..exceptions import ArgumentError, DTypeError, FerrogradError
 from .history import History, resolve_mode
 
 __all__ = [
@@ -112,7 +113,7 @@ class SearchResult:
 class _Distribution:
     def __init__(self, name: str, low: float, high: float) -> None:
         if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
-            raise ValueError(f"{name}: need finite low < high, got ({low}, {high})")
+            raise ArgumentError(f"{name}: need finite low < high, got ({low}, {high})")
         self.name, self.low, self.high = name, low, high
 
     def __repr__(self) -> str:
@@ -134,7 +135,7 @@ class loguniform(_Distribution):
 
     def __init__(self, low: float, high: float) -> None:
         if not low > 0:
-            raise ValueError(f"loguniform: low must be positive, got {low}")
+            raise ArgumentError(f"loguniform: low must be positive, got {low}")
         super().__init__("loguniform", float(low), float(high))
 
     def rvs(self, random_state: np.random.Generator) -> float:
@@ -255,8 +256,7 @@ def random_search(
     are drawn from a generator seeded with ``seed``, so the search repeats exactly. Other
     arguments as :func:`grid_search`.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"random_search: n_trials must be a positive int, got {n_trials!r}")
+    n_trials = _check.positive("random_search", "n_trials", n_trials)
     if not isinstance(space, Mapping) or not space:
         raise FerrogradError("random_search: space must be a non-empty dict")
     rng = np.random.default_rng(seed)
@@ -318,7 +318,7 @@ def _run(
     if val is None and monitor.startswith("val_"):
         raise FerrogradError(f"{who}: monitor {monitor!r} needs validation data (val)")
     if not callable(build):
-        raise TypeError(f"{who}: build must be callable(config) -> (model, optimizer)")
+        raise DTypeError(f"{who}: build must be callable(config) -> (model, optimizer)")
     mode = resolve_mode(mode, monitor)
     trials = []
     for config in configs:

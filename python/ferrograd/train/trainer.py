@@ -28,18 +28,17 @@ from typing import Any
 
 import numpy as np
 
+from .. import _check
 from .. import random as fg_random
 from ..compile import Unsupported
-from ..exceptions import FerrogradError
+from ..exceptions import ArgumentError, DTypeError, FerrogradError
 from ..tensor import Tensor, no_grad
-from . import _data, _targets
+from . import _data, _distributed, _targets, checkpoint
 from ._progress import Progress
 from .callbacks import Callback, overrides
 from .history import History
 
 __all__ = ["NonFiniteLossError", "Trainer"]
-
-CHECKPOINT_FORMAT = "ferrograd.train.checkpoint/1"
 
 
 class NonFiniteLossError(FerrogradError):
@@ -119,9 +118,9 @@ class Trainer:
         from ..optim import Optimizer
 
         if not isinstance(model, Module):
-            raise TypeError(f"Trainer: model must be an nn.Module, got {type(model).__name__}")
+            raise DTypeError(f"Trainer: model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(
+            raise DTypeError(
                 f"Trainer: optimizer must be a ferrograd optimizer, got {type(optimizer).__name__}"
             )
         self.model = model
@@ -129,17 +128,19 @@ class Trainer:
         self.heads = _targets.Heads(loss, loss_weights, metrics)
         self.loss = loss
         self.scheduler = scheduler
-        self.grad_accum_steps = _positive_int("grad_accum_steps", grad_accum_steps)
-        self.clip_grad_norm = (
-            None if clip_grad_norm is None else _positive("clip_grad_norm", clip_grad_norm)
-        )
-        self.l1 = _non_negative("l1", l1)
-        self.l2 = _non_negative("l2", l2)
+        self.grad_accum_steps = _check.positive("Trainer", "grad_accum_steps", grad_accum_steps)
+        self.clip_grad_norm = None
+        if clip_grad_norm is not None:
+            self.clip_grad_norm = _check.real(
+                "Trainer", "clip_grad_norm", clip_grad_norm, 0.0, low_open=True
+            )
+        self.l1 = _check.real("Trainer", "l1", l1, 0.0)
+        self.l2 = _check.real("Trainer", "l2", l2, 0.0)
         if compile not in ("auto", True, False):
-            raise ValueError(f"Trainer: compile must be 'auto', True or False, got {compile!r}")
+            raise ArgumentError(f"Trainer: compile must be 'auto', True or False, got {compile!r}")
         self.compile = compile
         if not isinstance(distributed, bool):
-            raise TypeError(f"Trainer: distributed must be True or False, got {distributed!r}")
+            raise DTypeError(f"Trainer: distributed must be True or False, got {distributed!r}")
         self.distributed = distributed
         self.history = History()
         self.stop_training = False
@@ -202,14 +203,14 @@ class Trainer:
         -------
         History
         """
-        epochs = _non_negative_int("epochs", epochs)
-        batch_size = _positive_int("batch_size", batch_size)
+        epochs = _check.count("fit", "epochs", epochs)
+        batch_size = _check.positive("fit", "batch_size", batch_size)
         if verbose not in (0, 1, 2):
-            raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+            raise ArgumentError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
         callbacks = list(callbacks)
         for cb in callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError(f"fit: callbacks must be Callback objects, got {cb!r}")
+                raise DTypeError(f"fit: callbacks must be Callback objects, got {cb!r}")
         if val is not None and validation_split is not None:
             raise FerrogradError("fit: pass either val or validation_split, not both")
         dtype = self._dtype()
@@ -228,7 +229,7 @@ class Trainer:
 
             dist.init()
             main = dist.is_main()
-            loader = self._sharded_loader(train, dtype, batch_size, shuffle)
+            loader = _distributed.sharded_loader(train, dtype, batch_size, shuffle)
             callbacks = [cb for cb in callbacks if main or not cb.main_only]
         else:
             loader = _data.make_loader(train, dtype, "train", batch_size, shuffle)
@@ -267,7 +268,7 @@ class Trainer:
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 logs = self._run_epoch(loader, epoch, batch_hooks, progress)
                 if self.distributed:
-                    logs = self._averaged(logs)
+                    logs = _distributed.averaged(logs)
                 if val_loader is not None:
                     val_logs = self.evaluate(val_loader)
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -339,7 +340,7 @@ class Trainer:
         -------
         ndarray, or a dict/tuple of them for several outputs
         """
-        batch_size = _positive_int("batch_size", batch_size)
+        batch_size = _check.positive("fit", "batch_size", batch_size)
         inputs = _data.cast_inputs(x if isinstance(x, tuple) else (x,), self._dtype())
         n = len(inputs[0])
         pieces: list[Any] = []
@@ -378,75 +379,20 @@ class Trainer:
             return
         from ..serialization import save
 
-        save(self._checkpoint_state(self.epoch), path)
+        save(checkpoint.state_of(self, self.epoch), path)
 
     def load_checkpoint(self, path: str | os.PathLike[str], *, _loader: Any = None) -> None:
         """Restores a checkpoint written by :meth:`save_checkpoint` into the model, the
         optimizer, the scheduler, the history and the random state (and the callbacks of the
         next :meth:`fit`)."""
-        from ..serialization import load
-
-        state = load(path)
-        if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
-            raise FerrogradError(
-                f"load_checkpoint: {os.fspath(path)} is not a full training checkpoint (write "
-                "one with ModelCheckpoint(save_weights_only=False) or Trainer.save_checkpoint)"
-            )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(_as_optimizer_state(state["optimizer"]))
-        if self.scheduler is not None:
-            if state.get("scheduler") is None:
-                raise FerrogradError(
-                    "load_checkpoint: the trainer has a scheduler but the checkpoint has none"
-                )
-            self.scheduler.load_state_dict(dict(state["scheduler"]))
-        self.history = History()
-        self.history.load_state_dict(state["history"])
-        self.initial_epoch = self.epoch = int(state["epoch"])
-        self.global_step = int(state["step"])
-        self.stop_training = bool(state.get("stop_training", False))
-        saved_cbs = list(state.get("callbacks") or [])
-        if len(saved_cbs) == len(self.callbacks):
-            for cb, cb_state in zip(self.callbacks, saved_cbs):
-                if cb_state:
-                    cb.load_state_dict(cb_state)
-        elif self.callbacks:
-            warnings.warn(
-                "load_checkpoint: the checkpoint was written with a different list of "
-                "callbacks; their state is not restored",
-                stacklevel=2,
-            )
-        loader = _loader if _loader is not None else self._train_loader
-        if loader is not None and state.get("loader") and hasattr(loader, "load_state_dict"):
-            loader.load_state_dict(dict(state["loader"]))
-        sampler = getattr(loader, "sampler", None)
-        if sampler is not None and state.get("sampler_seed") is not None:
-            sampler.seed = int(state["sampler_seed"])
-        fg_random.set_rng_state(state["rng"])
-
-    def _checkpoint_state(self, next_epoch: int) -> dict[str, Any]:
-        loader = self._train_loader
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "history": self.history.state_dict(),
-            "epoch": next_epoch,
-            "step": self.global_step,
-            "stop_training": self.stop_training,
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
-            "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
-            "sampler_seed": getattr(getattr(loader, "sampler", None), "seed", None),
-            "rng": fg_random.get_rng_state(),
-        }
+        checkpoint.restore(self, checkpoint.read(path), _loader or self._train_loader)
 
     def _flush_saves(self, next_epoch: int) -> None:
         from ..serialization import save
 
         saves, self._pending_saves = self._pending_saves, []
         for path, _ in saves:
-            save(self._checkpoint_state(next_epoch), path)
+            save(checkpoint.state_of(self, next_epoch), path)
 
     # ================================================================== one epoch
     def _run_epoch(
@@ -579,45 +525,6 @@ class Trainer:
                 result[m.name] = m(tgt_all, out_all)
         return result
 
-    def _sharded_loader(
-        self, train: Any, dtype: np.dtype[Any], batch_size: int, shuffle: bool
-    ) -> Any:
-        """This rank's loader: the data sharded by a DistributedSampler whose seed all ranks
-        share (rank 0's)."""
-        from .. import distributed as dist
-        from ..data import DataLoader
-
-        given = train if _data.is_loader(train) else None
-        if given is not None and given.sampler is not None:
-            return given  # the user's own sampler decides
-        base = (
-            given
-            if given is not None
-            else _data.make_loader(train, dtype, "train", batch_size, False)
-        )
-        seed = base.seed if given is not None and given.shuffle else None
-        if seed is None:
-            seed = int(fg_random.default_generator().integers(2**62))
-        seed = int(dist.broadcast_object(seed))
-        sampler = dist.DistributedSampler(
-            len(base.dataset), shuffle=given.shuffle if given is not None else shuffle, seed=seed
-        )
-        return DataLoader(
-            base.dataset,
-            batch_size=base.batch_size,
-            sampler=sampler,
-            drop_last=base.drop_last,
-            collate_fn=base.collate_fn,
-        )
-
-    def _averaged(self, logs: dict[str, Any]) -> dict[str, Any]:
-        """The epoch's training loss and metrics averaged over the ranks, weighted by their
-        sample counts (equal when the sampler pads the shards)."""
-        from .. import distributed as dist
-
-        n = float(logs.pop("_samples", 1))
-        return {k: float(v) for k, v in dist.allreduce_mean(logs, weight=n).items()}
-
     def _step_scheduler(self, logs: dict[str, Any]) -> None:
         s = self.scheduler
         if s is None or _per_step(s):
@@ -667,33 +574,12 @@ class Trainer:
                     from .. import distributed as dist
 
                     if dist.world_size() > 1:
-                        self._captured = self._distributed_step(step)
+                        self._captured = _distributed.captured_step(self, step)
             else:
                 reason = step.reason
         self.compile_reason = reason
         if self.compile is True and not self.compiled:
             raise FerrogradError(f"Trainer(compile=True): the step cannot be captured: {reason}")
-
-    def _distributed_step(self, step: Any) -> Any:
-        """A captured step for several ranks: gradients straight into the allreduce buffer,
-        one Allreduce, then the optimizer's fused update."""
-        from .. import distributed as dist
-
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = self.optimizer
-
-        def run(x: Any, y: Any, *, keep_output: bool, skip_non_finite: bool) -> Any:
-            views = dist.gradient_views(params)
-            loss, out = step.gradients(x, y, views, keep_output=keep_output)
-            if skip_non_finite and not math.isfinite(loss):
-                return loss, out
-            for p, v in zip(params, views):
-                p.grad = v
-            dist.allreduce_gradients(params)
-            optimizer.step()
-            return loss, out
-
-        return run
 
     def _stop_capturing(self, reason: str) -> None:
         """Eager steps from now on: something changed during training (a callback gave the
@@ -857,50 +743,3 @@ def _join(pieces: list[Any]) -> Any:
     if isinstance(first, (list, tuple)):
         return type(first)(_join([p[i] for p in pieces]) for i in range(len(first)))
     return np.concatenate([np.asarray(p) for p in pieces])
-
-
-def _as_optimizer_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """An optimizer state dict read back from a checkpoint (JSON turns tuples into lists)."""
-    groups = []
-    for g in state["param_groups"]:
-        g = dict(g)
-        for key in ("betas", "etas", "step_sizes"):
-            if isinstance(g.get(key), list):
-                g[key] = tuple(g[key])
-        groups.append(g)
-    return {"state": {int(k): dict(v) for k, v in state["state"].items()}, "param_groups": groups}
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Trainer: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _non_negative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"Trainer: {name} must be a non-negative int, got {value!r}")
-    return int(value)
-
-
-def _positive(name: str, value: Any) -> float:
-    v = _real(name, value)
-    if not v > 0:
-        raise ValueError(f"Trainer: {name} must be positive, got {value!r}")
-    return v
-
-
-def _non_negative(name: str, value: Any) -> float:
-    v = _real(name, value)
-    if not v >= 0:
-        raise ValueError(f"Trainer: {name} must be >= 0, got {value!r}")
-    return v
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"Trainer: {name} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"Trainer: {name} must be finite, got {value!r}")
-    return v
