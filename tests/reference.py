@@ -193,13 +193,13 @@ def clamp_ref(x: object, lo: float | None, hi: float | None) -> np.ndarray:
 
 
 def clamp_grad_ref(grad: object, x: object, lo: float | None, hi: float | None) -> np.ndarray:
-    """``grad`` where ``lo <= x <= hi`` (both ends included), else 0."""
+    """``grad`` where ``lo < x < hi`` (0 at the bounds: the minimum-norm subgradient), else 0."""
     v, g = _f64(x), _f64(grad)
     inside = np.ones(v.shape, dtype=bool)
     if lo is not None:
-        inside &= v >= lo
+        inside &= v > lo
     if hi is not None:
-        inside &= v <= hi
+        inside &= v < hi
     return np.where(inside, g, 0.0)
 
 

@@ -83,7 +83,7 @@ def test_clamp_forward_and_backward(lo: Any, hi: Any, data: Any) -> None:
     dtype = data.draw(DTYPES)
     shape = data.draw(shapes(max_side=4))
     x = data.draw(arrays(dtype, shape))
-    # Exact hits on the bounds, where the gradient passes (as PyTorch).
+    # Exact hits on the bounds, where the gradient is 0 (as PyTorch).
     x = np.where(np.arange(x.size).reshape(x.shape) % 3 == 0, dtype(lo or 0.0), x).astype(dtype)
     x = with_layout(x, data.draw(layouts()))
     g = data.draw(arrays(dtype, shape))
@@ -94,11 +94,15 @@ def test_clamp_forward_and_backward(lo: Any, hi: Any, data: Any) -> None:
 def test_clamp_examples_and_errors() -> None:
     x = np.array([-2.0, -1.0, 0.5, 1.0, 3.0, np.nan])
     np.testing.assert_array_equal(ops.clamp(x, -1, 1), [-1.0, -1.0, 0.5, 1.0, 1.0, np.nan])
-    np.testing.assert_array_equal(ops.clamp_backward(np.ones(6), x, -1, 1), [0, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(ops.clamp_backward(np.ones(6), x, -1, 1), [0, 0, 1, 0, 0, 0])
     # min > max: max everywhere (NaN stays), no gradient; a NaN bound gives NaN.
     np.testing.assert_array_equal(ops.clamp(x, 2, 1), [1, 1, 1, 1, 1, np.nan])
     np.testing.assert_array_equal(ops.clamp_backward(np.ones(6), x, 2, 1), np.zeros(6))
     assert np.isnan(ops.clamp(x, min=np.nan)).all()
+    # A missing bound sets no condition: an infinite input on its side keeps the gradient.
+    inf = np.array([-np.inf, np.inf])
+    np.testing.assert_array_equal(ops.clamp_backward(np.ones(2), inf, max=0.5), [1.0, 0.0])
+    np.testing.assert_array_equal(ops.clamp_backward(np.ones(2), inf, min=0.5), [0.0, 1.0])
     xs = np.array([-0.8, 0.2, 0.9])
     g = np.array([1.0, 2.0, 3.0])
     _check_fd(lambda v: ops.clamp(v, -0.5, 0.5), ops.clamp_backward(g, xs, -0.5, 0.5), xs, g)

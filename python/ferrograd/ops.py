@@ -301,14 +301,16 @@ def log1p_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
 def clamp_backward(
     grad_output: ArrayLike, x: ArrayLike, min: float | None = None, max: float | None = None
 ) -> np.ndarray:
-    """Gradient of :func:`clamp`: ``grad_output`` where ``min <= x <= max`` (bounds included,
-    as PyTorch), else 0.
+    """Gradient of :func:`clamp`: ``grad_output`` where ``min < x < max``, else 0.
+
+    At a bound the gradient is 0, the minimum-norm subgradient PyTorch uses for scalar
+    bounds (as for ``relu`` at 0 and ``hardtanh`` at its ends).
 
     Examples
     --------
     >>> import numpy as np
     >>> from ferrograd import ops
-    >>> ops.clamp_backward(np.ones(3), np.array([-2.0, 1.0, 3.0]), min=-1.0, max=1.0).tolist()
+    >>> ops.clamp_backward(np.ones(3), np.array([-2.0, 0.5, 1.0]), min=-1.0, max=1.0).tolist()
     [0.0, 1.0, 0.0]
     """
     lo, hi = _bounds("clamp_backward", min, max)

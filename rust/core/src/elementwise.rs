@@ -209,9 +209,10 @@ pub enum UnaryOp {
     Log1p,
     /// `x ** p` for a scalar exponent `p`.
     Pow(f64),
-    /// `min(max(x, lo), hi)` (`torch.clamp`; a missing bound is infinite). `lo > hi` gives
-    /// `hi` everywhere; a NaN bound gives NaN. The gradient passes where `lo <= x <= hi`.
-    Clamp(f64, f64),
+    /// `min(max(x, lo), hi)` (`torch.clamp`; a bound may be missing). `lo > hi` gives
+    /// `hi` everywhere; a NaN bound gives NaN. The gradient passes where `lo < x < hi`
+    /// (0 at the bounds: the minimum-norm subgradient, as PyTorch's scalar-bound clamp).
+    Clamp(Option<f64>, Option<f64>),
 }
 
 /// Applies a unary operation elementwise.
@@ -228,7 +229,8 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Result<Vec<T>> {
     }
 }
 
-fn clamp<T: Real>(x: &[T], lo: f64, hi: f64) -> Result<Vec<T>> {
+fn clamp<T: Real>(x: &[T], lo: Option<f64>, hi: Option<f64>) -> Result<Vec<T>> {
+    let (lo, hi) = (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
     if lo.is_nan() || hi.is_nan() {
         return buf::filled(x.len(), T::nan());
     }
@@ -292,9 +294,10 @@ pub fn unary_backward<T: Real>(op: UnaryOp, g: &[T], x: &[T]) -> Result<Vec<T>> 
         UnaryOp::Clamp(lo, hi) => {
             // The bounds in the element type, as the forward pass compares them; NaN (input
             // or bound) fails the comparisons and gets no gradient.
-            let (lo, hi) = (T::c(lo), T::c(hi));
+            // A missing bound is no condition at all (an infinite input still passes).
+            let (lo, hi) = (lo.map(T::c), hi.map(T::c));
             zip_map(g, x, &mut out, move |g, x| {
-                if x >= lo && x <= hi {
+                if lo.is_none_or(|lo| x > lo) && hi.is_none_or(|hi| x < hi) {
                     g
                 } else {
                     T::zero()

@@ -142,17 +142,14 @@ unary_bindings! {
     log1p, log1p_backward, UnaryOp::Log1p;
 }
 
-/// The bounds of `clamp` as a unary op (a missing bound is infinite); at least one is needed.
+/// The bounds of `clamp` as a unary op; at least one is needed.
 fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> PyResult<UnaryOp> {
     if min.is_none() && max.is_none() {
         return Err(crate::errors::value_error(format!(
             "{func}: at least one of min and max must be given"
         )));
     }
-    Ok(UnaryOp::Clamp(
-        min.unwrap_or(f64::NEG_INFINITY),
-        max.unwrap_or(f64::INFINITY),
-    ))
+    Ok(UnaryOp::Clamp(min, max))
 }
 
 /// `x` limited to `[min, max]` (`torch.clamp`).
@@ -167,7 +164,7 @@ pub fn clamp<'py>(
     unary_op(py, "clamp", clamp_op("clamp", min, max)?, x)
 }
 
-/// Gradient of `clamp`: `grad_output` where `min <= x <= max`, else 0.
+/// Gradient of `clamp`: `grad_output` where `min < x < max`, else 0 (0 at the bounds).
 #[pyfunction]
 #[pyo3(signature = (grad_output, x, min=None, max=None))]
 pub fn clamp_backward<'py>(
