@@ -5,15 +5,15 @@
 //! and then reduced. Norms are computed with a scale factor, so large finite inputs do not
 //! overflow where the loss itself is finite.
 
+use super::margin::Arr;
 use super::margin::{check_grad, check_signs, grad_weights, out_shape, relu, relu_grad, to_real};
-use super::margin::{check_same_shape, Arr};
 use super::Reduction;
 use crate::buf;
 use crate::error::Result;
 use crate::gemm::{matmul, MatmulDims};
 use crate::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
-use crate::shape::fmt_shape;
+use crate::shape::{check_same_shape, fmt_shape};
 use crate::team;
 use crate::{shape_err, value_err};
 
@@ -137,7 +137,7 @@ fn cosine_layout<T: Real>(
     x1.check(func, "input1")?;
     x2.check(func, "input2")?;
     target.check(func, "target")?;
-    check_same_shape(func, ("input1", x1), ("input2", x2))?;
+    check_same_shape(func, ("input1", x1.shape), ("input2", x2.shape))?;
     let s = x1.shape;
     let ok = match target.shape.len() {
         0 => s.len() == 1,
@@ -373,8 +373,8 @@ fn triplet_layout<T: Real>(
     a.check(func, "anchor")?;
     p.check(func, "positive")?;
     n.check(func, "negative")?;
-    check_same_shape(func, ("anchor", a), ("positive", p))?;
-    check_same_shape(func, ("anchor", a), ("negative", n))?;
+    check_same_shape(func, ("anchor", a.shape), ("positive", p.shape))?;
+    check_same_shape(func, ("anchor", a.shape), ("negative", n.shape))?;
     let Some((&d, lead)) = a.shape.split_last() else {
         return shape_err!("{func}: the inputs must have at least one dimension, got shape ()");
     };
@@ -525,7 +525,7 @@ fn nt_xent_prepare<T: Real>(
 ) -> Result<NtXent<T>> {
     z1.check(func, "z1")?;
     z2.check(func, "z2")?;
-    check_same_shape(func, ("z1", z1), ("z2", z2))?;
+    check_same_shape(func, ("z1", z1.shape), ("z2", z2.shape))?;
     if z1.shape.len() != 2 {
         return shape_err!(
             "{func}: z1 and z2 must have shape (N, D), got {}",
