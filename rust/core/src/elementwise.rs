@@ -2,8 +2,8 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{for_each_chunk, for_each_row};
 use crate::real::Real;
+use crate::runtime::parallel::{for_each_chunk, for_each_row};
 use crate::shape::{broadcast_shapes, broadcasts_to, fmt_shape, numel, RowWalk};
 use crate::shape_err;
 

@@ -7,9 +7,9 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{for_each_row, map_chunks, map_indexed, PAR_CHUNK};
 use crate::real::Real;
 use crate::reduce::{reduce, ReduceOp};
+use crate::runtime::parallel::{for_each_row, map_chunks, map_indexed, PAR_CHUNK};
 use crate::shape::{fmt_shape, normalize_axes, numel, reduced_shape, RowWalk};
 use crate::shape_err;
 

@@ -30,9 +30,9 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
-use crate::team;
+use crate::runtime::parallel::{worth_parallel, PAR_CHUNK};
+use crate::runtime::team;
 use crate::value_err;
 
 // ------------------------------------------------------------------------------ the driver
@@ -1467,7 +1467,7 @@ pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Re
     match kind {
         Penalty::L1 => {
             let g = T::c(grad_output);
-            crate::parallel::fill_indexed(&mut out, |i| {
+            crate::runtime::parallel::fill_indexed(&mut out, |i| {
                 let v = x[i];
                 if v > T::zero() {
                     g
@@ -1480,7 +1480,7 @@ pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Re
         }
         Penalty::L2 => {
             let g = T::c(2.0 * grad_output);
-            crate::parallel::fill_indexed(&mut out, |i| g * x[i]);
+            crate::runtime::parallel::fill_indexed(&mut out, |i| g * x[i]);
         }
     }
     Ok(out)

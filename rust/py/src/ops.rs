@@ -179,7 +179,7 @@ pub fn clamp_backward<'py>(
 }
 
 /// A copy of `x` (C order) in memory from the extension's allocator: large copies are made
-/// on the threads into reused blocks (see `ferrograd_core::reuse`).
+/// on the threads into reused blocks (see `ferrograd_core::runtime::reuse`).
 #[pyfunction]
 pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
     with_float!("copy", [("x", x)], |T| {
@@ -188,7 +188,7 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
         ensure_room::<T>("copy", &[&sx])?;
         // An array not in C order is gathered into a new vector already: that is the copy.
         let v = match data(&x)? {
-            Cow::Borrowed(d) => run(py, || ferrograd_core::stream::copied(d))?,
+            Cow::Borrowed(d) => run(py, || ferrograd_core::runtime::stream::copied(d))?,
             Cow::Owned(v) => v,
         };
         out(py, v, &sx)

@@ -5,8 +5,8 @@ use crate::buf;
 use crate::error::Result;
 use crate::loss::class_input::*;
 use crate::loss::Reduction;
-use crate::parallel::for_each_row;
 use crate::real::Real;
+use crate::runtime::parallel::for_each_row;
 use crate::shape::{check_same_shape, fmt_index, RowWalk};
 use crate::value_err;
 

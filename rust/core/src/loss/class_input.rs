@@ -6,10 +6,10 @@ use crate::buf;
 use crate::error::Result;
 use crate::loss::simd::exp512;
 use crate::loss::{check_grad_output, Reduction};
-use crate::parallel::{first_position, map_chunks};
 use crate::real::Real;
+use crate::runtime::parallel::{first_position, map_chunks};
+use crate::runtime::team;
 use crate::shape::{broadcasts_to, fmt_index, fmt_shape, numel};
-use crate::team;
 use crate::{shape_err, value_err};
 
 /// A read-only array: its elements in C order and its shape.
@@ -399,7 +399,7 @@ impl<T: Real> Plan<'_, T> {
 }
 
 /// A result of `n` elements written by `fill` into memory that is not cleared first: large
-/// results usually land in a reused block (see [`crate::reuse`]), and clearing it would cost a
+/// results usually land in a reused block (see [`crate::runtime::reuse`]), and clearing it would cost a
 /// pass over memory. Returns the result and what `fill` returns.
 ///
 /// # Safety

@@ -11,10 +11,10 @@ use super::Reduction;
 use crate::buf;
 use crate::error::Result;
 use crate::gemm::{matmul, MatmulDims};
-use crate::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
+use crate::runtime::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
+use crate::runtime::team;
 use crate::shape::{check_same_shape, fmt_shape};
-use crate::team;
 use crate::{shape_err, value_err};
 
 /// `f(i)` for each of `n` rows costing `cost` element operations each, in parallel when the
@@ -657,7 +657,7 @@ pub fn nt_xent_loss_backward<T: Real>(
         logits: mut gs,
         ..
     } = s;
-    crate::parallel::for_each_row(&mut gs, n2.max(1), |i, row| {
+    crate::runtime::parallel::for_each_row(&mut gs, n2.max(1), |i, row| {
         let mut m = T::neg_infinity();
         for (k, &v) in row.iter().enumerate() {
             if k != i && (v > m || v.is_nan()) {
@@ -701,7 +701,7 @@ pub fn nt_xent_loss_backward<T: Real>(
     let inv_t: T = to_real(1.0 / temperature);
     let norm_eps: T = T::c(NORM_EPS);
     // Through the normalisation zn = z / max(|z|, eps).
-    crate::parallel::for_each_row(&mut dzn, d.max(1), |i, g| {
+    crate::runtime::parallel::for_each_row(&mut dzn, d.max(1), |i, g| {
         let zi = &zn[i * d..(i + 1) * d];
         let r = norms[i];
         if r >= norm_eps {

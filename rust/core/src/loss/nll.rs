@@ -4,8 +4,8 @@ use crate::buf;
 use crate::error::Result;
 use crate::loss::class_input::*;
 use crate::loss::Reduction;
-use crate::parallel::{worth_parallel, PAR_CHUNK};
 use crate::real::Real;
+use crate::runtime::parallel::{worth_parallel, PAR_CHUNK};
 
 pub(crate) fn prepare_nll<T: Real>(
     func: &str,
@@ -35,7 +35,7 @@ pub fn nll_loss<T: Real>(
     let mut per = buf::zeros(lay.rows())?;
     let ignore = opts.ignore_index;
     let w = |y: usize| opts.weight.map_or(T::one(), |w| w[y]);
-    crate::parallel::fill_indexed(&mut per, |r| {
+    crate::runtime::parallel::fill_indexed(&mut per, |r| {
         let y = lab[r];
         if y == ignore {
             return T::zero();

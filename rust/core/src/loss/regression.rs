@@ -13,11 +13,11 @@
 use super::{check_grad_output, Reduction};
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::reduce::sum_slice;
+use crate::runtime::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
+use crate::runtime::team;
 use crate::shape::{check_same_shape, fmt_shape};
-use crate::team;
 use crate::{shape_err, value_err};
 
 /// Sum of `f(i)` for `i` in `lo..hi`, added pairwise in blocks (NumPy-like rounding).

@@ -7,7 +7,7 @@ use crate::loss::fastmath::*;
 use crate::loss::simd::exp512;
 #[cfg(target_arch = "x86_64")]
 use crate::loss::simd::{narrow256, narrow512};
-use crate::stream::copy_streaming;
+use crate::runtime::stream::copy_streaming;
 
 /// Positions handled together by the column kernel.
 pub(crate) const TP: usize = 64;

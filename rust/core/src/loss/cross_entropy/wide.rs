@@ -5,8 +5,8 @@ use crate::loss::class_input::*;
 use crate::loss::fastmath::*;
 use crate::loss::simd::exp512;
 use crate::real::Real;
-use crate::scratch::{give_back, take_scratch};
-use crate::stream::copy_streaming;
+use crate::runtime::scratch::{give_back, take_scratch};
+use crate::runtime::stream::copy_streaming;
 
 /// Rows at least this wide are processed one at a time with lane-wise reductions.
 pub(crate) const WIDE: usize = 64;

@@ -402,7 +402,7 @@ mod tests {
                     fix,
                 };
                 unsafe { exp_sum(&x, 0.0, None, &[], Some(stream)) };
-                crate::stream::fence();
+                crate::runtime::stream::fence();
                 for i in 0..n {
                     let want = src[i] * 2.0 - if i == fix.0 { 0.5 } else { 0.0 };
                     assert_eq!(dst[offset + i], want, "n {n}, offset {offset}, i {i}");
