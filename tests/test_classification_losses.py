@@ -503,7 +503,7 @@ def test_shape_errors() -> None:
         F.nll_loss(x, np.zeros(4, dtype=np.int64), weight=np.ones((3, 1)))
     with pytest.raises(ShapeError, match="input must have shape"):
         F.cross_entropy(np.float64(1.0), np.array(0))
-    with pytest.raises(ShapeError, match=r"target has shape \(3,\), but input has shape \(4,\)"):
+    with pytest.raises(ShapeError, match=r"target has shape \(3,\) but input has shape \(4,\)"):
         F.binary_cross_entropy(np.full(4, 0.5), np.full(3, 0.5))
     with pytest.raises(ShapeError, match="pos_weight of shape"):
         F.binary_cross_entropy_with_logits(x, x, pos_weight=np.ones(4))

@@ -176,3 +176,116 @@ def test_linear_state_dict_moves_between_frameworks():
     np.testing.assert_allclose(
         ours(fg.tensor(x)).data, theirs(t(x)).detach().numpy(), rtol=1e-12, atol=1e-14
     )
+
+
+def check_op(fwd, bwd, ref_fn, x, *, rtol=1e-12, atol=1e-12):
+    """An ops kernel and its backward kernel against a PyTorch function and its autograd."""
+    xt = t(x, grad=True)
+    ref = ref_fn(xt)
+    g = RNG.standard_normal(tuple(ref.shape))
+    ref.backward(t(g))
+    with np.errstate(all="ignore"):
+        out = fwd(x)
+        grad = bwd(g, x)
+    np.testing.assert_allclose(out, ref.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=rtol, atol=atol)
+
+
+EDGES = np.array([[-2.0, -1.0, 0.0, 0.5], [1.0, 3.0, np.nan, -0.0], [1.0, 1.0, -1.0, 2.0]])
+
+
+def test_abs_log1p_clamp():
+    ops = fg.ops
+    check_op(ops.abs, ops.abs_backward, torch.abs, EDGES)
+    pos = np.abs(RNG.standard_normal((3, 4)))
+    check_op(ops.log1p, ops.log1p_backward, torch.log1p, pos - 0.5)
+    for lo, hi in [(-1.0, 1.0), (None, 0.5), (0.0, None), (2.0, 1.0), (np.nan, None)]:
+        check_op(
+            lambda x, lo=lo, hi=hi: ops.clamp(x, lo, hi),
+            lambda g, x, lo=lo, hi=hi: ops.clamp_backward(g, x, lo, hi),
+            lambda x, lo=lo, hi=hi: torch.clamp(x, lo, hi),
+            EDGES,
+        )
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, (0, 1)])
+def test_min_argmax_argmin(dim):
+    ops = fg.ops
+    x = np.array([[3.0, 1.0, 1.0, 2.0], [0.5, 0.5, 4.0, 4.0], [2.0, -1.0, 7.0, -1.0]])
+    kw = {} if dim is None else {"dim": dim}
+    check_op(
+        lambda v: ops.min(v, axis=dim),
+        lambda g, v: ops.min_backward(g, v, axis=dim),
+        lambda v: torch.amin(v, **kw),
+        x,
+    )
+    if not isinstance(dim, tuple):
+        for name in ("argmax", "argmin"):
+            got = getattr(ops, name)(x, axis=dim)
+            want = getattr(torch, name)(t(x), **kw).numpy()
+            np.testing.assert_array_equal(got, want)
+            got = getattr(ops, name)(EDGES, axis=dim, keepdims=True)
+            want = getattr(torch, name)(t(EDGES), keepdim=True, **kw).numpy()
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 1)])
+@pytest.mark.parametrize("correction", [0, 1, 2.5])
+def test_var_std(name, dim, correction):
+    ops = fg.ops
+    x = RNG.standard_normal((3, 5)) + 10.0
+    kw = {"correction": correction} if dim is None else {"dim": dim, "correction": correction}
+    check_op(
+        lambda v: getattr(ops, name)(v, axis=dim, correction=correction),
+        lambda g, v: getattr(ops, f"{name}_backward")(g, v, axis=dim, correction=correction),
+        lambda v: getattr(torch, name)(v, **kw),
+        x,
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_var_where_correction_leaves_no_degrees_of_freedom(dim):
+    ops = fg.ops
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    kw = {} if dim is None else {"dim": dim}
+    for c in (2, 3, 4, 5):
+        check_op(
+            lambda v, c=c: ops.var(v, axis=dim, correction=c),
+            lambda g, v, c=c: ops.var_backward(g, v, axis=dim, correction=c),
+            lambda v, c=c: torch.var(v, correction=c, **kw),
+            x,
+        )
+
+
+@pytest.mark.parametrize("name", ["NAdam", "RAdam"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"lr": 0.01, "weight_decay": 0.1},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"betas": (0.8, 0.9), "eps": 1e-6, "maximize": True},
+    ],
+)
+def test_nadam_radam(name, kw):
+    torch.set_default_dtype(torch.float64)  # float64 step and mu_product on both sides
+    try:
+        shapes = [(4, 3), (5,)]
+        start = [RNG.standard_normal(s) for s in shapes]
+        ours = [nn.Parameter(p.copy()) for p in start]
+        theirs = [torch.tensor(p.copy(), requires_grad=True) for p in start]
+        opt = getattr(fg.optim, name)(ours, **kw)
+        topt = getattr(torch.optim, name)(theirs, **kw)
+        for _ in range(12):
+            for p, q in zip(ours, theirs):
+                g = RNG.standard_normal(p.shape)
+                p.grad = g
+                q.grad = torch.tensor(g)
+            opt.step()
+            topt.step()
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-12, atol=1e-13)
+    finally:
+        torch.set_default_dtype(torch.float32)

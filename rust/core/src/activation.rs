@@ -17,8 +17,8 @@
 use crate::buf;
 use crate::elementwise::map;
 use crate::error::Result;
-use crate::parallel::for_each_chunk;
 use crate::real::Real;
+use crate::runtime::parallel::for_each_chunk;
 use crate::softmax::{log_softmax, softmax, softmax_backward};
 use crate::{shape_err, value_err};
 

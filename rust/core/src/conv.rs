@@ -20,11 +20,11 @@
 use crate::buf;
 use crate::error::Result;
 use crate::gemm::{gemm_strided, Strided};
-use crate::parallel::for_each_row_costing;
 use crate::real::Real;
-use crate::scratch::with_scratch;
+use crate::runtime::parallel::for_each_row_costing;
+use crate::runtime::scratch::with_scratch;
+use crate::runtime::team;
 use crate::shape::{checked_numel, fmt_shape};
-use crate::team;
 use crate::{shape_err, value_err};
 
 /// Convolutions of at least this many multiply-adds split the batch over threads.

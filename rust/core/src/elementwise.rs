@@ -2,8 +2,8 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{for_each_chunk, for_each_row};
 use crate::real::Real;
+use crate::runtime::parallel::{for_each_chunk, for_each_row};
 use crate::shape::{broadcast_shapes, broadcasts_to, fmt_shape, numel, RowWalk};
 use crate::shape_err;
 
@@ -203,8 +203,16 @@ pub enum UnaryOp {
     Log,
     Sqrt,
     Neg,
+    /// `|x|`; its gradient is `sign(x)`, 0 at 0 (and at NaN, as PyTorch's `sign`).
+    Abs,
+    /// `ln(1 + x)`, accurate for small `x`.
+    Log1p,
     /// `x ** p` for a scalar exponent `p`.
     Pow(f64),
+    /// `min(max(x, lo), hi)` (`torch.clamp`; a bound may be missing). `lo > hi` gives
+    /// `hi` everywhere; a NaN bound gives NaN. The gradient passes where `lo < x < hi`
+    /// (0 at the bounds: the minimum-norm subgradient, as PyTorch's scalar-bound clamp).
+    Clamp(Option<f64>, Option<f64>),
 }
 
 /// Applies a unary operation elementwise.
@@ -214,7 +222,39 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Result<Vec<T>> {
         UnaryOp::Log => map(x, |v| v.ln()),
         UnaryOp::Sqrt => map(x, |v| v.sqrt()),
         UnaryOp::Neg => map(x, |v| -v),
+        UnaryOp::Abs => map(x, |v| v.abs()),
+        UnaryOp::Log1p => map(x, |v| v.ln_1p()),
         UnaryOp::Pow(p) => pow(x, p),
+        UnaryOp::Clamp(lo, hi) => clamp(x, lo, hi),
+    }
+}
+
+fn clamp<T: Real>(x: &[T], lo: Option<f64>, hi: Option<f64>) -> Result<Vec<T>> {
+    let (lo, hi) = (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
+    if lo.is_nan() || hi.is_nan() {
+        return buf::filled(x.len(), T::nan());
+    }
+    let (lo, hi) = (T::c(lo), T::c(hi));
+    // NaN fails both comparisons and stays NaN.
+    map(x, move |v| {
+        let v = if v < lo { lo } else { v };
+        if v > hi {
+            hi
+        } else {
+            v
+        }
+    })
+}
+
+/// PyTorch's `sign` for the gradient of `abs`: -1, 0 or 1, and 0 for NaN.
+#[inline(always)]
+fn sign_or_zero<T: Real>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
     }
 }
 
@@ -249,6 +289,21 @@ pub fn unary_backward<T: Real>(op: UnaryOp, g: &[T], x: &[T]) -> Result<Vec<T>> 
         UnaryOp::Log => zip_map(g, x, &mut out, |g, x| g / x),
         UnaryOp::Sqrt => zip_map(g, x, &mut out, |g, x| g / (T::c(2.0) * x.sqrt())),
         UnaryOp::Neg => return map(g, |g| -g),
+        UnaryOp::Abs => zip_map(g, x, &mut out, |g, x| g * sign_or_zero(x)),
+        UnaryOp::Log1p => zip_map(g, x, &mut out, |g, x| g / (T::one() + x)),
+        UnaryOp::Clamp(lo, hi) => {
+            // The bounds in the element type, as the forward pass compares them; NaN (input
+            // or bound) fails the comparisons and gets no gradient.
+            // A missing bound is no condition at all (an infinite input still passes).
+            let (lo, hi) = (lo.map(T::c), hi.map(T::c));
+            zip_map(g, x, &mut out, move |g, x| {
+                if lo.is_none_or(|lo| x > lo) && hi.is_none_or(|hi| x < hi) {
+                    g
+                } else {
+                    T::zero()
+                }
+            })
+        }
         UnaryOp::Pow(p) => {
             if p == 0.0 {
                 return Ok(out);

@@ -13,7 +13,7 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::for_each_row;
+use crate::runtime::parallel::for_each_row;
 use crate::value_err;
 
 /// Rows ahead of the one being copied whose memory is requested early.

@@ -5,8 +5,8 @@
 use crate::buf;
 use crate::error::Result;
 use crate::real::Real;
+use crate::runtime::team;
 use crate::shape_err;
-use crate::team;
 
 /// Products of at least this many multiply-adds are split over threads.
 const PAR_MIN_MACS: usize = 1 << 20;

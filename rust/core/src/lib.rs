@@ -11,20 +11,19 @@
 
 pub mod buf;
 pub mod error;
-pub mod parallel;
 pub mod real;
-pub mod reuse;
-pub mod scratch;
+pub mod runtime;
 pub mod shape;
-pub mod stream;
-pub mod team;
 
 pub mod activation;
+pub mod argmax;
 pub mod conv;
 pub mod elementwise;
+pub mod embedding;
 pub mod gather;
 pub mod gemm;
 pub mod loss;
+pub mod moments;
 pub mod norm;
 pub mod optim;
 pub mod reduce;

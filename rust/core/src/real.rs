@@ -1,7 +1,7 @@
 //! The element types the kernels work on: `f32` and `f64`.
 
 use crate::buf::Zeroable;
-use crate::scratch::Scratch;
+use crate::runtime::scratch::Scratch;
 use num_traits::Float;
 use std::fmt::{Debug, Display};
 use std::iter::Sum;

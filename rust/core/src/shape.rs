@@ -216,6 +216,45 @@ pub fn reduced_shape(shape: &[usize], axes: &[usize], keepdims: bool) -> Vec<usi
     out
 }
 
+/// `index` (a flat position in C order) as a multi-index of `shape`, as NumPy prints one:
+/// `(1, 2)`, a plain `4` for a 1-D shape, `()` for a 0-d one.
+pub fn fmt_index(index: usize, shape: &[usize]) -> String {
+    if shape.len() <= 1 {
+        return if shape.is_empty() {
+            "()".to_string()
+        } else {
+            format!("{index}")
+        };
+    }
+    let mut rest = index;
+    let mut parts = vec![0usize; shape.len()];
+    for (p, &s) in parts.iter_mut().zip(shape).rev() {
+        if s > 0 {
+            *p = rest % s;
+            rest /= s;
+        }
+    }
+    let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+    format!("({})", parts.join(", "))
+}
+
+/// Checks that two arrays have the same shape; the error names both (`a` and `b` are their
+/// argument names).
+pub fn check_same_shape(
+    func: &str,
+    (a, ashape): (&str, &[usize]),
+    (b, bshape): (&str, &[usize]),
+) -> Result<()> {
+    if ashape != bshape {
+        return shape_err!(
+            "{func}: {a} has shape {} but {b} has shape {}; they must be equal",
+            fmt_shape(ashape),
+            fmt_shape(bshape)
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::for_each_row;
 use crate::real::Real;
+use crate::runtime::parallel::for_each_row;
 use crate::shape::{fmt_shape, normalize_axes};
 use crate::shape_err;
 

@@ -16,18 +16,19 @@ mod step;
 /// Large freed blocks (results of a step, gradients) are kept for the next step of the same
 /// sizes instead of being faulted in fresh from the OS each time.
 #[global_allocator]
-static ALLOC: ferrograd_core::reuse::ReusingAlloc = ferrograd_core::reuse::ReusingAlloc;
+static ALLOC: ferrograd_core::runtime::reuse::ReusingAlloc =
+    ferrograd_core::runtime::reuse::ReusingAlloc;
 
 /// Number of threads the kernels use (`FERROGRAD_NUM_THREADS`, by default one per core).
 #[pyfunction]
 fn num_threads() -> usize {
-    ferrograd_core::team::threads()
+    ferrograd_core::runtime::team::threads()
 }
 
 /// Whether the kernel threads have been started; their number is fixed from then on.
 #[pyfunction]
 fn threads_started() -> bool {
-    ferrograd_core::team::started()
+    ferrograd_core::runtime::team::started()
 }
 
 #[pymodule]

@@ -404,7 +404,9 @@ pub fn embedding<'py>(py: Python<'py>, input: &Arr<'py>, weight: &Arr<'py>) -> P
         let so: Vec<usize> = si.iter().copied().chain([dim]).collect();
         ensure_room::<T>(func, &so)?;
         let (di, dw) = (data(&idx)?, data(&w)?);
-        let v = run(py, || core::embedding(&di, &si, &dw, num, dim))?;
+        let v = run(py, || {
+            ferrograd_core::embedding::embedding(&di, &si, &dw, num, dim)
+        })?;
         out(py, v, &so)
     })
 }
@@ -436,7 +438,14 @@ pub fn embedding_backward<'py>(
         ensure_room::<T>(func, &so)?;
         let (di, dg) = (data(&idx)?, data(&g)?);
         let v = run(py, || {
-            core::embedding_backward(&dg, &di, &si, num_embeddings, dim, padding_idx)
+            ferrograd_core::embedding::embedding_backward(
+                &dg,
+                &di,
+                &si,
+                num_embeddings,
+                dim,
+                padding_idx,
+            )
         })?;
         out(py, v, &so)
     })

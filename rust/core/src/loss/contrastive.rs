@@ -5,16 +5,16 @@
 //! and then reduced. Norms are computed with a scale factor, so large finite inputs do not
 //! overflow where the loss itself is finite.
 
+use super::margin::Arr;
 use super::margin::{check_grad, check_signs, grad_weights, out_shape, relu, relu_grad, to_real};
-use super::margin::{check_same_shape, Arr};
 use super::Reduction;
 use crate::buf;
 use crate::error::Result;
 use crate::gemm::{matmul, MatmulDims};
-use crate::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
-use crate::shape::fmt_shape;
-use crate::team;
+use crate::runtime::parallel::{map_indexed, worth_parallel, PAR_CHUNK};
+use crate::runtime::team;
+use crate::shape::{check_same_shape, fmt_shape};
 use crate::{shape_err, value_err};
 
 /// `f(i)` for each of `n` rows costing `cost` element operations each, in parallel when the
@@ -137,7 +137,7 @@ fn cosine_layout<T: Real>(
     x1.check(func, "input1")?;
     x2.check(func, "input2")?;
     target.check(func, "target")?;
-    check_same_shape(func, ("input1", x1), ("input2", x2))?;
+    check_same_shape(func, ("input1", x1.shape), ("input2", x2.shape))?;
     let s = x1.shape;
     let ok = match target.shape.len() {
         0 => s.len() == 1,
@@ -373,8 +373,8 @@ fn triplet_layout<T: Real>(
     a.check(func, "anchor")?;
     p.check(func, "positive")?;
     n.check(func, "negative")?;
-    check_same_shape(func, ("anchor", a), ("positive", p))?;
-    check_same_shape(func, ("anchor", a), ("negative", n))?;
+    check_same_shape(func, ("anchor", a.shape), ("positive", p.shape))?;
+    check_same_shape(func, ("anchor", a.shape), ("negative", n.shape))?;
     let Some((&d, lead)) = a.shape.split_last() else {
         return shape_err!("{func}: the inputs must have at least one dimension, got shape ()");
     };
@@ -525,7 +525,7 @@ fn nt_xent_prepare<T: Real>(
 ) -> Result<NtXent<T>> {
     z1.check(func, "z1")?;
     z2.check(func, "z2")?;
-    check_same_shape(func, ("z1", z1), ("z2", z2))?;
+    check_same_shape(func, ("z1", z1.shape), ("z2", z2.shape))?;
     if z1.shape.len() != 2 {
         return shape_err!(
             "{func}: z1 and z2 must have shape (N, D), got {}",
@@ -657,7 +657,7 @@ pub fn nt_xent_loss_backward<T: Real>(
         logits: mut gs,
         ..
     } = s;
-    crate::parallel::for_each_row(&mut gs, n2.max(1), |i, row| {
+    crate::runtime::parallel::for_each_row(&mut gs, n2.max(1), |i, row| {
         let mut m = T::neg_infinity();
         for (k, &v) in row.iter().enumerate() {
             if k != i && (v > m || v.is_nan()) {
@@ -701,7 +701,7 @@ pub fn nt_xent_loss_backward<T: Real>(
     let inv_t: T = to_real(1.0 / temperature);
     let norm_eps: T = T::c(NORM_EPS);
     // Through the normalisation zn = z / max(|z|, eps).
-    crate::parallel::for_each_row(&mut dzn, d.max(1), |i, g| {
+    crate::runtime::parallel::for_each_row(&mut dzn, d.max(1), |i, g| {
         let zi = &zn[i * d..(i + 1) * d];
         let r = norms[i];
         if r >= norm_eps {

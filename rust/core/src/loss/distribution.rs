@@ -9,17 +9,17 @@
 //! assert_eq!((h, shape), (vec![1.0], vec![]));
 //! ```
 
-use super::regression::{
-    batch_of, check_loss_grad, check_same_shape, reduce_indexed, sum_indexed, sum_range,
-};
+use super::regression::{batch_of, check_loss_grad, reduce_indexed, sum_indexed, sum_range};
 use super::Reduction;
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, first_position, for_each_row, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
-use crate::shape::{fmt_shape, normalize_axes};
+use crate::runtime::parallel::{
+    fill_indexed, first_position, for_each_row, worth_parallel, PAR_CHUNK,
+};
+use crate::runtime::team;
+use crate::shape::{check_same_shape, fmt_shape, normalize_axes};
 use crate::softmax::split_axis;
-use crate::team;
 use crate::{shape_err, value_err};
 
 /// `ln(base)` for a logarithm base (`None`: natural logarithm).

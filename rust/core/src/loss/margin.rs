@@ -6,11 +6,12 @@
 //! gradient with respect to `input`. NaN inputs give NaN losses and NaN gradients.
 
 use super::Reduction;
+use crate::activation::sigmoid;
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, for_each_row};
 use crate::real::Real;
-use crate::shape::{fmt_shape, numel};
+use crate::runtime::parallel::{fill_indexed, for_each_row};
+use crate::shape::{check_same_shape, fmt_index, fmt_shape, numel};
 use crate::{shape_err, value_err};
 use std::marker::PhantomData;
 
@@ -83,27 +84,6 @@ pub(crate) fn gate<T: Real>(z: T, v: T) -> T {
     }
 }
 
-/// `index` as a multi-index of `shape`, e.g. `(1, 2)`.
-pub(crate) fn fmt_index(index: usize, shape: &[usize]) -> String {
-    if shape.len() <= 1 {
-        return if shape.is_empty() {
-            "()".to_string()
-        } else {
-            format!("{index}")
-        };
-    }
-    let mut rest = index;
-    let mut parts = vec![0usize; shape.len()];
-    for (p, &s) in parts.iter_mut().zip(shape).rev() {
-        if s > 0 {
-            *p = rest % s;
-            rest /= s;
-        }
-    }
-    let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
-    format!("({})", parts.join(", "))
-}
-
 /// Checks that every target is exactly -1 or +1; the error names the first one that is not.
 pub(crate) fn check_signs<T: Real>(func: &str, target: Arr<'_, T>) -> Result<()> {
     let one = T::one();
@@ -112,22 +92,6 @@ pub(crate) fn check_signs<T: Real>(func: &str, target: Arr<'_, T>) -> Result<()>
             "{func}: target must hold only -1 or 1, got {} at index {}",
             target.data[i],
             fmt_index(i, target.shape)
-        );
-    }
-    Ok(())
-}
-
-/// Checks that `a` and `b` have the same shape.
-pub(crate) fn check_same_shape<T>(
-    func: &str,
-    (an, a): (&str, Arr<'_, T>),
-    (bn, b): (&str, Arr<'_, T>),
-) -> Result<()> {
-    if a.shape != b.shape {
-        return shape_err!(
-            "{func}: {an} has shape {} but {bn} has shape {}; they must be equal",
-            fmt_shape(a.shape),
-            fmt_shape(b.shape)
         );
     }
     Ok(())
@@ -194,7 +158,7 @@ impl<T: Real, F: Fn(T, T) -> T + Sync, D: Fn(T, T) -> T + Sync> Pointwise<T, F, 
     fn validate(&self, func: &str, input: Arr<'_, T>, target: Arr<'_, T>) -> Result<()> {
         input.check(func, "input")?;
         target.check(func, "target")?;
-        check_same_shape(func, ("input", input), ("target", target))?;
+        check_same_shape(func, ("input", input.shape), ("target", target.shape))?;
         if self.signs {
             check_signs(func, target)?;
         }
@@ -317,17 +281,6 @@ fn softplus<T: Real>(z: T) -> T {
         z + (-z).exp().ln_1p()
     } else {
         z.exp().ln_1p()
-    }
-}
-
-/// `1 / (1 + exp(-z))` without overflow.
-#[inline(always)]
-fn sigmoid<T: Real>(z: T) -> T {
-    if z >= T::zero() {
-        T::one() / (T::one() + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (T::one() + e)
     }
 }
 

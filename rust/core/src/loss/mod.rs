@@ -2,16 +2,17 @@
 //! values in one fused pass and applies a [`Reduction`]; every `*_backward` takes the gradient
 //! of the reduced loss (a scalar for mean/sum, an array for none) and returns d loss / d input.
 
+mod bce;
+mod class_input;
 pub mod classification;
 pub mod contrastive;
+mod cross_entropy;
 pub mod distribution;
-mod exp512;
+mod fastmath;
 pub mod margin;
-#[cfg(target_arch = "x86_64")]
-mod narrow256;
-#[cfg(target_arch = "x86_64")]
-mod narrow512;
+mod nll;
 pub mod regression;
+mod simd;
 
 use crate::error::Result;
 use crate::real::Real;

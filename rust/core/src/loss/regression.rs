@@ -13,11 +13,11 @@
 use super::{check_grad_output, Reduction};
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
 use crate::real::Real;
 use crate::reduce::sum_slice;
-use crate::shape::fmt_shape;
-use crate::team;
+use crate::runtime::parallel::{fill_indexed, worth_parallel, PAR_CHUNK};
+use crate::runtime::team;
+use crate::shape::{check_same_shape, fmt_shape};
 use crate::{shape_err, value_err};
 
 /// Sum of `f(i)` for `i` in `lo..hi`, added pairwise in blocks (NumPy-like rounding).
@@ -72,22 +72,6 @@ pub fn reduce_indexed<T: Real, F: Fn(usize) -> T + Sync>(
         Reduction::Mean => vec![sum_indexed(n, f) / T::from_usize_(n)],
         Reduction::BatchMean => vec![sum_indexed(n, f) / T::from_usize_(batch)],
     })
-}
-
-/// Checks that `input` and `target` have the same shape.
-pub fn check_same_shape(
-    func: &str,
-    (a, ashape): (&str, &[usize]),
-    (b, bshape): (&str, &[usize]),
-) -> Result<()> {
-    if ashape != bshape {
-        return shape_err!(
-            "{func}: {a} has shape {} but {b} has shape {}; they must be equal",
-            fmt_shape(ashape),
-            fmt_shape(bshape)
-        );
-    }
-    Ok(())
 }
 
 /// Checks `grad_output` of a pointwise loss: `input`'s shape for `none`, one element otherwise.

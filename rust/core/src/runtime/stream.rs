@@ -7,8 +7,8 @@
 
 use crate::buf;
 use crate::error::Result;
-use crate::parallel::for_each_chunk;
 use crate::real::Real;
+use crate::runtime::parallel::for_each_chunk;
 
 /// Results of at least this many bytes are worth streaming.
 pub const STREAM_MIN_BYTES: usize = 16 << 20;
@@ -18,7 +18,7 @@ pub const STREAM_MIN_BYTES: usize = 16 << 20;
 ///
 /// # Examples
 /// ```
-/// use ferrograd_core::stream::{copy_streaming, fence};
+/// use ferrograd_core::runtime::stream::{copy_streaming, fence};
 /// let src: Vec<f32> = (0..100).map(|i| i as f32).collect();
 /// let mut dst = vec![0.0f32; 100];
 /// copy_streaming(&mut dst, &src);
@@ -61,12 +61,12 @@ pub fn copy_streaming<T: Copy>(dst: &mut [T], src: &[T]) {
 
 /// A copy of `src` in a new vector, made on the threads when it is large and with streaming
 /// stores when it is larger than [`STREAM_MIN_BYTES`] (fenced before it is returned). Large
-/// results come from the allocator's reused blocks ([`crate::reuse`]), so unlike a copy into
+/// results come from the allocator's reused blocks ([`crate::runtime::reuse`]), so unlike a copy into
 /// fresh memory this costs no page faults in a loop.
 ///
 /// # Examples
 /// ```
-/// use ferrograd_core::stream::copied;
+/// use ferrograd_core::runtime::stream::copied;
 /// let src: Vec<f64> = (0..1000).map(|i| i as f64).collect();
 /// assert_eq!(copied(&src).unwrap(), src);
 /// ```

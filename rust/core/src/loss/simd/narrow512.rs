@@ -12,14 +12,15 @@
 
 use std::arch::x86_64::*;
 
-use super::classification::{Coef, FastMath, Plan};
 use super::exp512::exp_nonpos;
+use crate::loss::class_input::{Coef, Plan};
+use crate::loss::fastmath::{prefetch, FastMath};
 
 /// Rows handled together: one per vector lane.
-pub(super) const TILE: usize = 16;
+pub(crate) const TILE: usize = 16;
 
 /// The widest rows handled here.
-pub(super) const MAX_CLASSES: usize = 16;
+pub(crate) const MAX_CLASSES: usize = 16;
 
 /// Column buffer of one tile's gradient, aligned to a cache line.
 #[repr(C, align(64))]
@@ -35,7 +36,7 @@ struct Buf([f32; TILE * MAX_CLASSES]);
 /// # Safety
 /// The CPU must have AVX-512 F, DQ and VL ([`super::exp512::available`]).
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-pub(super) unsafe fn ce_tiles(
+pub(crate) unsafe fn ce_tiles(
     p: &Plan<'_, f32>,
     x: &[f32],
     lab: &[i64],
@@ -70,7 +71,7 @@ macro_rules! by_classes {
         }
     };
 }
-pub(super) use by_classes;
+pub(crate) use by_classes;
 
 /// [`ce_tiles`] for rows of `C` classes.
 #[inline]
@@ -102,9 +103,7 @@ fn tiles<const C: usize>(
     let spread_mass = _mm512_set1_ps(p.spread * p.weight_sum);
     let xp = x.as_ptr();
     for r in (0..done).step_by(TILE) {
-        super::classification::prefetch(
-            x.get((r + 4 * TILE) * C..(r + 5 * TILE) * C).unwrap_or(&[]),
-        );
+        prefetch(x.get((r + 4 * TILE) * C..(r + 5 * TILE) * C).unwrap_or(&[]));
         // SAFETY: every offset below is inside the tile's rows `r..r + 16`, all below `done`.
         let base = unsafe { xp.add(r * C) };
         let mut col = [_mm512_setzero_ps(); C];
@@ -222,7 +221,7 @@ type Outputs<'a> = (Option<&'a [f32]>, Option<&'a [f32]>, Option<Coef<'a, f32>>)
 
 /// Checks the bounds the tile kernels' pointers stay within, for rows of `c` classes in
 /// tiles of `tile` rows, and returns the number of rows in whole tiles.
-pub(super) fn whole_tiles(
+pub(crate) fn whole_tiles(
     p: &Plan<'_, f32>,
     c: usize,
     tile: usize,
@@ -250,7 +249,7 @@ pub(super) fn whole_tiles(
 /// Where the gradient of a tile of `T` rows of `C` classes is read back from its column
 /// buffer: element `T * i + l` of the tile (row-major) is row `(T i + l) / C`, class
 /// `(T i + l) % C`, kept in the buffer at `class * T + row`.
-pub(super) fn back_table<const C: usize, const T: usize>() -> [[i32; T]; C] {
+pub(crate) fn back_table<const C: usize, const T: usize>() -> [[i32; T]; C] {
     let mut back = [[0i32; T]; C];
     for (i, b) in back.iter_mut().enumerate() {
         for (l, v) in b.iter_mut().enumerate() {

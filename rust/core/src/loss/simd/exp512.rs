@@ -10,7 +10,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::classification::{prefetch, F32_EXP, F32_LN2_HI, F32_LN2_LO, LANES};
+use crate::loss::fastmath::{fold_lanes, prefetch, F32_EXP, F32_LN2_HI, F32_LN2_LO, LANES};
 
 /// True when the CPU has what the AVX-512 builds of the cross-entropy kernels are compiled
 /// for: AVX-512 F, DQ and VL, AVX2 and FMA, and `FERROGRAD_AVX512` is not `0` (checked once).
@@ -40,7 +40,7 @@ pub fn available() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn exp_nonpos(x: __m512) -> __m512 {
+pub(crate) fn exp_nonpos(x: __m512) -> __m512 {
     // max(lo, x) returns x when x is NaN.
     let xc = _mm512_max_ps(_mm512_set1_ps(-104.0), x);
     let k = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
@@ -231,7 +231,7 @@ fn exp_sum_with<const OUT: bool, const STREAM: bool>(
         // SAFETY: `lanes` holds 4 x 16 values.
         unsafe { _mm512_storeu_ps(lanes.as_mut_ptr().add(j * 16), *a) };
     }
-    super::classification::fold_lanes(lanes) + s
+    fold_lanes(lanes) + s
 }
 
 /// Positions handled together by [`group_exp`].
@@ -402,7 +402,7 @@ mod tests {
                     fix,
                 };
                 unsafe { exp_sum(&x, 0.0, None, &[], Some(stream)) };
-                crate::stream::fence();
+                crate::runtime::stream::fence();
                 for i in 0..n {
                     let want = src[i] * 2.0 - if i == fix.0 { 0.5 } else { 0.0 };
                     assert_eq!(dst[offset + i], want, "n {n}, offset {offset}, i {i}");

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use std::alloc::{GlobalAlloc, Layout};
-//! use ferrograd_core::reuse::{ReusingAlloc, MIN_BLOCK};
+//! use ferrograd_core::runtime::reuse::{ReusingAlloc, MIN_BLOCK};
 //! let layout = Layout::from_size_align(MIN_BLOCK, 8).unwrap();
 //! unsafe {
 //!     let p = ReusingAlloc.alloc(layout);
@@ -153,7 +153,7 @@ fn setup() {
             }
             // The handlers only take and release a spin lock that is held for a few
             // instructions at a time, never across a call that could fork.
-            crate::team::at_fork(Some(prepare), Some(after), Some(after));
+            crate::runtime::team::at_fork(Some(prepare), Some(after), Some(after));
         }
     });
 }

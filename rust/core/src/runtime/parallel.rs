@@ -1,6 +1,6 @@
 //! When to run in parallel, and helpers for splitting work over the threads.
 
-use crate::team;
+use crate::runtime::team;
 
 /// Below this many elements, a pass over memory is faster on one thread.
 pub const PAR_MIN_ELEMS: usize = 1 << 15;

@@ -39,7 +39,7 @@ const KEEP_COUNT: usize = 4;
 ///
 /// # Examples
 /// ```
-/// use ferrograd_core::scratch::with_scratch;
+/// use ferrograd_core::runtime::scratch::with_scratch;
 /// let total = with_scratch::<f64, _>(4, |buf| {
 ///     buf.fill(1.5);
 ///     buf.iter().sum::<f64>()

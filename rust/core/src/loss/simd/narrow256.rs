@@ -9,8 +9,9 @@
 
 use std::arch::x86_64::*;
 
-use super::classification::{Coef, FastMath, Plan, F32_EXP, F32_LN2_HI, F32_LN2_LO};
 use super::narrow512::{back_table, by_classes, whole_tiles, MAX_CLASSES};
+use crate::loss::class_input::{Coef, Plan};
+use crate::loss::fastmath::{prefetch, FastMath, F32_EXP, F32_LN2_HI, F32_LN2_LO};
 
 /// Rows handled together: one per vector lane.
 const TILE: usize = 8;
@@ -26,7 +27,7 @@ struct Buf([f32; TILE * MAX_CLASSES]);
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn ce_tiles(
+pub(crate) unsafe fn ce_tiles(
     p: &Plan<'_, f32>,
     x: &[f32],
     lab: &[i64],
@@ -104,9 +105,7 @@ fn tiles<const C: usize>(
     let sign = _mm256_set1_ps(-0.0);
     let xp = x.as_ptr();
     for r in (0..done).step_by(TILE) {
-        super::classification::prefetch(
-            x.get((r + 8 * TILE) * C..(r + 9 * TILE) * C).unwrap_or(&[]),
-        );
+        prefetch(x.get((r + 8 * TILE) * C..(r + 9 * TILE) * C).unwrap_or(&[]));
         // SAFETY: every offset below is inside the tile's rows `r..r + 8`, all below `done`.
         let base = unsafe { xp.add(r * C) };
         let mut col = [_mm256_setzero_ps(); C];
