@@ -105,7 +105,7 @@ def _refuse(name: str) -> DTypeError:
 
 def _ufunc_table() -> dict[Any, Callable[..., Any]]:
     T = _tensor_module()
-    from .functional import tanh
+    from .autograd import NUMPY
 
     def power(a: Any, b: Any) -> Any:
         if not _is_tensor(a) or _is_tensor(b) or np.ndim(b) != 0:
@@ -113,19 +113,10 @@ def _ufunc_table() -> dict[Any, Callable[..., Any]]:
         return T.pow(a, b)
 
     return {
-        np.add: T.add,
-        np.subtract: T.sub,
-        np.multiply: T.mul,
-        np.true_divide: T.div,
-        np.negative: T.neg,
+        **NUMPY,
         np.positive: lambda a: a,
-        np.exp: T.exp,
-        np.log: T.log,
-        np.sqrt: T.sqrt,
-        np.tanh: tanh,
         np.square: lambda a: T.mul(a, a),
         np.power: power,
-        np.matmul: T.matmul,
     }
 
 

@@ -17,62 +17,26 @@ Examples
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from . import _check, _core, _numpy_protocol, ops
+from . import _check, _core, _numpy_protocol, autograd, ops
+from .autograd import OPS, BackwardFn, Owned, enable_grad, is_grad_enabled, no_grad, record
 from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
 
-BackwardFn = Callable[[np.ndarray], Sequence[Any]]
-
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations currently record a graph for :meth:`Tensor.backward`."""
-    return getattr(_state, "enabled", True)
-
-
-class no_grad:
-    """Context manager (and decorator) that stops operations from recording gradients.
-
-    Examples
-    --------
-    >>> from ferrograd import no_grad, tensor
-    >>> w = tensor([1.0], requires_grad=True)
-    >>> with no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-
-    def __enter__(self) -> None:
-        self._prev = is_grad_enabled()
-        _state.enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.enabled = self._prev
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
-        wrapped.__doc__ = fn.__doc__
-        return wrapped
-
-
-class enable_grad(no_grad):
-    """Context manager that turns gradient recording back on inside :class:`no_grad`."""
-
-    def __enter__(self) -> None:
-        self._prev = is_grad_enabled()
-        _state.enabled = True
-
+__all__ = [
+    "Owned",
+    "Tensor",
+    "enable_grad",
+    "get_default_dtype",
+    "is_grad_enabled",
+    "no_grad",
+    "record",
+    "set_default_dtype",
+    "tensor",
+]
 
 _default_dtype = [np.dtype(np.float32)]
 
@@ -128,7 +92,7 @@ class Tensor:
         Whether :meth:`backward` should compute a gradient for this tensor.
     """
 
-    __slots__ = ("__weakref__", "_backward", "_parents", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_backward", "_op", "_parents", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -142,6 +106,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self._parents: tuple[Any, ...] = ()
         self._backward: BackwardFn | None = None
+        self._op = ""
 
     # ------------------------------------------------------------------ basics
     @property
@@ -163,6 +128,11 @@ class Tensor:
     def size(self) -> int:
         """Number of elements."""
         return self.data.size
+
+    @property
+    def grad_fn(self) -> autograd.GradFn | None:
+        """None for a leaf; otherwise what made this tensor (``grad_fn.op`` names the op)."""
+        return None if self._backward is None else autograd.GradFn(self._op)
 
     @property
     def is_leaf(self) -> bool:
@@ -201,8 +171,7 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (differentiable between float types)."""
         dt = _check.any_dtype("Tensor.astype", dtype)
-        src = self.dtype
-        return _make(self.data.astype(dt), (self,), lambda g: (g.astype(src),))
+        return OPS["astype"](self, dt)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -283,45 +252,9 @@ class Tensor:
                 # A sum is a new array, so it is owned.
                 grads[key] = (pg, fresh) if prev is None else (_sum(prev[0], pg), True)
 
-    # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other: Any) -> Tensor:
-        return add(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return sub(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return sub(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return mul(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return div(other, self)
-
-    def __neg__(self) -> Tensor:
-        return neg(self)
-
-    def __pow__(self, exponent: float) -> Tensor:
-        return pow(self, exponent)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return getitem(self, index)
+    # Arithmetic operators (+, -, *, /, @, unary -, **, indexing) and the elementwise,
+    # reduction and activation methods come from the rules in ferrograd.autograd (installed
+    # below the class).
 
     # comparisons give plain boolean arrays (no gradient)
     def __lt__(self, other: Any) -> np.ndarray:
@@ -339,29 +272,9 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ methods
-    def exp(self) -> Tensor:
-        """Elementwise exponential."""
-        return exp(self)
-
-    def log(self) -> Tensor:
-        """Elementwise natural logarithm."""
-        return log(self)
-
-    def sqrt(self) -> Tensor:
-        """Elementwise square root."""
-        return sqrt(self)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (None: all)."""
-        return sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all)."""
-        return mean(self, axis, keepdims)
-
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """Maximum over ``axis`` (None: all); ties share the gradient."""
-        return max(self, axis, keepdims)
+        return amax(self, axis, keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same data in a new shape."""
@@ -398,36 +311,6 @@ class Tensor:
             axes = tuple(axes[0])
         return transpose(self, axes)
 
-    def relu(self) -> Tensor:
-        """max(0, x)."""
-        from .functional import relu
-
-        return relu(self)
-
-    def sigmoid(self) -> Tensor:
-        """1 / (1 + exp(-x))."""
-        from .functional import sigmoid
-
-        return sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        """Hyperbolic tangent."""
-        from .functional import tanh
-
-        return tanh(self)
-
-    def softmax(self, dim: int = -1) -> Tensor:
-        """Softmax along ``dim``."""
-        from .functional import softmax
-
-        return softmax(self, dim=dim)
-
-    def log_softmax(self, dim: int = -1) -> Tensor:
-        """Log-softmax along ``dim``."""
-        from .functional import log_softmax
-
-        return log_softmax(self, dim=dim)
-
     @property
     def T(self) -> Tensor:
         """The axes reversed."""
@@ -441,26 +324,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
-
-
-def _needs_grad(xs: Sequence[Any]) -> bool:
-    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in xs)
-
-
-def _make(data: Any, parents: Sequence[Any], backward: BackwardFn) -> Tensor:
-    """The output tensor of an op; records the graph only when some input needs a gradient."""
-    out = Tensor.__new__(Tensor)
-    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-    out.grad = None
-    if _needs_grad(parents):
-        out.requires_grad = True
-        out._parents = tuple(parents)
-        out._backward = backward
-    else:
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-    return out
 
 
 #: Gradients at least this large are copied and summed by the extension, whose allocator
@@ -488,17 +351,6 @@ def _large_float(a: np.ndarray) -> bool:
     return a.nbytes >= _LARGE_GRAD_BYTES and a.dtype in (np.float32, np.float64)
 
 
-class Owned:
-    """A gradient that a backward rule hands over: no one else references ``array``, so a
-    leaf may take it as its ``.grad`` without a copy. Rules return it in place of the array.
-    """
-
-    __slots__ = ("array",)
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
-
-
 def _topological(root: Tensor) -> Iterator[Tensor]:
     """Nodes from ``root`` down, each before all of its inputs (iterative, no recursion)."""
     order: list[Tensor] = []
@@ -519,122 +371,23 @@ def _topological(root: Tensor) -> Iterator[Tensor]:
     return reversed(order)
 
 
-# ---------------------------------------------------------------------- the gradient rules
+# ---------------------------------------------------------------------- the ops on Tensors
 
+autograd.install(Tensor)
 
-def _float_pair(a: Any, b: Any) -> tuple[Any, Any]:
-    """Plain operands for a binary op; Python scalars keep weak promotion."""
-    return _data(a), _data(b)
-
-
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.add(x, y), (a, b), lambda g: (g, g))
-
-
-def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.sub(x, y), (a, b), lambda g: (g, ops.neg(g)))
-
-
-def mul(a: Any, b: Any) -> Tensor:
-    """``a * b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.mul(x, y), (a, b), lambda g: ops.mul_backward(g, x, y))
-
-
-def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.div(x, y), (a, b), lambda g: ops.div_backward(g, x, y))
-
-
-def neg(a: Tensor) -> Tensor:
-    """``-a``."""
-    return _make(ops.neg(a.data), (a,), lambda g: (ops.neg(g),))
-
-
-def pow(a: Tensor, exponent: float) -> Tensor:
-    """``a ** exponent`` for a scalar exponent."""
-    x = a.data
-    return _make(ops.pow(x, exponent), (a,), lambda g: (ops.pow_backward(g, x, exponent),))
-
-
-def exp(a: Tensor) -> Tensor:
-    """Elementwise exponential."""
-    y = ops.exp(a.data)
-    return _make(y, (a,), lambda g: (ops.mul(g, y),))
-
-
-def log(a: Tensor) -> Tensor:
-    """Elementwise natural logarithm."""
-    x = a.data
-    return _make(ops.log(x), (a,), lambda g: (ops.log_backward(g, x),))
-
-
-def sqrt(a: Tensor) -> Tensor:
-    """Elementwise square root."""
-    x = a.data
-    return _make(ops.sqrt(x), (a,), lambda g: (ops.sqrt_backward(g, x),))
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules."""
-    x, y = _data(a), _data(b)
-    return _make(ops.matmul(x, y), (a, b), lambda g: ops.matmul_backward(g, x, y))
-
-
-def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis``."""
-    x = a.data
-    return _make(
-        ops.sum(x, axis, keepdims), (a,), lambda g: (ops.sum_backward(g, x, axis, keepdims),)
-    )
-
-
-def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``."""
-    x = a.data
-    return _make(
-        ops.mean(x, axis, keepdims), (a,), lambda g: (ops.mean_backward(g, x, axis, keepdims),)
-    )
-
-
-def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; tied maxima share the gradient."""
-    x = a.data
-    return _make(
-        ops.max(x, axis, keepdims), (a,), lambda g: (ops.max_backward(g, x, axis, keepdims),)
-    )
-
-
-def reshape(a: Tensor, shape: Any) -> Tensor:
-    """Same data in a new shape."""
-    src = a.shape
-    return _make(ops.reshape(a.data, shape), (a,), lambda g: (g.reshape(src),))
-
-
-def transpose(a: Tensor, axes: Any = None) -> Tensor:
-    """Permutes axes (reverses them when ``axes`` is None)."""
-    return _make(ops.transpose(a.data, axes), (a,), lambda g: (ops.transpose_backward(g, axes),))
-
-
-def getitem(a: Tensor, index: Any) -> Tensor:
-    """Indexing and slicing, basic and advanced (repeated indices accumulate)."""
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    src_shape, dtype = a.shape, a.dtype
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        full = np.zeros(src_shape, dtype)
-        np.add.at(full, index, g)
-        return (full,)
-
-    return _make(np.asarray(a.data[index]), (a,), backward)
+# The functions of the rules in ferrograd.autograd (``ferrograd.tensor.add(a, b)``, ...).
+add, sub, mul, div, neg, pow = (
+    OPS["add"],
+    OPS["sub"],
+    OPS["mul"],
+    OPS["div"],
+    OPS["neg"],
+    OPS["pow"],
+)
+exp, log, sqrt, matmul = OPS["exp"], OPS["log"], OPS["sqrt"], OPS["matmul"]
+sum, mean, amax = OPS["sum"], OPS["mean"], OPS["amax"]
+max = amax
+reshape, transpose, getitem = OPS["reshape"], OPS["transpose"], OPS["getitem"]
 
 
 def _parts(func: str, tensors: Any) -> list[np.ndarray]:
@@ -669,6 +422,11 @@ def _check_same(func: str, arrays: list[np.ndarray], axis: int | None) -> None:
             )
 
 
+def _joined(tensors: Sequence[Any], arrays: list[np.ndarray]) -> list[Any]:
+    """The parts as the op's inputs: Tensors as given, anything else as its checked array."""
+    return [t if isinstance(t, Tensor) else x for t, x in zip(tensors, arrays)]
+
+
 def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along an existing axis."""
     arrays = _parts("concat", tensors)
@@ -677,11 +435,9 @@ def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     axis = _check.dim("concat", "axis", axis, arrays[0].ndim) % arrays[0].ndim
     _check_same("concat", arrays, axis)
     try:
-        out = np.concatenate(arrays, axis=axis)
+        return OPS["concat"](_joined(tensors, arrays), axis)
     except ValueError as e:
         raise ShapeError(f"concat: {e}") from None
-    bounds = np.cumsum([x.shape[axis] for x in arrays])[:-1]
-    return _make(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)))
 
 
 cat = concat
@@ -693,39 +449,16 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     _check.dim("stack", "axis", axis, arrays[0].ndim + 1)
     _check_same("stack", arrays, None)
     try:
-        out = np.stack(arrays, axis=axis)
+        return OPS["stack"](_joined(tensors, arrays), axis)
     except ValueError as e:
         raise ShapeError(f"stack: {e}") from None
-    n = len(arrays)
-    return _make(
-        out,
-        tuple(tensors),
-        lambda g: tuple(np.squeeze(p, axis=axis) for p in np.split(g, n, axis=axis)),
-    )
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise choice: ``a`` where ``condition`` holds, else ``b``."""
-    cond = np.asarray(_data(condition), dtype=bool)
-    x, y = _data(a), _data(b)
-    out = np.where(cond, x, y)
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        zero = np.zeros_like(g)
-        return np.where(cond, g, zero), np.where(cond, zero, g)
-
-    return _make(out, (a, b), backward)
+    return OPS["where"](a, b, np.asarray(_data(condition), dtype=bool))
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """``x @ weight.T + bias`` with weight in (out, in) layout, in one fused kernel."""
-    xd, wd = _data(x), _data(weight)
-    bd = None if bias is None else _data(bias)
-    out = ops.linear(xd, wd, bd)
-
-    def backward(g: np.ndarray) -> tuple[Any, ...]:
-        gx, gw, gb = ops.linear_backward(g, xd, wd)
-        return gx, gw, gb
-
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    return _make(out, parents, backward)
+    return OPS["linear"](x, weight, bias)

@@ -33,6 +33,7 @@ from ._regression import __all__ as _reg
 
 __all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg, *_convf, *_normf]
 
-from ._autograd import wrap_module as _wrap_module
+from ..autograd import wrap_functional as _wrap_functional
+from ..tensor import Tensor as _Tensor  # noqa: F401  (the Tensor class, before the wrapping)
 
-_wrap_module(globals(), __all__)
+_wrap_functional(globals())

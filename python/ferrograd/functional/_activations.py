@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import ArgumentError, DTypeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -350,6 +350,14 @@ def _softmax_input(func: str, input: ArrayLike, dtype: Any) -> tuple[np.ndarray,
     return x, x.astype(dt, copy=False)
 
 
+def _output(func: str, output: ArrayLike, x: np.ndarray) -> np.ndarray:
+    """The forward's result passed back to a backward, checked against the input."""
+    y = cast(as_array(func, "output", output), x.dtype)
+    if y.shape != x.shape:
+        raise ShapeError(f"{func}: output has shape {y.shape}, but input has shape {x.shape}")
+    return y
+
+
 def softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray:
     """Softmax along ``dim``: ``exp(x) / sum(exp(x))``, stable for large inputs.
 
@@ -373,7 +381,12 @@ def softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray
 
 
 def softmax_backward(
-    grad_output: ArrayLike, input: ArrayLike, dim: int = -1, *, dtype: Any = None
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    dim: int = -1,
+    *,
+    dtype: Any = None,
+    output: ArrayLike | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`softmax` with respect to ``input``: ``y * (g - sum(g * y))`` along
     ``dim`` with ``y = softmax(input)``; in ``input``'s (promoted) dtype.
@@ -386,8 +399,9 @@ def softmax_backward(
     """
     func = "softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
-    return g.astype(x0.dtype, copy=False)
+    d = _dim(func, dim, x.ndim)
+    y = _core.softmax(x, d) if output is None else _output(func, output, x)
+    return _core.softmax_backward(_grad(func, grad_output, x), y, d).astype(x0.dtype, copy=False)
 
 
 def log_softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray:
@@ -404,7 +418,12 @@ def log_softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.nda
 
 
 def log_softmax_backward(
-    grad_output: ArrayLike, input: ArrayLike, dim: int = -1, *, dtype: Any = None
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    dim: int = -1,
+    *,
+    dtype: Any = None,
+    output: ArrayLike | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`log_softmax` with respect to ``input``: ``g - softmax(x) * sum(g)``
     along ``dim``.
@@ -417,5 +436,8 @@ def log_softmax_backward(
     """
     func = "log_softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.log_softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
-    return g.astype(x0.dtype, copy=False)
+    d = _dim(func, dim, x.ndim)
+    y = _core.log_softmax(x, d) if output is None else _output(func, output, x)
+    return _core.log_softmax_backward(_grad(func, grad_output, x), y, d).astype(
+        x0.dtype, copy=False
+    )

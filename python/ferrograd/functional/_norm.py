@@ -26,8 +26,9 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, as_int64, cast, result_dtype
+from ..autograd import record
 from ..exceptions import ArgumentError, DTypeError, ShapeError
-from ..tensor import Tensor, _make
+from ..tensor import Tensor
 
 __all__ = ["batch_norm", "embedding", "layer_norm"]
 
@@ -71,7 +72,7 @@ def _real(func: str, name: str, value: Any) -> float:
 def _result(out: np.ndarray, parents: Sequence[Any], backward: Any) -> Any:
     """A Tensor when any argument is one (tracked if it needs a gradient), else the array."""
     if any(isinstance(p, Tensor) for p in parents):
-        return _make(out, parents, backward)
+        return record(out, parents, backward)
     return out
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .. import _check
+from ..autograd import record
 from ..exceptions import DTypeError, FerrogradError
 from ..random import default_generator
-from ..tensor import Tensor, _make, _to_array
+from ..tensor import Tensor, _to_array
 from .module import Module
 
 
@@ -35,7 +36,7 @@ class Dropout(Module):
         else:
             keep = default_generator().random(data.shape) >= self.p
             mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
-        return _make(data * mask, (x,), lambda g: (g * mask,))
+        return record(data * mask, (x,), lambda g: (g * mask,), "dropout")
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
