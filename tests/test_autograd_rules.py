@@ -34,6 +34,7 @@ LABELS = np.array([2, 0, 1, 2])
 SIGNS = np.array([1.0, -1.0, 1.0, -1.0])
 P23, T6 = probs(2, 3), RNG.uniform(0.0, 1.0, 6)
 MASK = np.array([[True, False, True], [False, True, True]])
+TAKE = np.array([[2, 0, 2, 1], [1, 1, 0, 2]])
 IDX = (np.array([0, 1, 1]), np.array([2, 0, 2]))
 
 # name: (function of the inputs, inputs, float64 reference of the same inputs)
@@ -55,6 +56,9 @@ CASES = {
     "transpose": (lambda x: x.transpose(0, 1), [rand(2, 3)], lambda x: x.T),
     "getitem": (lambda x: x[IDX], [rand(2, 3)], lambda x: x[IDX]),
     "astype": (lambda x: OPS["astype"](x, np.float64), [rand(2, 3)], lambda x: x),
+    "clone": (lambda x: x.clone(), [rand(2, 3)], lambda x: x),
+    "take_along_dim": (lambda x: OPS["take_along_dim"](x, TAKE, 1), [rand(2, 3)],
+                       lambda x: np.take_along_axis(x, TAKE, 1)),
     "concat": (lambda a, b: OPS["concat"]([a, b], 1), [rand(2, 3), rand(2, 1)],
                lambda a, b: np.concatenate([a, b], 1)),
     "stack": (lambda a, b: OPS["stack"]([a, b], 1), [rand(2, 3), rand(2, 3)],

@@ -237,6 +237,16 @@ def _unstack(g: np.ndarray, parts: Sequence[np.ndarray], axis: int = 0) -> tuple
     return tuple(np.squeeze(p, axis=axis) for p in np.split(g, len(parts), axis=axis))
 
 
+def _take_along_backward(
+    g: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int
+) -> tuple[np.ndarray]:
+    full = np.zeros(x.shape, x.dtype)
+    grids = list(np.ix_(*[np.arange(n) for n in indices.shape]))
+    grids[axis] = indices
+    np.add.at(full, tuple(grids), g)  # repeated indices accumulate
+    return (full,)
+
+
 def _where_backward(g: np.ndarray, a: Any, b: Any, cond: np.ndarray) -> tuple[Any, Any]:
     zero = np.zeros_like(g)
     return np.where(cond, g, zero), np.where(cond, zero, g)
@@ -284,6 +294,9 @@ RULES: dict[str, Rule] = {
         ops.transpose_backward(g, axes),)),
     "getitem": Rule(_getitem, _getitem_backward, operators=("__getitem__",)),
     "astype": Rule(lambda x, dtype: x.astype(dtype), lambda g, x, dtype: (g.astype(x.dtype),)),
+    "clone": Rule(lambda x: x.copy(), lambda g, x: (g,), method=True),
+    "take_along_dim": Rule(lambda x, indices, axis: np.take_along_axis(x, indices, axis),
+                           _take_along_backward),
     "concat": Rule(lambda xs, axis=0: np.concatenate(xs, axis=axis), _split, 0),
     "stack": Rule(lambda xs, axis=0: np.stack(xs, axis=axis), _unstack, 0),
     "where": Rule(lambda a, b, cond: np.where(cond, a, b), _where_backward, 2),

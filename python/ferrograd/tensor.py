@@ -18,13 +18,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _check, _core, _numpy_protocol, autograd, ops
 from .autograd import OPS, BackwardFn, Owned, enable_grad, is_grad_enabled, no_grad, record
-from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
+from .exceptions import ArgumentError, DTypeError, FerrogradError, GraphError, ShapeError
 
 __all__ = [
     "Owned",
@@ -124,10 +124,19 @@ class Tensor:
         """Number of axes."""
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None) -> Any:
+        """The shape as a tuple, or the length of axis ``dim`` (as PyTorch's ``size``)."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_check.dim("Tensor.size", "dim", dim, self.ndim)]
+
+    def dim(self) -> int:
+        """Number of axes."""
+        return self.data.ndim
+
+    def numel(self) -> int:
         """Number of elements."""
-        return self.data.size
+        return int(self.data.size)
 
     @property
     def grad_fn(self) -> autograd.GradFn | None:
@@ -146,9 +155,37 @@ class Tensor:
         """The data as a NumPy array (shared, not copied)."""
         return self.data
 
-    def item(self) -> float:
+    def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(
+                f"item: only a one-element tensor can be converted, this one has shape {self.shape}"
+            )
         return self.data.item()
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists of numbers; a 0-d tensor gives a number."""
+        return self.data.tolist()
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """``to(dtype)``, ``to("cpu")`` or ``to("cpu", dtype)``: self when nothing changes,
+        else a converted copy (differentiable between float types). Only the CPU exists."""
+        for a in args:
+            if isinstance(a, str) or a is None:
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise ArgumentError(f"Tensor.to: unexpected argument {a!r}")
+        if device is not None and str(device) != "cpu":
+            raise ArgumentError(f"Tensor.to: only the 'cpu' device exists, got {device!r}")
+        if dtype is None or _check.any_dtype("Tensor.to", dtype) == self.dtype:
+            return self
+        return self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """Self: ferrograd tensors always live in CPU memory."""
+        return self
 
     def detach(self) -> Tensor:
         """A tensor with the same data that is cut from the graph."""
@@ -196,16 +233,21 @@ class Tensor:
         return _numpy_protocol.array_function(func, args, kwargs)
 
     # ------------------------------------------------------------------ backward
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Computes the gradient of this tensor with respect to every leaf that requires one.
 
-        Gradients accumulate into each leaf's ``.grad``.
+        Gradients accumulate into each leaf's ``.grad``. As in PyTorch, the pass frees what
+        the graph saved for it: a second backward through the same ops raises
+        :class:`~ferrograd.GraphError` unless the first one had ``retain_graph=True``.
 
         Parameters
         ----------
         gradient : array_like, optional
             d(something)/d(self); may be omitted only for a one-element tensor.
+        retain_graph : bool
+            Keep the graph, so that backward can run through it again.
         """
+        retain = _check.flag("backward", "retain_graph", retain_graph)
         if not self.requires_grad:
             raise FerrogradError(
                 "backward: this tensor does not require gradients (no input requires_grad, or "
@@ -236,7 +278,10 @@ class Tensor:
             if node._backward is None:
                 node.grad = g if owned and node.grad is None else _leaf_grad(node.grad, g)
                 continue
-            for parent, pg in zip(node._parents, node._backward(g)):
+            rule = node._backward
+            if not retain:
+                node._backward = _freed
+            for parent, pg in zip(node._parents, rule(g)):
                 fresh = isinstance(pg, Owned)
                 if fresh:
                     pg = pg.array
@@ -272,10 +317,80 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ methods
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis`` (None: all); ties share the gradient."""
-        return amax(self, axis, keepdims)
+    # ------------------------------------------------------------------ reductions
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The largest element (a 0-d tensor; tied maxima share the gradient), or with ``dim``
+        the pair ``(values, indices)`` of each slice's maximum, as PyTorch's ``max``."""
+        return _extreme(self, "max", dim, keepdim, kw)
 
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The smallest element, or with ``dim`` the pair ``(values, indices)`` (see
+        :meth:`max`)."""
+        return _extreme(self, "min", dim, keepdim, kw)
+
+    def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """int64 index of the largest element (of the flattened tensor when ``dim`` is
+        None); the first one on ties."""
+        dim, keepdim = _dim_keepdim("Tensor.argmax", dim, keepdim, kw)
+        return _arg(self, np.argmax, dim, keepdim)
+
+    def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """int64 index of the smallest element (see :meth:`argmax`)."""
+        dim, keepdim = _dim_keepdim("Tensor.argmin", dim, keepdim, kw)
+        return _arg(self, np.argmin, dim, keepdim)
+
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        **kw: Any,
+    ) -> Tensor:
+        """Variance over ``dim`` (None: all) with Bessel's ``correction`` (1 by default;
+        ``unbiased=False`` is ``correction=0``), as PyTorch's ``var``."""
+        dim, keepdim = _dim_keepdim("Tensor.var", dim, keepdim, kw)
+        c = _correction("Tensor.var", unbiased, correction)
+        d = self - mean(self, dim, True)
+        axes = (
+            range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) else (dim,)
+        )
+        n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
+        return sum(d * d, dim, keepdim) / float(np.maximum(n - c, 0))
+
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        **kw: Any,
+    ) -> Tensor:
+        """Standard deviation: the square root of :meth:`var` (same arguments)."""
+        return self.var(dim, unbiased, keepdim, correction=correction, **kw) ** 0.5
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The ``p``-norm over ``dim`` (None: all elements): ``sum(|x|^p)^(1/p)``, with
+        ``p`` in (0, inf] or ``"fro"`` (2)."""
+        dim, keepdim = _dim_keepdim("Tensor.norm", dim, keepdim, kw)
+        if p == "fro":
+            p = 2
+        p = _check.real("Tensor.norm", "p", p, 0.0, low_open=True, finite=False)
+        if p == float("inf"):
+            return amax(self.abs(), dim, keepdim)
+        if p == 2:
+            return sum(self * self, dim, keepdim) ** 0.5
+        if p == 1:
+            return sum(self.abs(), dim, keepdim)
+        return sum(self.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+    def abs(self) -> Tensor:
+        """``|x|`` elementwise (gradient ``sign(x)``, 0 at 0)."""
+        return mul(self, np.sign(self.data))
+
+    # ------------------------------------------------------------------ shapes
     def reshape(self, *shape: Any) -> Tensor:
         """Same data in a new shape."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -284,10 +399,34 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        """Merges the axes from ``start_dim`` on into one."""
-        start = _check.dim("Tensor.flatten", "start_dim", start_dim, self.ndim)
-        return reshape(self, (*self.shape[: start % (self.ndim or 1)], -1))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merges the axes ``start_dim`` to ``end_dim`` into one."""
+        nd = self.ndim
+        s = _check.dim("Tensor.flatten", "start_dim", start_dim, nd) % (nd or 1)
+        e = _check.dim("Tensor.flatten", "end_dim", end_dim, nd) % (nd or 1)
+        if nd == 0:
+            return reshape(self, (1,))
+        if s > e:
+            raise ShapeError("Tensor.flatten: start_dim must not come after end_dim")
+        shape = self.shape
+        return reshape(self, (*shape[:s], int(np.prod(shape[s : e + 1])), *shape[e + 1 :]))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at ``dim`` (in ``[-ndim - 1, ndim]``)."""
+        d = _check.dim("Tensor.unsqueeze", "dim", dim, self.ndim + 1) % (self.ndim + 1)
+        return reshape(self, (*self.shape[:d], 1, *self.shape[d:]))
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drops axes of length 1: all of them, or those among ``dim`` (int or tuple); an
+        axis named in ``dim`` whose length is not 1 stays."""
+        nd = self.ndim
+        if dim is None:
+            drop = {i for i, n in enumerate(self.shape) if n == 1}
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            drop = {_check.dim("Tensor.squeeze", "dim", d, nd) % (nd or 1) for d in dims}
+            drop = {i for i in drop if i < nd and self.shape[i] == 1}
+        return reshape(self, tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
     def transpose(self, *axes: Any) -> Tensor:
         """``transpose(d0, d1)`` swaps two axes (as PyTorch); ``transpose()`` reverses them."""
@@ -349,6 +488,75 @@ def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _large_float(a: np.ndarray) -> bool:
     return a.nbytes >= _LARGE_GRAD_BYTES and a.dtype in (np.float32, np.float64)
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)`` / ``min(dim)`` return: the values and their int64 indices."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _dim_keepdim(func: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> tuple[Any, bool]:
+    """``dim`` and ``keepdim``, also given as NumPy's ``axis`` and ``keepdims``."""
+    for k in kw:
+        if k not in ("axis", "keepdims"):
+            raise TypeError(f"{func}() got an unexpected keyword argument '{k}'")
+    if "axis" in kw:
+        if dim is not None:
+            raise TypeError(f"{func}: got both 'dim' and 'axis'")
+        dim = kw["axis"]
+    if "keepdims" in kw:
+        keepdim = kw["keepdims"]
+    return dim, _check.flag(func, "keepdim", keepdim)
+
+
+def _correction(func: str, unbiased: Any, correction: Any) -> float:
+    if unbiased is not None and correction is not None:
+        raise ArgumentError(f"{func}: give either unbiased or correction, not both")
+    if correction is not None:
+        return _check.real(func, "correction", correction, 0.0)
+    return 1.0 if unbiased is None or _check.flag(func, "unbiased", unbiased) else 0.0
+
+
+def _arg(x: Tensor, fn: Any, dim: Any, keepdim: bool) -> Tensor:
+    data = x.data
+    if data.size == 0:
+        raise ShapeError(f"{fn.__name__}: the tensor has no elements")
+    if dim is None:
+        idx = np.asarray(fn(data.reshape(-1)))
+        if keepdim:
+            idx = idx.reshape((1,) * data.ndim)
+    else:
+        d = _check.dim(fn.__name__, "dim", dim, data.ndim)
+        idx = fn(data, axis=d if data.ndim else None, keepdims=keepdim)
+    return Tensor(np.asarray(idx, dtype=np.int64))
+
+
+def _extreme(x: Tensor, kind: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> Any:
+    func = f"Tensor.{kind}"
+    dim, keepdim = _dim_keepdim(func, dim, keepdim, kw)
+    if x.data.size == 0:
+        raise ShapeError(f"{func}: the tensor has no elements")
+    if dim is None:
+        return amax(x) if kind == "max" else neg(amax(neg(x)))
+    d = _check.dim(func, "dim", dim, x.ndim) % (x.ndim or 1)
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), Tensor(np.zeros((), np.int64)))
+    idx = (np.argmax if kind == "max" else np.argmin)(x.data, axis=d, keepdims=True)
+    values = OPS["take_along_dim"](x, idx, d)
+    if not keepdim:
+        values, idx = reshape(values, np.squeeze(idx, d).shape), np.squeeze(idx, d)
+    return ValuesIndices(values, Tensor(idx.astype(np.int64)))
+
+
+def _freed(g: Any) -> Any:
+    """The backward of a node whose graph an earlier backward pass has freed."""
+    raise GraphError(
+        "backward: trying to backward through the graph a second time (or to use values "
+        "saved for it after they were freed); pass retain_graph=True to the first backward "
+        "call if you need to run it again"
+    )
 
 
 def _topological(root: Tensor) -> Iterator[Tensor]:

@@ -58,6 +58,6 @@ class Flatten(Module):
         if s > e:
             raise FerrogradError(f"Flatten: start_dim {self.start_dim} is after end_dim")
         shape = (*x.shape[:s], -1, *x.shape[e + 1 :])
-        if x.size == 0:
+        if x.numel() == 0:
             shape = (*x.shape[:s], int(np.prod(x.shape[s : e + 1])), *x.shape[e + 1 :])
         return x.reshape(shape)
