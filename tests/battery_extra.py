@@ -124,14 +124,18 @@ def _ops_cases(v: dict[str, Any]) -> list[Expect]:
     for op in ("add", "sub", "mul", "div"):
         calls[op] = lambda o=op: getattr(ops, o)(h1, np.float32(2.0))
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(h1, h1, h1)
-    for op in ("exp", "log", "sqrt", "neg"):
+    for op in ("exp", "log", "sqrt", "neg", "abs", "log1p"):
         calls[op] = lambda o=op: getattr(ops, o)(h1)
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(h1, h1)
     calls["pow"] = lambda: ops.pow(h1, 3.0)
     calls["pow_backward"] = lambda: ops.pow_backward(h1, h1, 3.0)
-    for op in ("sum", "mean", "max"):
+    calls["clamp"] = lambda: ops.clamp(h1, -1.0, 1.0)
+    calls["clamp_backward"] = lambda: ops.clamp_backward(h1, h1, -1.0, 1.0)
+    for op in ("sum", "mean", "max", "min", "var", "std"):
         calls[op] = lambda o=op: getattr(ops, o)(h2, axis=1)
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(one, h1)
+    for op in ("argmax", "argmin"):
+        calls[op] = lambda o=op: getattr(ops, o)(h2, axis=1)
     for op in ("softmax", "log_softmax"):
         calls[op] = lambda o=op: getattr(ops, o)(h2)
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(h2, h2)

@@ -72,6 +72,10 @@ def unary_ref(op: str, x: object, p: float = 2.0) -> np.ndarray:
         return np.sqrt(v)
     if op == "neg":
         return -v
+    if op == "abs":
+        return np.abs(v)
+    if op == "log1p":
+        return np.log1p(v)
     if op == "pow":
         return v**p
     raise KeyError(op)
@@ -88,6 +92,11 @@ def unary_grad_ref(op: str, grad: object, x: object, p: float = 2.0) -> np.ndarr
         return g * 0.5 / np.sqrt(v)
     if op == "neg":
         return -g
+    if op == "abs":
+        # PyTorch's sign: -1, 0 or 1, and 0 for NaN (comparisons with NaN are false).
+        return g * ((v > 0).astype(np.float64) - (v < 0).astype(np.float64))
+    if op == "log1p":
+        return g / (1.0 + v)
     if op == "pow":
         return np.zeros_like(v * g) if p == 0 else g * p * v ** (p - 1)
     raise KeyError(op)
@@ -128,10 +137,11 @@ def reduce_ref(op: str, x: object, axis: object = None, keepdims: bool = False) 
         flat = np.array([fsum(r) for r in rows])
     elif op == "mean":
         flat = np.array([fsum(r) / count if count else np.nan for r in rows])
-    elif op == "max":
+    elif op in ("max", "min"):
         if count == 0:
-            raise ValueError("max of an empty reduction")
-        flat = np.array([np.nan if np.isnan(r).any() else _row_max(r) for r in rows])
+            raise ValueError(f"{op} of an empty reduction")
+        sign = 1.0 if op == "max" else -1.0
+        flat = np.array([np.nan if np.isnan(r).any() else sign * _row_max(sign * r) for r in rows])
     else:
         raise KeyError(op)
     return flat.reshape(_out_shape(keep_shape, axes, keepdims))
@@ -161,12 +171,119 @@ def reduce_grad_ref(
     if op == "mean":
         # An empty reduction (count 0) has an empty gradient, whatever the divisor.
         return np.broadcast_to(g / max(count, 1), v.shape).copy()
-    if op == "max":
-        m = reduce_ref("max", v, axes, keepdims=True)
+    if op in ("max", "min"):
+        m = reduce_ref(op, v, axes, keepdims=True)
         mask = (v == m).astype(np.float64)
         ties = mask.sum(axis=axes, keepdims=True)
         return mask * g / np.where(ties == 0, 1.0, ties)
     raise KeyError(op)
+
+
+def clamp_ref(x: object, lo: float | None, hi: float | None) -> np.ndarray:
+    """``torch.clamp`` by its definition ``min(max(x, lo), hi)``: ``lo > hi`` gives ``hi``; a NaN
+    in ``x`` or in a bound gives NaN."""
+    v = _f64(x).copy()
+    if (lo is not None and math.isnan(lo)) or (hi is not None and math.isnan(hi)):
+        return np.full(v.shape, np.nan)
+    if lo is not None:
+        v = np.where(v < lo, lo, v)
+    if hi is not None:
+        v = np.where(v > hi, hi, v)
+    return v
+
+
+def clamp_grad_ref(grad: object, x: object, lo: float | None, hi: float | None) -> np.ndarray:
+    """``grad`` where ``lo <= x <= hi`` (both ends included), else 0."""
+    v, g = _f64(x), _f64(grad)
+    inside = np.ones(v.shape, dtype=bool)
+    if lo is not None:
+        inside &= v >= lo
+    if hi is not None:
+        inside &= v <= hi
+    return np.where(inside, g, 0.0)
+
+
+def arg_ref(op: str, x: object, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """Index of the first maximum (argmax) or minimum (argmin) by a plain scan, a NaN counting
+    as the extreme (the first NaN wins); over the flattened array for ``axis=None``."""
+    v = _f64(x)
+    if axis is None:
+        rows, out_shape = v.reshape(1, -1), ((1,) * v.ndim if keepdims else ())
+    else:
+        ax = axis % v.ndim
+        moved = np.moveaxis(v, ax, -1)
+        rows = moved.reshape(-1, v.shape[ax])
+        out_shape = moved.shape[:-1]
+        if keepdims:
+            out_shape = tuple(1 if i == ax else d for i, d in enumerate(v.shape))
+    out = []
+    for r in rows:
+        best = 0
+        for i in range(1, len(r)):
+            if np.isnan(r[best]):
+                break
+            if np.isnan(r[i]) or (r[i] > r[best] if op == "argmax" else r[i] < r[best]):
+                best = i
+        out.append(best)
+    return np.array(out, dtype=np.int64).reshape(out_shape)
+
+
+def var_ref(
+    x: object, axis: object = None, correction: float = 1.0, keepdims: bool = False
+) -> np.ndarray:
+    """``sum((x - mean)**2) / max(0, N - correction)`` (exactly rounded sums)."""
+    from math import fsum
+
+    v = _f64(x)
+    axes = _reduce_axes(v.ndim, axis)
+    rows, keep_shape = _rows(v, axes)
+    n = rows.shape[1]
+    d = max(0.0, n - correction)
+    out = []
+    for r in rows:
+        if n == 0:
+            out.append(np.nan)
+            continue
+        total = fsum if np.isfinite(r).all() else np.sum  # fsum refuses inf - inf
+        m = total(r) / n
+        with np.errstate(invalid="ignore"):
+            ss = total((r - m) ** 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.float64(ss) / np.float64(d))
+    return np.array(out).reshape(_out_shape(keep_shape, axes, keepdims))
+
+
+def var_grad_ref(
+    grad: object, x: object, axis: object = None, correction: float = 1.0, keepdims: bool = False
+) -> np.ndarray:
+    """``grad * 2 (x - mean) / (N - correction)`` (for ``N - correction > 0``)."""
+    v = _f64(x)
+    axes = _reduce_axes(v.ndim, axis)
+    keep_shape = tuple(1 if i in axes else v.shape[i] for i in range(v.ndim))
+    n = int(np.prod([v.shape[i] for i in axes], dtype=np.int64))
+    g = _f64(grad).reshape(keep_shape)
+    m = v.mean(axis=axes, keepdims=True)
+    return 2.0 * g * (v - m) / (n - correction)
+
+
+def std_ref(
+    x: object, axis: object = None, correction: float = 1.0, keepdims: bool = False
+) -> np.ndarray:
+    """Square root of :func:`var_ref`."""
+    return np.sqrt(var_ref(x, axis, correction, keepdims))
+
+
+def std_grad_ref(
+    grad: object, x: object, axis: object = None, correction: float = 1.0, keepdims: bool = False
+) -> np.ndarray:
+    """``grad * (x - mean) / ((N - correction) std)``, 0 where ``std`` is 0."""
+    v = _f64(x)
+    axes = _reduce_axes(v.ndim, axis)
+    keep_shape = tuple(1 if i in axes else v.shape[i] for i in range(v.ndim))
+    s = std_ref(v, axis, correction, keepdims=True)
+    g = _f64(grad).reshape(keep_shape)
+    coef = np.where(s == 0, 0.0, g / np.where(s == 0, 1.0, 2 * s))
+    return var_grad_ref(coef, v, axis, correction, keepdims=True)
 
 
 def _last(x: np.ndarray, axis: int) -> np.ndarray:
@@ -1609,6 +1726,90 @@ def adam_ref(
             vmax[i] = np.maximum(vmax[i], v[i])
             v_hat = (vmax[i] if amsgrad else v[i]) / (1 - b2 ** t[i])
             ps[i] = ps[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return ps
+
+
+def nadam_ref(
+    params: list[np.ndarray],
+    grads: list[list[np.ndarray]],
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled: bool = False,
+    maximize: bool = False,
+) -> list[np.ndarray]:
+    """Parameters after NAdam steps (Dozat 2016, with PyTorch's momentum schedule
+    ``mu_t = beta1 (1 - 0.5 * 0.96**(t * momentum_decay))``); ``decoupled`` shrinks the weights
+    by ``1 - lr*wd`` instead of adding ``wd*w`` to the gradient."""
+    b1, b2 = betas
+    ps = [_f64(p).copy() for p in params]
+    m = [np.zeros_like(p) for p in ps]
+    v = [np.zeros_like(p) for p in ps]
+    prod = [1.0] * len(ps)
+    t = [0] * len(ps)
+    for step_grads in grads:
+        for i, g in enumerate(step_grads):
+            if g is None:
+                continue
+            t[i] += 1
+            d = -_f64(g) if maximize else _f64(g)
+            if decoupled:
+                ps[i] = ps[i] * (1 - lr * weight_decay)
+            else:
+                d = d + weight_decay * ps[i]
+            mu = b1 * (1 - 0.5 * 0.96 ** (t[i] * momentum_decay))
+            mu_next = b1 * (1 - 0.5 * 0.96 ** ((t[i] + 1) * momentum_decay))
+            prod[i] *= mu
+            m[i] = b1 * m[i] + (1 - b1) * d
+            v[i] = b2 * v[i] + (1 - b2) * d * d
+            m_hat = mu_next * m[i] / (1 - prod[i] * mu_next) + (1 - mu) * d / (1 - prod[i])
+            v_hat = v[i] / (1 - b2 ** t[i])
+            ps[i] = ps[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return ps
+
+
+def radam_ref(
+    params: list[np.ndarray],
+    grads: list[list[np.ndarray]],
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled: bool = False,
+    maximize: bool = False,
+) -> list[np.ndarray]:
+    """Parameters after RAdam steps (Liu et al. 2019): the adaptive step, scaled by the
+    rectification term, once ``rho_t > 5``; a bias-corrected momentum step before that."""
+    b1, b2 = betas
+    ps = [_f64(p).copy() for p in params]
+    m = [np.zeros_like(p) for p in ps]
+    v = [np.zeros_like(p) for p in ps]
+    t = [0] * len(ps)
+    rho_inf = 2 / (1 - b2) - 1
+    for step_grads in grads:
+        for i, g in enumerate(step_grads):
+            if g is None:
+                continue
+            t[i] += 1
+            d = -_f64(g) if maximize else _f64(g)
+            if decoupled:
+                ps[i] = ps[i] * (1 - lr * weight_decay)
+            else:
+                d = d + weight_decay * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * d
+            v[i] = b2 * v[i] + (1 - b2) * d * d
+            m_hat = m[i] / (1 - b1 ** t[i])
+            rho = rho_inf - 2 * t[i] * b2 ** t[i] / (1 - b2 ** t[i])
+            if rho > 5:
+                r = math.sqrt(
+                    (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
+                )
+                adaptive = math.sqrt(1 - b2 ** t[i]) / (np.sqrt(v[i]) + eps)
+                ps[i] = ps[i] - lr * m_hat * r * adaptive
+            else:
+                ps[i] = ps[i] - lr * m_hat
     return ps
 
 

@@ -146,8 +146,15 @@ def _ref() -> Any:
 
 
 UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
-UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "neg": np.negative}
-REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max}
+UNARY = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "neg": np.negative,
+    "abs": np.absolute,
+    "log1p": np.log1p,
+}
+REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
 def _want_binary_grad(op: str, g: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -170,6 +177,33 @@ def _want_reduce_grad(op: str, g: Any, x: Any, axis: Any, keepdims: bool) -> np.
     dt = _float_dtype(fwd)
     gg = _grad_like(g, np.shape(fwd))
     return _ref().reduce_grad_ref(op, gg, np.asarray(x, dt), axis, keepdims).astype(dt)
+
+
+def _want_clamp(x: Any, lo: Any, hi: Any) -> np.ndarray:
+    dt = _float_dtype(_np(np.positive, x))
+    return _ref().clamp_ref(np.asarray(x, dt), lo, hi).astype(dt)
+
+
+def _want_clamp_grad(g: Any, x: Any, lo: Any, hi: Any) -> np.ndarray:
+    dt = _float_dtype(_np(np.positive, x))
+    gg = _grad_like(g, np.shape(x))
+    return _ref().clamp_grad_ref(gg, np.asarray(x, dt), lo, hi).astype(dt)
+
+
+def _quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _np(fn, *args, **kwargs)
+
+
+def _want_moment_grad(op: str, g: Any, x: Any, axis: Any) -> np.ndarray:
+    """The gradient of var/std with correction 1 (inputs with N > 1 along ``axis``)."""
+    fwd = _quiet(getattr(np, op), x, axis=axis, ddof=1)
+    dt = _float_dtype(fwd)
+    gg = _grad_like(g, np.shape(fwd))
+    with np.errstate(all="ignore"):
+        ref = getattr(_ref(), f"{op}_grad_ref")(gg, np.asarray(x, dt), axis, 1.0)
+    return ref.astype(dt)
 
 
 def _want_softmax(x: Any, axis: Any, log: bool) -> np.ndarray:
@@ -312,13 +346,22 @@ def _cases() -> list[Case]:
     for op, uf in UNARY.items():
         fwd, bwd = getattr(ops, op), getattr(ops, f"{op}_backward")
         for n, x in v.items():
-            add(op, n, lambda x=x, fwd=fwd: fwd(x), lambda x=x, uf=uf: _np(uf, x))
+            # The modulus of a complex number is real, but ferrograd computes on reals only.
+            modulus = op == "abs" and "complex" in n
+            add(
+                op,
+                n,
+                lambda x=x, fwd=fwd: fwd(x),
+                lambda x=x, uf=uf: _np(uf, x),
+                lenient=modulus,
+            )
             g = np.ones(np.shape(x)) if _shapes_ok(x) else f
             add(
                 f"{op}_backward",
                 f"ones, {n}",
                 lambda g=g, x=x, bwd=bwd: bwd(g, x),
                 lambda g=g, x=x, op=op: _want_unary_grad(op, g, x),
+                lenient=modulus,
             )
             add(
                 f"{op}_backward",
@@ -428,6 +471,103 @@ def _cases() -> list[Case]:
                 f"grad {n}, f64, axis=0",
                 lambda g=g, bwd=bwd: bwd(g, f, axis=0),
                 lambda g=g, op=op: _want_reduce_grad(op, g, f, 0, False),
+            )
+
+    bounds: list[tuple[Any, Any, bool]] = [
+        (-1.0, 1.0, False),
+        (None, 0.5, False),
+        (2.0, 1.0, False),
+        (np.nan, None, False),
+        (-np.inf, np.inf, False),
+        (None, None, True),
+        ("1", None, True),
+        (np.ones(2), None, True),
+    ]
+    for n, x in v.items():
+        for lo, hi, lenient in bounds if n in few else bounds[:1]:
+            label = f"{n}, min={lo!r}, max={hi!r}"
+            add(
+                "clamp",
+                label,
+                lambda x=x, lo=lo, hi=hi: ops.clamp(x, lo, hi),
+                lambda x=x, lo=lo, hi=hi: _want_clamp(x, lo, hi),
+                lenient=lenient,
+            )
+            g = np.ones(np.shape(x)) if _shapes_ok(x) else f
+            add(
+                "clamp_backward",
+                f"ones, {label}",
+                lambda g=g, x=x, lo=lo, hi=hi: ops.clamp_backward(g, x, lo, hi),
+                lambda g=g, x=x, lo=lo, hi=hi: _want_clamp_grad(g, x, lo, hi),
+                lenient=lenient,
+            )
+        add(
+            "clamp_backward",
+            f"grad {n}, f64",
+            lambda g=x: ops.clamp_backward(g, f, -1.0, 1.0),
+            lambda g=x: _want_clamp_grad(g, f, -1.0, 1.0),
+        )
+
+    arg_axes: list[tuple[Any, bool]] = [
+        (None, False),
+        (0, False),
+        (-1, False),
+        (2, False),
+        (2**70, False),
+        (1.5, True),
+        ((0, 1), True),
+        (True, True),
+    ]
+    for op in ("argmax", "argmin"):
+        fn, nf = getattr(ops, op), getattr(np, op)
+        for n, x in v.items():
+            for axis, lenient in arg_axes if n in few else arg_axes[:2]:
+                for keepdims in (False, True):
+                    add(
+                        op,
+                        f"{n}, axis={axis!r}, keepdims={keepdims}",
+                        lambda x=x, a=axis, k=keepdims, fn=fn: fn(x, axis=a, keepdims=k),
+                        lambda x=x, a=axis, k=keepdims, nf=nf: nf(x, axis=a, keepdims=k),
+                        lenient=lenient or (axis is not None and _ndim(x) == 0),
+                        exact=True,
+                    )
+
+    for op in ("var", "std"):
+        fwd, bwd = getattr(ops, op), getattr(ops, f"{op}_backward")
+        for n, x in v.items():
+            complex_in = "complex" in n  # NumPy's variance of complex numbers is real
+            for axis in (None, 0, -1, (0, 1), 2) if n in few else (None,):
+                for c in (0, 1, 3):
+                    label = f"{n}, axis={axis!r}, correction={c}"
+                    add(
+                        op,
+                        label,
+                        lambda x=x, a=axis, c=c, fwd=fwd: fwd(x, axis=a, correction=c),
+                        lambda x=x, a=axis, c=c, op=op: _quiet(getattr(np, op), x, axis=a, ddof=c),
+                        lenient=complex_in or (axis is not None and _ndim(x) == 0),
+                    )
+            if n in few:
+                g = _ones_out(np.sum, x, 1, False) if _ndim(x) == 2 else np.ones(())
+                add(
+                    f"{op}_backward",
+                    f"ones, {n}, axis=1",
+                    lambda g=g, x=x, bwd=bwd: bwd(g, x, axis=1),
+                    lambda g=g, x=x, op=op: _want_moment_grad(op, g, x, 1),
+                    lenient=complex_in,
+                )
+            add(
+                f"{op}_backward",
+                f"grad {n}, f64, axis=0",
+                lambda g=x, bwd=bwd: bwd(g, f, axis=0),
+                lambda g=x, op=op: _want_moment_grad(op, g, f, 0),
+            )
+        for bad in (np.nan, "1", None, np.inf):
+            add(
+                op,
+                f"f64, correction={bad!r}",
+                lambda c=bad, fwd=fwd: fwd(f, correction=c),
+                lambda c=bad, op=op: _quiet(getattr(np, op), f, ddof=c),
+                lenient=True,
             )
 
     soft_axes: list[tuple[Any, bool]] = [

@@ -10,7 +10,7 @@ import pytest
 import reference as ref
 from ferrograd import _core, nn, tensor
 from ferrograd import optim as optim_mod
-from ferrograd.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from ferrograd.optim import SGD, Adagrad, Adam, AdamW, NAdam, RAdam, RMSprop
 
 # One tensor above the parallel threshold so the chunked path runs too.
 SHAPES = [(7, 5), (5,), (3, 4, 2), (129, 257)]
@@ -42,6 +42,12 @@ REFS: dict[type, Callable[..., list[np.ndarray]]] = {
     ),
     RMSprop: ref.rmsprop_ref,
     Adagrad: ref.adagrad_ref,
+    NAdam: lambda ps, gs, decoupled_weight_decay=False, **kw: ref.nadam_ref(
+        ps, gs, decoupled=decoupled_weight_decay, **kw
+    ),
+    RAdam: lambda ps, gs, decoupled_weight_decay=False, **kw: ref.radam_ref(
+        ps, gs, decoupled=decoupled_weight_decay, **kw
+    ),
 }
 
 CASES = [
@@ -87,6 +93,16 @@ CASES = [
             "maximize": True,
         },
     ),
+    (NAdam, {}),
+    (NAdam, {"lr": 0.01, "weight_decay": 0.1}),
+    (NAdam, {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (NAdam, {"betas": (0.8, 0.99), "eps": 1e-6, "momentum_decay": 0.1, "maximize": True}),
+    (RAdam, {}),
+    (RAdam, {"lr": 0.01, "weight_decay": 0.1}),
+    (RAdam, {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    # beta2 = 0.9: rho_t > 5 from the 4th step on; beta2 = 0.5: never rectified.
+    (RAdam, {"betas": (0.8, 0.9), "eps": 1e-6, "maximize": True}),
+    (RAdam, {"lr": 0.01, "betas": (0.9, 0.5)}),
 ]
 
 
@@ -137,6 +153,15 @@ def test_defaults_are_pytorchs() -> None:
     d = Adagrad(p).defaults
     assert (d["lr"], d["lr_decay"], d["initial_accumulator_value"], d["eps"]) == (
         1e-2, 0.0, 0.0, 1e-10,
+    )  # fmt: skip
+    d = NAdam(p).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["weight_decay"], d["momentum_decay"]) == (
+        2e-3, (0.9, 0.999), 1e-8, 0.0, 4e-3,
+    )  # fmt: skip
+    assert d["decoupled_weight_decay"] is False
+    d = RAdam(p).defaults
+    assert (d["lr"], d["betas"], d["eps"], d["weight_decay"], d["decoupled_weight_decay"]) == (
+        1e-3, (0.9, 0.999), 1e-8, 0.0, False,
     )  # fmt: skip
 
 
@@ -197,6 +222,8 @@ CHECKPOINT_CASES = [
     (AdamW, {"lr": 0.01}),
     (RMSprop, {"centered": True, "momentum": 0.5}),
     (Adagrad, {"lr": 0.1, "lr_decay": 0.01}),
+    (NAdam, {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (RAdam, {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.01}),
 ]
 
 
@@ -317,6 +344,11 @@ def test_step_with_closure_returns_loss() -> None:
         (lambda p: Adagrad(p, initial_accumulator_value=-1), "initial_accumulator_value"),
         (lambda p: Adagrad(p, eps=-1.0), "Adagrad: eps must be at least 0"),
         (lambda p: SGD(p, lr=float("nan")), "SGD: lr must be at least 0, got nan"),
+        (lambda p: NAdam(p, lr=-1.0), "NAdam: lr must be at least 0"),
+        (lambda p: NAdam(p, momentum_decay=-1.0), "NAdam: momentum_decay must be at least 0"),
+        (lambda p: NAdam(p, betas=(0.9, 1.0)), r"NAdam: betas\[1\] must be in \[0, 1\)"),
+        (lambda p: RAdam(p, eps=-1.0), "RAdam: eps must be at least 0"),
+        (lambda p: RAdam(p, weight_decay=-0.1), "RAdam: weight_decay must be at least 0"),
     ],
 )
 def test_invalid_hyperparameters(make: Callable[[Any], Any], match: str) -> None:
@@ -335,6 +367,8 @@ def test_invalid_hyperparameters(make: Callable[[Any], Any], match: str) -> None
         (lambda p: SGD(p, nesterov=1), "SGD: nesterov must be True or False, got 1"),
         (lambda p: RMSprop(p, centered="no"), "RMSprop: centered must be True or False"),
         (lambda p: Adagrad(p, eps=[1e-10]), "Adagrad: eps must be a real number"),
+        (lambda p: NAdam(p, decoupled_weight_decay=1), "NAdam: decoupled_weight_decay must be"),
+        (lambda p: RAdam(p, betas=0.9), "RAdam: betas must be a pair of numbers"),
     ],
 )
 def test_hyperparameters_of_the_wrong_type(make: Callable[[Any], Any], match: str) -> None:
@@ -467,6 +501,8 @@ ALL_OPTIMIZERS = {
     "AdamW": lambda g: AdamW(g),
     "RMSprop": lambda g: RMSprop(g, momentum=0.5, centered=True),
     "Adagrad": lambda g: Adagrad(g),
+    "NAdam": lambda g: NAdam(g, weight_decay=0.1),
+    "RAdam": lambda g: RAdam(g, decoupled_weight_decay=True, weight_decay=0.1),
 }
 
 BAD_GRADS = {
@@ -520,3 +556,42 @@ def test_state_of_the_wrong_shape_fails_the_step_before_any_update() -> None:
     with pytest.raises(ferrograd.ArgumentError, match="'step'"):
         opt.step()
     np.testing.assert_array_equal(a.data, before)
+
+
+def test_nadam_keeps_mu_product_as_scalar_state() -> None:
+    params = make_params()
+    opt = NAdam(params, lr=0.01)
+    run(opt, params, make_grads(3))
+    st = opt.state[params[0]]
+    assert st["mu_product"].shape == () and st["mu_product"].dtype == np.float64
+    mus = [0.9 * (1 - 0.5 * 0.96 ** (t * 4e-3)) for t in (1, 2, 3)]
+    assert float(st["mu_product"]) == pytest.approx(np.prod(mus), rel=1e-15)
+    st["mu_product"] = np.array(-1.0)
+    with pytest.raises(ferrograd.ArgumentError, match="'mu_product'"):
+        opt.step()
+
+
+def test_nadam_radam_kernels_check_their_input() -> None:
+    p, g = np.zeros(3), np.ones(3)
+    kw = dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+    with pytest.raises(ferrograd.ShapeError, match="exp_avgs"):
+        _core.nadam_step(
+            [p], [g], [np.zeros(2)], [np.zeros(3)], [1.0], [1.0],
+            momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False, **kw,
+        )  # fmt: skip
+    with pytest.raises(ferrograd.ArgumentError, match="mu_products"):
+        _core.nadam_step(
+            [p], [g], [np.zeros(3)], [np.zeros(3)], [1.0], [],
+            momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False, **kw,
+        )  # fmt: skip
+    with pytest.raises(ferrograd.ArgumentError, match="steps"):
+        _core.radam_step(
+            [p], [g], [np.zeros(3)], [np.zeros(3)], [0.0],
+            decoupled_weight_decay=False, maximize=False, **kw,
+        )  # fmt: skip
+    with pytest.raises(ferrograd.DTypeError, match="exp_avg_sqs"):
+        _core.radam_step(
+            [p], [g], [np.zeros(3)], [np.zeros(3, np.float32)], [1.0],
+            decoupled_weight_decay=False, maximize=False, **kw,
+        )  # fmt: skip
+    np.testing.assert_array_equal(p, np.zeros(3))

@@ -39,6 +39,19 @@ def log_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray: ...
 def sqrt_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray: ...
 def neg_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray: ...
 def pow_backward(grad_output: np.ndarray, x: np.ndarray, exponent: float) -> np.ndarray: ...
+def abs(x: np.ndarray) -> np.ndarray: ...
+def abs_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray: ...
+def log1p(x: np.ndarray) -> np.ndarray: ...
+def log1p_backward(grad_output: np.ndarray, x: np.ndarray) -> np.ndarray: ...
+def clamp(
+    x: np.ndarray, min: Optional[float] = None, max: Optional[float] = None
+) -> np.ndarray: ...
+def clamp_backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    min: Optional[float] = None,
+    max: Optional[float] = None,
+) -> np.ndarray: ...
 def sum(
     x: np.ndarray, axes: Optional[Sequence[int]] = None, keepdims: bool = False
 ) -> np.ndarray: ...
@@ -64,6 +77,43 @@ def max_backward(
     grad_output: np.ndarray,
     x: np.ndarray,
     axes: Optional[Sequence[int]] = None,
+    keepdims: bool = False,
+) -> np.ndarray: ...
+def min(
+    x: np.ndarray, axes: Optional[Sequence[int]] = None, keepdims: bool = False
+) -> np.ndarray: ...
+def min_backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    axes: Optional[Sequence[int]] = None,
+    keepdims: bool = False,
+) -> np.ndarray: ...
+def argmax(x: np.ndarray, axis: Optional[int] = None, keepdims: bool = False) -> np.ndarray: ...
+def argmin(x: np.ndarray, axis: Optional[int] = None, keepdims: bool = False) -> np.ndarray: ...
+def var(
+    x: np.ndarray,
+    axes: Optional[Sequence[int]] = None,
+    correction: float = 1.0,
+    keepdims: bool = False,
+) -> np.ndarray: ...
+def var_backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    axes: Optional[Sequence[int]] = None,
+    correction: float = 1.0,
+    keepdims: bool = False,
+) -> np.ndarray: ...
+def std(
+    x: np.ndarray,
+    axes: Optional[Sequence[int]] = None,
+    correction: float = 1.0,
+    keepdims: bool = False,
+) -> np.ndarray: ...
+def std_backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    axes: Optional[Sequence[int]] = None,
+    correction: float = 1.0,
     keepdims: bool = False,
 ) -> np.ndarray: ...
 def sum_to_shape(grad: np.ndarray, shape_: Sequence[int]) -> np.ndarray: ...
@@ -276,6 +326,38 @@ def adagrad_step(
     lr_decay: float,
     weight_decay: float,
     eps: float,
+    maximize: bool,
+) -> None: ...
+def nadam_step(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    exp_avgs: Sequence[np.ndarray],
+    exp_avg_sqs: Sequence[np.ndarray],
+    steps: Sequence[float],
+    mu_products: Sequence[float],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    momentum_decay: float,
+    decoupled_weight_decay: bool,
+    maximize: bool,
+) -> list[float]: ...
+def radam_step(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    exp_avgs: Sequence[np.ndarray],
+    exp_avg_sqs: Sequence[np.ndarray],
+    steps: Sequence[float],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled_weight_decay: bool,
     maximize: bool,
 ) -> None: ...
 def total_norm(arrays: Sequence[np.ndarray], norm_type: float) -> float: ...

@@ -43,10 +43,16 @@ from .exceptions import ArgumentError, DTypeError, ShapeError
 ArrayLike = Any
 
 __all__ = [
+    "abs",
+    "abs_backward",
     "add",
     "add_backward",
+    "argmax",
+    "argmin",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "clamp",
+    "clamp_backward",
     "conv2d",
     "conv2d_backward",
     "div",
@@ -56,6 +62,8 @@ __all__ = [
     "linear",
     "linear_backward",
     "log",
+    "log1p",
+    "log1p_backward",
     "log_backward",
     "log_softmax",
     "log_softmax_backward",
@@ -67,6 +75,8 @@ __all__ = [
     "max_pool2d_backward",
     "mean",
     "mean_backward",
+    "min",
+    "min_backward",
     "mul",
     "mul_backward",
     "neg",
@@ -79,6 +89,8 @@ __all__ = [
     "softmax_backward",
     "sqrt",
     "sqrt_backward",
+    "std",
+    "std_backward",
     "sub",
     "sub_backward",
     "sum",
@@ -86,6 +98,8 @@ __all__ = [
     "sum_to_shape",
     "transpose",
     "transpose_backward",
+    "var",
+    "var_backward",
 ]
 
 # --------------------------------------------------------------------------- binary
@@ -160,6 +174,77 @@ def neg(x: ArrayLike) -> np.ndarray:
     return _core.neg(*prepare("neg", np.negative, x=x))
 
 
+def _real_abs(v: Any) -> Any:
+    """``np.absolute`` for real input; complex input (whose modulus NumPy gives as a float)
+    is refused, as ferrograd computes on real numbers."""
+    if np.iscomplexobj(v):
+        raise TypeError("complex input (ferrograd computes on real numbers)")
+    return np.absolute(v)
+
+
+def abs(x: ArrayLike) -> np.ndarray:
+    """Elementwise ``|x|``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.abs(np.array([-1.5, 0.0, 2.0])).tolist()
+    [1.5, 0.0, 2.0]
+    """
+    return _core.abs(*prepare("abs", _real_abs, x=x))
+
+
+def log1p(x: ArrayLike) -> np.ndarray:
+    """Elementwise ``ln(1 + x)``, accurate for small ``x`` (``-inf`` at -1, NaN below).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> float(ops.log1p(np.array(1e-20)))  # 1 + 1e-20 rounds to 1, log1p does not
+    1e-20
+    """
+    return _core.log1p(*prepare("log1p", np.log1p, x=x))
+
+
+def _bound(func: str, name: str, value: Any) -> float | None:
+    """A bound of :func:`clamp`: None or a real scalar (inf and NaN allowed, as in PyTorch)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise DTypeError(f"{func}: {name} must be a real number or None, got {value!r}")
+    return float(value)
+
+
+def _bounds(func: str, min: Any, max: Any) -> tuple[float | None, float | None]:
+    lo, hi = _bound(func, "min", min), _bound(func, "max", max)
+    if lo is None and hi is None:
+        raise ArgumentError(f"{func}: at least one of min and max must be given (not None)")
+    return lo, hi
+
+
+def clamp(x: ArrayLike, min: float | None = None, max: float | None = None) -> np.ndarray:
+    """``x`` limited to ``[min, max]``, as ``torch.clamp`` (a bound may be left out, not both).
+
+    ``min > max`` gives ``max`` everywhere; a NaN in ``x`` or a NaN bound gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.clamp(np.array([-2.0, 0.5, 3.0]), min=-1.0, max=1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    lo, hi = _bounds("clamp", min, max)
+    (x_,) = prepare("clamp", np.positive, x=x)
+    return _core.clamp(x_, lo, hi)
+
+
 def _exponent(func: str, exponent: Any) -> Any:
     if isinstance(exponent, np.ndarray) and exponent.ndim == 0:
         exponent = exponent[()]
@@ -203,6 +288,35 @@ def neg_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
     return _unary_backward("neg_backward", np.negative, grad_output, x)
 
 
+def abs_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
+    """Gradient of :func:`abs`: ``grad_output * sign(x)``, 0 at 0 (and at NaN, as PyTorch)."""
+    return _unary_backward("abs_backward", _real_abs, grad_output, x)
+
+
+def log1p_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
+    """Gradient of :func:`log1p`: ``grad_output / (1 + x)``."""
+    return _unary_backward("log1p_backward", np.log1p, grad_output, x)
+
+
+def clamp_backward(
+    grad_output: ArrayLike, x: ArrayLike, min: float | None = None, max: float | None = None
+) -> np.ndarray:
+    """Gradient of :func:`clamp`: ``grad_output`` where ``min <= x <= max`` (bounds included,
+    as PyTorch), else 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.clamp_backward(np.ones(3), np.array([-2.0, 1.0, 3.0]), min=-1.0, max=1.0).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    lo, hi = _bounds("clamp_backward", min, max)
+    (x_,) = prepare("clamp_backward", np.positive, x=x)
+    g_ = as_float("clamp_backward", "grad_output", grad_output, x_.dtype)
+    return _core.clamp_backward(g_, x_, lo, hi)
+
+
 def pow_backward(grad_output: ArrayLike, x: ArrayLike, exponent: float) -> np.ndarray:
     """Gradient of :func:`pow`: ``grad_output * p * x**(p-1)`` (0 where ``p == 0``)."""
     e = _exponent("pow_backward", exponent)
@@ -226,6 +340,10 @@ def _max_probe(v: Any) -> Any:
     return np.max(np.asarray(v))
 
 
+def _min_probe(v: Any) -> Any:
+    return np.min(np.asarray(v))
+
+
 def _reduce(name: str, ufunc: Any, x: ArrayLike, axis: Any, keepdims: bool) -> np.ndarray:
     (x_,) = prepare(name, ufunc, x=x)
     return getattr(_core, name)(
@@ -246,6 +364,152 @@ def mean(x: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool =
 def max(x: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
     """Maximum over ``axis`` (None: every axis), as ``np.max``; NaN propagates."""
     return _reduce("max", _max_probe, x, axis, keepdims)
+
+
+def min(x: ArrayLike, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
+    """Minimum over ``axis`` (None: every axis), as ``np.min``; NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.min(np.array([[3.0, 1.0], [2.0, 5.0]]), axis=1).tolist()
+    [1.0, 2.0]
+    """
+    return _reduce("min", _min_probe, x, axis, keepdims)
+
+
+def _arg(name: str, x: ArrayLike, axis: Any, keepdims: bool) -> np.ndarray:
+    (x_,) = prepare(name, _mean_probe, x=x)
+    ax = None if axis is None else _check_axis(name, axis)
+    return getattr(_core, name)(x_, ax, _check.flag(name, "keepdims", keepdims))
+
+
+def argmax(x: ArrayLike, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """Indices (int64) of the maxima along ``axis``, as ``np.argmax``.
+
+    ``axis=None`` gives the index into the flattened array. The first occurrence wins a tie
+    and the first NaN counts as the maximum. Booleans and integers are compared as float64
+    (exact for integers below 2**53 in magnitude). No gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> ops.argmax(np.array([[1.0, 5.0, 5.0], [7.0, 0.0, 7.0]]), axis=1).tolist()
+    [1, 0]
+    """
+    return _arg("argmax", x, axis, keepdims)
+
+
+def argmin(x: ArrayLike, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """Indices (int64) of the minima along ``axis``, as ``np.argmin`` (see :func:`argmax`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> int(ops.argmin(np.array([3.0, 1.0, 1.0])))
+    1
+    """
+    return _arg("argmin", x, axis, keepdims)
+
+
+def _correction(func: str, correction: Any) -> float:
+    return _check.real(func, "correction", correction)
+
+
+def _moment(name: str, x: ArrayLike, axis: Any, correction: Any, keepdims: bool) -> np.ndarray:
+    (x_,) = prepare(name, _mean_probe, x=x)
+    return getattr(_core, name)(
+        x_,
+        normalize_axis(name, axis),
+        _correction(name, correction),
+        _check.flag(name, "keepdims", keepdims),
+    )
+
+
+def var(
+    x: ArrayLike,
+    axis: int | Sequence[int] | None = None,
+    correction: float = 1,
+    keepdims: bool = False,
+) -> Any:
+    """Variance over ``axis`` (None: every axis), as ``torch.var``: the sum of squared
+    deviations from the mean divided by ``max(0, N - correction)``.
+
+    ``correction=1`` (default) is the unbiased estimate, ``0`` the biased one. When
+    ``N - correction <= 0`` the result is inf (NaN for 0 / 0), as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> x = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
+    >>> ops.var(x, axis=1).tolist(), ops.var(x, axis=1, correction=0).tolist()
+    ([1.0, 0.0], [0.6666666666666666, 0.0])
+    """
+    return _moment("var", x, axis, correction, keepdims)
+
+
+def std(
+    x: ArrayLike,
+    axis: int | Sequence[int] | None = None,
+    correction: float = 1,
+    keepdims: bool = False,
+) -> Any:
+    """Standard deviation over ``axis``, as ``torch.std``: the square root of :func:`var`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> float(ops.std(np.array([1.0, 3.0])))
+    1.4142135623730951
+    """
+    return _moment("std", x, axis, correction, keepdims)
+
+
+def _moment_backward(
+    name: str, g: ArrayLike, x: ArrayLike, axis: Any, correction: Any, keepdims: bool
+) -> np.ndarray:
+    (x_,) = prepare(name, _mean_probe, x=x)
+    g_ = as_float(name, "grad_output", g, x_.dtype)
+    return getattr(_core, name)(
+        g_,
+        x_,
+        normalize_axis(name, axis),
+        _correction(name, correction),
+        _check.flag(name, "keepdims", keepdims),
+    )
+
+
+def var_backward(
+    grad_output: ArrayLike,
+    x: ArrayLike,
+    axis: Any = None,
+    correction: float = 1,
+    keepdims: bool = False,
+) -> np.ndarray:
+    """Gradient of :func:`var`: ``grad_output * 2 (x - mean) / (N - correction)``.
+
+    Where ``N - correction <= 0`` PyTorch's edge cases are kept: over every axis
+    (``axis=None``) the gradient is ``grad_output * inf``; over given axes the factor
+    ``2 / (N - correction)`` is used as it is.
+    """
+    return _moment_backward("var_backward", grad_output, x, axis, correction, keepdims)
+
+
+def std_backward(
+    grad_output: ArrayLike,
+    x: ArrayLike,
+    axis: Any = None,
+    correction: float = 1,
+    keepdims: bool = False,
+) -> np.ndarray:
+    """Gradient of :func:`std`: :func:`var_backward` of ``grad_output / (2 std)``, with 0
+    where ``std`` is 0 (as PyTorch)."""
+    return _moment_backward("std_backward", grad_output, x, axis, correction, keepdims)
 
 
 def _reduce_backward(
@@ -277,6 +541,13 @@ def max_backward(
 ) -> np.ndarray:
     """Gradient of :func:`max`, shared equally among tied maxima (as ``torch.amax``)."""
     return _reduce_backward("max_backward", _max_probe, grad_output, x, axis, keepdims)
+
+
+def min_backward(
+    grad_output: ArrayLike, x: ArrayLike, axis: Any = None, keepdims: bool = False
+) -> np.ndarray:
+    """Gradient of :func:`min`, shared equally among tied minima (as ``torch.amin``)."""
+    return _reduce_backward("min_backward", _min_probe, grad_output, x, axis, keepdims)
 
 
 def sum_to_shape(grad: ArrayLike, shape: Sequence[int]) -> np.ndarray:

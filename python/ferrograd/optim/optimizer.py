@@ -122,6 +122,9 @@ class Optimizer:
     Subclasses implement :meth:`_check_group` (hyperparameter validation) and
     :meth:`_step_group` (the update of one group).
 
+    ``_scalar_state`` names the per-parameter state kept as a 0-d float64 array (``step``,
+    and NAdam's ``mu_product``) rather than an array of the parameter's shape.
+
     Examples
     --------
     >>> from ferrograd import nn, optim
@@ -133,6 +136,8 @@ class Optimizer:
     >>> [g["lr"] for g in opt.param_groups]
     [0.0001, 0.001]
     """
+
+    _scalar_state: tuple[str, ...] = ("step",)
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -261,6 +266,7 @@ class Optimizer:
         step: arrays of the parameter's shape and a step count that is a number >= 0."""
         name = type(self).__name__
         items = self.state._items
+        scalars = self._scalar_state
         for p in params:
             item = items.get(id(p))
             if item is None:
@@ -269,15 +275,15 @@ class Optimizer:
             for key, value in item[1].items():
                 if type(value) is np.ndarray and (
                     value.shape == shape
-                    if key != "step"
+                    if key not in scalars
                     else (value.shape == () and value.dtype.kind == "f" and value.item() >= 0)
                 ):
                     continue  # the common case, checked on every step: kept cheap
-                if key == "step":
+                if key in scalars:
                     step = np.asarray(value)
                     if step.shape != () or step.dtype.kind not in "iuf" or not step >= 0:
                         raise ArgumentError(
-                            f"{name}.step: the state 'step' of a parameter of shape {p.shape} "
+                            f"{name}.step: the state {key!r} of a parameter of shape {p.shape} "
                             f"must be a number >= 0, got {value!r}"
                         )
                 elif value is not None and np.shape(value) != p.shape:
@@ -396,7 +402,7 @@ class Optimizer:
                 continue
             entry: dict[str, Any] = {}
             for key, value in st.items():
-                if key == "step":
+                if key in self._scalar_state:
                     entry[key] = np.array(float(np.asarray(value)), dtype=np.float64)
                 elif value is None:
                     entry[key] = None

@@ -203,8 +203,15 @@ pub enum UnaryOp {
     Log,
     Sqrt,
     Neg,
+    /// `|x|`; its gradient is `sign(x)`, 0 at 0 (and at NaN, as PyTorch's `sign`).
+    Abs,
+    /// `ln(1 + x)`, accurate for small `x`.
+    Log1p,
     /// `x ** p` for a scalar exponent `p`.
     Pow(f64),
+    /// `min(max(x, lo), hi)` (`torch.clamp`; a missing bound is infinite). `lo > hi` gives
+    /// `hi` everywhere; a NaN bound gives NaN. The gradient passes where `lo <= x <= hi`.
+    Clamp(f64, f64),
 }
 
 /// Applies a unary operation elementwise.
@@ -214,7 +221,38 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T]) -> Result<Vec<T>> {
         UnaryOp::Log => map(x, |v| v.ln()),
         UnaryOp::Sqrt => map(x, |v| v.sqrt()),
         UnaryOp::Neg => map(x, |v| -v),
+        UnaryOp::Abs => map(x, |v| v.abs()),
+        UnaryOp::Log1p => map(x, |v| v.ln_1p()),
         UnaryOp::Pow(p) => pow(x, p),
+        UnaryOp::Clamp(lo, hi) => clamp(x, lo, hi),
+    }
+}
+
+fn clamp<T: Real>(x: &[T], lo: f64, hi: f64) -> Result<Vec<T>> {
+    if lo.is_nan() || hi.is_nan() {
+        return buf::filled(x.len(), T::nan());
+    }
+    let (lo, hi) = (T::c(lo), T::c(hi));
+    // NaN fails both comparisons and stays NaN.
+    map(x, move |v| {
+        let v = if v < lo { lo } else { v };
+        if v > hi {
+            hi
+        } else {
+            v
+        }
+    })
+}
+
+/// PyTorch's `sign` for the gradient of `abs`: -1, 0 or 1, and 0 for NaN.
+#[inline(always)]
+fn sign_or_zero<T: Real>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
     }
 }
 
@@ -249,6 +287,20 @@ pub fn unary_backward<T: Real>(op: UnaryOp, g: &[T], x: &[T]) -> Result<Vec<T>> 
         UnaryOp::Log => zip_map(g, x, &mut out, |g, x| g / x),
         UnaryOp::Sqrt => zip_map(g, x, &mut out, |g, x| g / (T::c(2.0) * x.sqrt())),
         UnaryOp::Neg => return map(g, |g| -g),
+        UnaryOp::Abs => zip_map(g, x, &mut out, |g, x| g * sign_or_zero(x)),
+        UnaryOp::Log1p => zip_map(g, x, &mut out, |g, x| g / (T::one() + x)),
+        UnaryOp::Clamp(lo, hi) => {
+            // The bounds in the element type, as the forward pass compares them; NaN (input
+            // or bound) fails the comparisons and gets no gradient.
+            let (lo, hi) = (T::c(lo), T::c(hi));
+            zip_map(g, x, &mut out, move |g, x| {
+                if x >= lo && x <= hi {
+                    g
+                } else {
+                    T::zero()
+                }
+            })
+        }
         UnaryOp::Pow(p) => {
             if p == 0.0 {
                 return Ok(out);

@@ -20,11 +20,13 @@ pub mod stream;
 pub mod team;
 
 pub mod activation;
+pub mod argmax;
 pub mod conv;
 pub mod elementwise;
 pub mod gather;
 pub mod gemm;
 pub mod loss;
+pub mod moments;
 pub mod norm;
 pub mod optim;
 pub mod reduce;

@@ -1,4 +1,4 @@
-//! Reductions over axes (sum, mean, max) and their gradients.
+//! Reductions over axes (sum, mean, max, min) and their gradients.
 
 use crate::buf;
 use crate::error::Result;
@@ -51,12 +51,27 @@ pub fn max_slice<T: Real>(x: &[T]) -> T {
     m
 }
 
-/// The reductions `sum`, `mean` and `max`.
+/// NaN-propagating minimum of a non-empty slice.
+pub fn min_slice<T: Real>(x: &[T]) -> T {
+    let mut m = T::infinity();
+    for &v in x {
+        if v < m || v.is_nan() {
+            m = v;
+            if v.is_nan() {
+                return v;
+            }
+        }
+    }
+    m
+}
+
+/// The reductions `sum`, `mean`, `max` and `min`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReduceOp {
     Sum,
     Mean,
     Max,
+    Min,
 }
 
 impl ReduceOp {
@@ -65,7 +80,13 @@ impl ReduceOp {
             ReduceOp::Sum => "sum",
             ReduceOp::Mean => "mean",
             ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
         }
+    }
+
+    /// `max` or `min`: no identity, and the gradient goes to the extreme elements.
+    fn is_extreme(self) -> bool {
+        matches!(self, ReduceOp::Max | ReduceOp::Min)
     }
 }
 
@@ -96,10 +117,15 @@ fn plan(
     ))
 }
 
-/// The error NumPy raises for the maximum of an empty reduction.
-fn no_identity<R>(op: &str, shape: &[usize]) -> Result<R> {
+/// The error NumPy raises for the maximum (or minimum) of an empty reduction.
+fn no_identity<R>(op: &str, which: ReduceOp, shape: &[usize]) -> Result<R> {
+    let ufunc = if which == ReduceOp::Min {
+        "minimum"
+    } else {
+        "maximum"
+    };
     shape_err!(
-        "{op}: zero-size array (shape {}) to reduction operation maximum which has no identity",
+        "{op}: zero-size array (shape {}) to reduction operation {ufunc} which has no identity",
         fmt_shape(shape)
     )
 }
@@ -114,14 +140,14 @@ pub fn reduce<T: Real>(
 ) -> Result<(Vec<T>, Vec<usize>)> {
     let name = op.name();
     let (p, _) = plan(name, shape, axes, keepdims)?;
-    if op == ReduceOp::Max && p.count == 0 {
-        return no_identity(name, shape);
+    if op.is_extreme() && p.count == 0 {
+        return no_identity(name, op, shape);
     }
     let n_out = numel(&p.keep_shape);
-    let init = if op == ReduceOp::Max {
-        T::neg_infinity()
-    } else {
-        T::zero()
+    let init = match op {
+        ReduceOp::Max => T::neg_infinity(),
+        ReduceOp::Min => T::infinity(),
+        _ => T::zero(),
     };
     let mut out = buf::filled(n_out, init)?;
     if x.is_empty() {
@@ -140,6 +166,7 @@ pub fn reduce<T: Real>(
         // Each row reduces to one output element.
         let fold = |row: &[T]| match op {
             ReduceOp::Max => max_slice(row),
+            ReduceOp::Min => min_slice(row),
             _ => sum_slice(row),
         };
         let per_row = map_indexed(walk.rows, walk.inner, |r| fold(row_of(r)));
@@ -178,12 +205,22 @@ fn combine<T: Real>(op: ReduceOp, acc: T, v: T) -> T {
                 acc
             }
         }
+        ReduceOp::Min => {
+            if acc.is_nan() {
+                acc
+            } else if v < acc || v.is_nan() {
+                v
+            } else {
+                acc
+            }
+        }
         _ => acc + v,
     }
 }
 
 /// Gradient of a reduction: `grad_output` spread back over `x`'s shape. For `max`, each
-/// output's gradient is shared equally among the elements equal to the maximum.
+/// output's gradient is shared equally among the elements equal to the maximum (`min`: the
+/// minimum).
 pub fn reduce_backward<T: Real>(
     op: ReduceOp,
     g: &[T],
@@ -195,8 +232,8 @@ pub fn reduce_backward<T: Real>(
 ) -> Result<Vec<T>> {
     let name = op.name();
     let (p, _) = plan(name, shape, axes, keepdims)?;
-    if op == ReduceOp::Max && p.count == 0 {
-        return no_identity(&format!("{name}_backward"), shape);
+    if op.is_extreme() && p.count == 0 {
+        return no_identity(&format!("{name}_backward"), op, shape);
     }
     if gshape != p.out_shape.as_slice() {
         return shape_err!(
@@ -227,8 +264,8 @@ pub fn reduce_backward<T: Real>(
                 }
             });
         }
-        ReduceOp::Max => {
-            let (m, _) = reduce(ReduceOp::Max, x, shape, axes, true)?;
+        ReduceOp::Max | ReduceOp::Min => {
+            let (m, _) = reduce(op, x, shape, axes, true)?;
             let mut ties = buf::zeros(m.len())?;
             for r in 0..walk.rows {
                 let (ox, o) = (walk.offset(r, 0), walk.offset(r, 1));
@@ -277,6 +314,20 @@ mod tests {
         let x = [1.0f64, 3.0, 3.0];
         let g = reduce_backward(ReduceOp::Max, &[1.0], &[], &x, &[3], None, false).unwrap();
         assert_eq!(g, vec![0.0, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn min_mirrors_max() {
+        let x = [3.0f64, 1.0, 1.0, 2.0, f64::NAN, 0.0];
+        let (m, _) = reduce(ReduceOp::Min, &x, &[2, 3], Some(&[1]), false).unwrap();
+        assert_eq!(m[0], 1.0);
+        assert!(m[1].is_nan());
+        let (m, _) = reduce(ReduceOp::Min, &x, &[2, 3], Some(&[0]), false).unwrap();
+        assert!(m[1].is_nan() && m[0] == 2.0 && m[2] == 0.0);
+        let g = reduce_backward(ReduceOp::Min, &[1.0], &[], &x[..3], &[3], None, false).unwrap();
+        assert_eq!(g, vec![0.0, 0.5, 0.5]);
+        let err = reduce::<f32>(ReduceOp::Min, &[], &[0], None, false).unwrap_err();
+        assert!(err.to_string().contains("minimum"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Bindings of the tensor-op kernels (`ferrograd._core` functions behind `ferrograd.ops`).
 
+use ferrograd_core::argmax::{arg_reduce, ArgOp};
 use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
+use ferrograd_core::moments::{self, Moment};
 use ferrograd_core::reduce::{self, ReduceOp};
 use ferrograd_core::shape::{broadcast_shapes, checked_numel};
 use ferrograd_core::softmax as activation;
@@ -136,6 +138,47 @@ unary_bindings! {
     log, log_backward, UnaryOp::Log;
     sqrt, sqrt_backward, UnaryOp::Sqrt;
     neg, neg_backward, UnaryOp::Neg;
+    abs, abs_backward, UnaryOp::Abs;
+    log1p, log1p_backward, UnaryOp::Log1p;
+}
+
+/// The bounds of `clamp` as a unary op (a missing bound is infinite); at least one is needed.
+fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> PyResult<UnaryOp> {
+    if min.is_none() && max.is_none() {
+        return Err(crate::errors::value_error(format!(
+            "{func}: at least one of min and max must be given"
+        )));
+    }
+    Ok(UnaryOp::Clamp(
+        min.unwrap_or(f64::NEG_INFINITY),
+        max.unwrap_or(f64::INFINITY),
+    ))
+}
+
+/// `x` limited to `[min, max]` (`torch.clamp`).
+#[pyfunction]
+#[pyo3(signature = (x, min=None, max=None))]
+pub fn clamp<'py>(
+    py: Python<'py>,
+    x: &Arr<'py>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> PyResult<Arr<'py>> {
+    unary_op(py, "clamp", clamp_op("clamp", min, max)?, x)
+}
+
+/// Gradient of `clamp`: `grad_output` where `min <= x <= max`, else 0.
+#[pyfunction]
+#[pyo3(signature = (grad_output, x, min=None, max=None))]
+pub fn clamp_backward<'py>(
+    py: Python<'py>,
+    grad_output: &Arr<'py>,
+    x: &Arr<'py>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> PyResult<Arr<'py>> {
+    let op = clamp_op("clamp_backward", min, max)?;
+    unary_grad(py, "clamp_backward", op, grad_output, x)
 }
 
 /// A copy of `x` (C order) in memory from the extension's allocator: large copies are made
@@ -274,6 +317,127 @@ reduce_bindings! {
     sum, sum_backward, ReduceOp::Sum;
     mean, mean_backward, ReduceOp::Mean;
     max, max_backward, ReduceOp::Max;
+    min, min_backward, ReduceOp::Min;
+}
+
+fn arg_op<'py>(
+    py: Python<'py>,
+    op: ArgOp,
+    x: &Arr<'py>,
+    axis: Option<isize>,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    with_float!(op.name(), [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let sx = shape(&x);
+        ensure_room::<T>(op.name(), &[&sx])?;
+        let dx = data(&x)?;
+        let (v, s) = run(py, || arg_reduce(op, &dx, &sx, axis, keepdims))?;
+        out(py, v, &s)
+    })
+}
+
+/// Indices (int64) of the maxima along `axis` (None: of the flattened array), NumPy's rules.
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false))]
+pub fn argmax<'py>(
+    py: Python<'py>,
+    x: &Arr<'py>,
+    axis: Option<isize>,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    arg_op(py, ArgOp::Max, x, axis, keepdims)
+}
+
+/// Indices (int64) of the minima along `axis` (None: of the flattened array), NumPy's rules.
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false))]
+pub fn argmin<'py>(
+    py: Python<'py>,
+    x: &Arr<'py>,
+    axis: Option<isize>,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    arg_op(py, ArgOp::Min, x, axis, keepdims)
+}
+
+fn moment_op<'py>(
+    py: Python<'py>,
+    op: Moment,
+    x: &Arr<'py>,
+    axes: Option<Vec<isize>>,
+    correction: f64,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    with_float!(op.name(), [("x", x)], |T| {
+        let x = borrow::<T>(x)?;
+        let sx = shape(&x);
+        ensure_room::<T>(op.name(), &[&sx])?;
+        let dx = data(&x)?;
+        let (v, s) = run(py, || {
+            moments::moment(op, &dx, &sx, axes.as_deref(), correction, keepdims)
+        })?;
+        out(py, v, &s)
+    })
+}
+
+fn moment_grad<'py>(
+    py: Python<'py>,
+    op: Moment,
+    g: &Arr<'py>,
+    x: &Arr<'py>,
+    axes: Option<Vec<isize>>,
+    correction: f64,
+    keepdims: bool,
+) -> PyResult<Arr<'py>> {
+    let name = format!("{}_backward", op.name());
+    with_float!(&name, [("grad_output", g), ("x", x)], |T| {
+        let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
+        let (sg, sx) = (shape(&g), shape(&x));
+        ensure_room::<T>(&name, &[&sg, &sx])?;
+        let (dg, dx) = (data(&g)?, data(&x)?);
+        let v = run(py, || {
+            moments::moment_backward(
+                op,
+                &dg,
+                &sg,
+                &dx,
+                &sx,
+                axes.as_deref(),
+                correction,
+                keepdims,
+            )
+        })?;
+        out(py, v, &sx)
+    })
+}
+
+macro_rules! moment_bindings {
+    ($($fwd:ident, $name:literal, $bwd:ident, $op:expr);+ $(;)?) => {$(
+        /// Over `axes` (None: all), dividing by `max(0, N - correction)` (`torch.var`/`std`).
+        #[pyfunction]
+        #[pyo3(name = $name, signature = (x, axes=None, correction=1.0, keepdims=false))]
+        pub fn $fwd<'py>(
+            py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, correction: f64,
+            keepdims: bool,
+        ) -> PyResult<Arr<'py>> {
+            moment_op(py, $op, x, axes, correction, keepdims)
+        }
+        /// Gradient with respect to `x`, as PyTorch computes it.
+        #[pyfunction]
+        #[pyo3(signature = (grad_output, x, axes=None, correction=1.0, keepdims=false))]
+        pub fn $bwd<'py>(
+            py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>,
+            correction: f64, keepdims: bool,
+        ) -> PyResult<Arr<'py>> {
+            moment_grad(py, $op, grad_output, x, axes, correction, keepdims)
+        }
+    )+};
+}
+
+moment_bindings! {
+    var, "var", var_backward, Moment::Var;
+    std_dev, "std", std_backward, Moment::Std;
 }
 
 /// Sums `grad` over broadcast axes down to `shape`.
@@ -558,6 +722,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         sqrt_backward,
         neg,
         neg_backward,
+        abs,
+        abs_backward,
+        log1p,
+        log1p_backward,
+        clamp,
+        clamp_backward,
         copy,
         take_rows,
         pow,
@@ -568,6 +738,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         mean_backward,
         max,
         max_backward,
+        min,
+        min_backward,
+        argmax,
+        argmin,
+        var,
+        var_backward,
+        std_dev,
+        std_backward,
         sum_to_shape,
         softmax,
         softmax_backward,
