@@ -49,6 +49,13 @@ CASES = {
     "exp": (lambda x: x.exp(), [rand(2, 3)], lambda x: R.unary_ref("exp", x)),
     "log": (lambda x: x.log(), [pos(2, 3)], lambda x: R.unary_ref("log", x)),
     "sqrt": (lambda x: x.sqrt(), [pos(2, 3)], lambda x: R.unary_ref("sqrt", x)),
+    "abs": (lambda x: x.abs(), [rand(2, 3)], np.abs),
+    "log1p": (lambda x: x.log1p(), [pos(2, 3) - 0.4], np.log1p),
+    "clamp": (lambda x: x.clamp(-0.5, 0.5), [rand(2, 3)], lambda x: np.clip(x, -0.5, 0.5)),
+    "amin": (lambda x: OPS["amin"](x, dim=0), [rand(2, 3)], lambda x: np.min(x, 0)),
+    "var": (lambda x: OPS["var"](x, 1, 0), [rand(2, 3)], lambda x: np.var(x, 1)),
+    "std": (lambda x: OPS["std"](x, dim=0, keepdim=True), [rand(2, 3)],
+            lambda x: np.std(x, 0, ddof=1, keepdims=True)),
     "sum": (lambda x: x.sum(dim=1), [rand(2, 3)], lambda x: R.reduce_ref("sum", x, 1)),
     "mean": (lambda x: x.mean(0, True), [rand(2, 3)], lambda x: R.reduce_ref("mean", x, 0, True)),
     "amax": (lambda x: OPS["amax"](x, 1), [rand(2, 3)], lambda x: R.reduce_ref("max", x, 1)),
@@ -124,6 +131,8 @@ CASES = {
                lambda x, w, b: R.conv2d_ref(x, w, b, padding=1)),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 2), [rand(1, 2, 4, 4)],
                    lambda x: R.avg_pool2d_ref(x, 2)),
+    "pad": (lambda x: F.pad(x, (1, -1, 0, 2), value=0.5), [rand(2, 3)],
+            lambda x: np.pad(x[:, :2], ((0, 2), (1, 0)), constant_values=0.5)),
 }  # fmt: skip
 
 

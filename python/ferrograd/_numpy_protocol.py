@@ -36,11 +36,8 @@ from .exceptions import DTypeError
 _HINTS = {
     "maximum": "ferrograd.functional.relu (max with 0) or ferrograd.where",
     "minimum": "ferrograd.where",
-    "clip": "ferrograd.where",
     "square": "t * t",
     "reciprocal": "1 / t",
-    "abs": "ferrograd.where(t > 0, t, -t)",
-    "absolute": "ferrograd.where(t > 0, t, -t)",
     "dot": "t @ u (Tensor.__matmul__)",
 }
 
@@ -159,6 +156,7 @@ def _function_table() -> dict[Any, Callable[..., Any]]:
         ),
         np.stack: lambda arrays, axis=0: T.stack(arrays, axis),
         np.where: lambda condition, x, y: T.where(condition, x, y),
+        np.clip: lambda a, a_min=None, a_max=None: T.clamp(a, a_min, a_max),
     }
 
 

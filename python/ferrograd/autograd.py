@@ -279,6 +279,11 @@ RULES: dict[str, Rule] = {
     "log": Rule(ops.log, lambda g, x: (ops.log_backward(g, x),), method=True, numpy=(np.log,)),
     "sqrt": Rule(ops.sqrt, lambda g, x: (ops.sqrt_backward(g, x),), method=True,
                  numpy=(np.sqrt,)),
+    "abs": Rule(ops.abs, lambda g, x: (ops.abs_backward(g, x),), method=True, numpy=(np.abs,)),
+    "log1p": Rule(ops.log1p, lambda g, x: (ops.log1p_backward(g, x),), method=True,
+                  numpy=(np.log1p,)),
+    "clamp": Rule(ops.clamp, lambda g, x, min=None, max=None: (
+        ops.clamp_backward(g, x, min, max),), method=True),
     # -- reductions
     "sum": Rule(ops.sum, lambda g, x, axis=None, keepdims=False: (
         ops.sum_backward(g, x, axis, keepdims),), method=True,
@@ -288,6 +293,12 @@ RULES: dict[str, Rule] = {
         keywords=_REDUCE),
     "amax": Rule(ops.max, lambda g, x, axis=None, keepdims=False: (
         ops.max_backward(g, x, axis, keepdims),), keywords=_REDUCE),
+    "amin": Rule(ops.min, lambda g, x, axis=None, keepdims=False: (
+        ops.min_backward(g, x, axis, keepdims),), keywords=_REDUCE),
+    "var": Rule(ops.var, lambda g, x, axis=None, correction=1, keepdims=False: (
+        ops.var_backward(g, x, axis, correction, keepdims),), keywords=_REDUCE),
+    "std": Rule(ops.std, lambda g, x, axis=None, correction=1, keepdims=False: (
+        ops.std_backward(g, x, axis, correction, keepdims),), keywords=_REDUCE),
     # -- shape and data movement
     "reshape": Rule(ops.reshape, lambda g, x, shape: (g.reshape(x.shape),)),
     "transpose": Rule(ops.transpose, lambda g, x, axes=None: (
@@ -332,6 +343,7 @@ RULES: dict[str, Rule] = {
     "nt_xent_loss": Rule(),
     "conv2d": Rule(),
     "avg_pool2d": Rule(),
+    "pad": Rule(),
 }  # fmt: skip
 
 

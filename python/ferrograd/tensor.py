@@ -332,12 +332,12 @@ class Tensor:
         """int64 index of the largest element (of the flattened tensor when ``dim`` is
         None); the first one on ties."""
         dim, keepdim = _dim_keepdim("Tensor.argmax", dim, keepdim, kw)
-        return _arg(self, np.argmax, dim, keepdim)
+        return _arg(self, ops.argmax, dim, keepdim)
 
     def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         """int64 index of the smallest element (see :meth:`argmax`)."""
         dim, keepdim = _dim_keepdim("Tensor.argmin", dim, keepdim, kw)
-        return _arg(self, np.argmin, dim, keepdim)
+        return _arg(self, ops.argmin, dim, keepdim)
 
     def var(
         self,
@@ -352,12 +352,7 @@ class Tensor:
         ``unbiased=False`` is ``correction=0``), as PyTorch's ``var``."""
         dim, keepdim = _dim_keepdim("Tensor.var", dim, keepdim, kw)
         c = _correction("Tensor.var", unbiased, correction)
-        d = self - mean(self, dim, True)
-        axes = (
-            range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) else (dim,)
-        )
-        n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
-        return sum(d * d, dim, keepdim) / float(np.maximum(n - c, 0))
+        return OPS["var"](self, dim, c, keepdim)
 
     def std(
         self,
@@ -369,7 +364,9 @@ class Tensor:
         **kw: Any,
     ) -> Tensor:
         """Standard deviation: the square root of :meth:`var` (same arguments)."""
-        return self.var(dim, unbiased, keepdim, correction=correction, **kw) ** 0.5
+        dim, keepdim = _dim_keepdim("Tensor.std", dim, keepdim, kw)
+        c = _correction("Tensor.std", unbiased, correction)
+        return OPS["std"](self, dim, c, keepdim)
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         """The ``p``-norm over ``dim`` (None: all elements): ``sum(|x|^p)^(1/p)``, with
@@ -386,9 +383,9 @@ class Tensor:
             return sum(self.abs(), dim, keepdim)
         return sum(self.abs() ** p, dim, keepdim) ** (1.0 / p)
 
-    def abs(self) -> Tensor:
-        """``|x|`` elementwise (gradient ``sign(x)``, 0 at 0)."""
-        return mul(self, np.sign(self.data))
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """Alias of :meth:`clamp`."""
+        return clamp(self, min, max)
 
     # ------------------------------------------------------------------ shapes
     def reshape(self, *shape: Any) -> Tensor:
@@ -539,11 +536,11 @@ def _extreme(x: Tensor, kind: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -
     if x.data.size == 0:
         raise ShapeError(f"{func}: the tensor has no elements")
     if dim is None:
-        return amax(x) if kind == "max" else neg(amax(neg(x)))
+        return amax(x) if kind == "max" else amin(x)
     d = _check.dim(func, "dim", dim, x.ndim) % (x.ndim or 1)
     if x.ndim == 0:
         return ValuesIndices(x.clone(), Tensor(np.zeros((), np.int64)))
-    idx = (np.argmax if kind == "max" else np.argmin)(x.data, axis=d, keepdims=True)
+    idx = (ops.argmax if kind == "max" else ops.argmin)(x.data, axis=d, keepdims=True)
     values = OPS["take_along_dim"](x, idx, d)
     if not keepdim:
         values, idx = reshape(values, np.squeeze(idx, d).shape), np.squeeze(idx, d)
@@ -593,7 +590,8 @@ add, sub, mul, div, neg, pow = (
     OPS["pow"],
 )
 exp, log, sqrt, matmul = OPS["exp"], OPS["log"], OPS["sqrt"], OPS["matmul"]
-sum, mean, amax = OPS["sum"], OPS["mean"], OPS["amax"]
+sum, mean, amax, amin = OPS["sum"], OPS["mean"], OPS["amax"], OPS["amin"]
+abs, log1p, clamp = OPS["abs"], OPS["log1p"], OPS["clamp"]
 max = amax
 reshape, transpose, getitem = OPS["reshape"], OPS["transpose"], OPS["getitem"]
 

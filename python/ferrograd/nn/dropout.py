@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from .. import _check
-from ..autograd import record
+from .. import functional as F
 from ..exceptions import DTypeError, FerrogradError
-from ..random import default_generator
 from ..tensor import Tensor, _to_array
 from .module import Module
 
@@ -26,17 +25,14 @@ class Dropout(Module):
         self.p = _check.probability("Dropout", "p", p)
 
     def forward(self, x: Any) -> Any:
-        if not self.training or self.p == 0.0:
-            return x
-        data = x.data if isinstance(x, Tensor) else _to_array(x, func="Dropout: input")
-        if data.dtype.kind != "f":
-            raise DTypeError(f"Dropout: input must hold floats in training, got dtype {data.dtype}")
-        if self.p == 1.0:
-            mask = np.zeros_like(data)
-        else:
-            keep = default_generator().random(data.shape) >= self.p
-            mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
-        return record(data * mask, (x,), lambda g: (g * mask,), "dropout")
+        # An array gives an array in both modes, a Tensor a Tensor.
+        if self.training and self.p > 0.0 and not isinstance(x, Tensor):
+            x = _to_array(x, func="Dropout: input")
+            if x.dtype.kind != "f":
+                raise DTypeError(
+                    f"Dropout: input must hold floats in training, got dtype {x.dtype}"
+                )
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
