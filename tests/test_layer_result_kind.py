@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from ferrograd import Tensor, nn
 
-X2 = np.random.default_rng(0).normal(size=(4, 6))
-X4 = np.random.default_rng(1).normal(size=(2, 3, 6, 6))
-SEQ = np.random.default_rng(2).normal(size=(5, 2, 6))
+X2 = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+X4 = np.random.default_rng(1).normal(size=(2, 3, 6, 6)).astype(np.float32)
+SEQ = np.random.default_rng(2).normal(size=(5, 2, 6)).astype(np.float32)
 
 LAYERS = {
     "Linear": (lambda: nn.Linear(6, 3), X2),
