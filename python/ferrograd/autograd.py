@@ -365,6 +365,7 @@ def _make_op(name: str, rule: Rule) -> Callable[..., Any]:
     records ``rule.backward``."""
     fwd, bwd, names = rule.forward, rule.backward, rule.keywords
     assert fwd is not None and bwd is not None
+    op: Callable[..., Any]
 
     if rule.inputs == 0:
 
