@@ -43,13 +43,14 @@ test-mpi: $(BUILT)  ## pytest of the MPI jobs: 2 ranks under the venv's mpiexec 
 bench: $(BUILT)  ## run the benchmarks (prints ratios, writes benches/results/*.json)
 	@for b in benches/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: $(STAMP)  ## ruff, cargo fmt --check, clippy -D warnings, mypy stubtest
+lint: $(STAMP)  ## ruff, cargo fmt --check, clippy -D warnings, mypy stubtest, mypy
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
 	cargo fmt --all --check
 	cargo clippy --release --all-targets -- -D warnings
 	$(MAKE) --no-print-directory $(BUILT)
 	$(PY) -m mypy.stubtest ferrograd._core --ignore-missing-stub
+	$(PY) -m mypy python/ferrograd
 
 fmt: $(STAMP)  ## format Rust and Python sources
 	cargo fmt --all

@@ -57,7 +57,7 @@ def main() -> None:
     mistakes = confusion - np.diag(np.diag(confusion))  # (true digit, predicted digit)
     worst = np.argsort(mistakes, axis=None, kind="stable")[::-1][:3]
     pairs = [np.unravel_index(i, mistakes.shape) for i in worst if mistakes.flat[i] > 0]
-    params = sum(p.size for p in model.parameters())
+    params = sum(p.numel() for p in model.parameters())
     print(
         f"CNN with {params} parameters, {len(history)} epochs, best validation accuracy "
         f"{best.best:.3f} (epoch {best.best_epoch + 1})"

@@ -101,6 +101,11 @@ def _functional_cases(v: dict[str, Any]) -> list[Expect]:
     calls["batch_norm"] = lambda: F.batch_norm(h2, None, None, training=True)
     calls["layer_norm"] = lambda: F.layer_norm(h2, 16)
     calls["embedding"] = lambda: F.embedding(lab, np.ones((3, 16), np.float32))
+    calls["linear"] = lambda: F.linear(h2, np.ones((2, 16), np.float32))
+    calls["dropout"] = lambda: F.dropout(h1, 0.5)
+    calls["one_hot"] = lambda: F.one_hot(lab, 3)
+    calls["pad"] = lambda: F.pad(h2, (1, 1))
+    calls["pad_backward"] = lambda: F.pad_backward(huge((ROWS, 18)), h2, (1, 1))
     cases = [Expect(f"functional.{k}", "huge input", fn) for k, fn in calls.items()]
     # huge parameters with a small input: the result would fit, the copy of the view does not
     cases += [

@@ -326,11 +326,11 @@ def test_a_failed_compiled_sgd_step_leaves_momentum_without_history():
 
 
 def _flat_views(params):
-    flat = np.zeros(sum(p.size for p in params), dtype=params[0].dtype)
+    flat = np.zeros(sum(p.numel() for p in params), dtype=params[0].dtype)
     views, start = [], 0
     for p in params:
-        views.append(flat[start : start + p.size].reshape(p.shape))
-        start += p.size
+        views.append(flat[start : start + p.numel()].reshape(p.shape))
+        start += p.numel()
     return flat, views
 
 

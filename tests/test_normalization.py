@@ -259,7 +259,7 @@ def test_embedding_matches_reference(
     y = F.embedding(idx, wt, padding_idx=pad)
     np.testing.assert_array_equal(y.data, R.embedding_ref(idx, w))
     assert y.dtype == dt
-    g = np.arange(y.size, dtype=np.float64).reshape(y.shape).astype(dt)
+    g = np.arange(y.numel(), dtype=np.float64).reshape(y.shape).astype(dt)
     y.backward(g)
     p = None if pad is None else pad % num
     _close(wt.grad, R.embedding_grad_ref(g, idx, num, p), dt, _mag(g) * max(1, idx.size))

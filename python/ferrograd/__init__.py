@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from . import _core, distributed, functional, nn, ops, optim, random
+from . import _core, autograd, distributed, functional, nn, ops, optim, random
 from .compile import compile
 from .exceptions import (
     ArgumentError,
@@ -21,6 +21,7 @@ from .exceptions import (
     DTypeCastWarning,
     DTypeError,
     FerrogradError,
+    GraphError,
     NotFittedError,
     ShapeError,
 )
@@ -68,10 +69,12 @@ __all__ = [
     "DTypeError",
     "DistributedError",
     "FerrogradError",
+    "GraphError",
     "NotFittedError",
     "ShapeError",
     "Tensor",
     "__version__",
+    "autograd",
     "cat",
     "check_backward",
     "compile",

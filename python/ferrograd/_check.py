@@ -189,3 +189,25 @@ def dim(func: str, name: str, value: Any, ndim: int) -> int:
             f"(expected {-n} to {n - 1})"
         )
     return int(value)
+
+
+def number(func: str, name: str, value: Any) -> float:
+    """A real number (a 0-d array too), infinities and NaN included, as a float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise DTypeError(f"{func}: {name} must be a real number, got {value!r}")
+    return float(value)
+
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def reduction(func: str, value: Any, options: Sequence[str] = REDUCTIONS) -> str:
+    """A loss's ``reduction``: one of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        names = ", ".join(repr(o) for o in options[:-1]) + f" or {options[-1]!r}"
+        raise ArgumentError(f"{func}: reduction must be {names}, got {value!r}")
+    return value

@@ -36,11 +36,8 @@ from .exceptions import DTypeError
 _HINTS = {
     "maximum": "ferrograd.functional.relu (max with 0) or ferrograd.where",
     "minimum": "ferrograd.where",
-    "clip": "ferrograd.where",
     "square": "t * t",
     "reciprocal": "1 / t",
-    "abs": "ferrograd.where(t > 0, t, -t)",
-    "absolute": "ferrograd.where(t > 0, t, -t)",
     "dot": "t @ u (Tensor.__matmul__)",
 }
 
@@ -105,7 +102,7 @@ def _refuse(name: str) -> DTypeError:
 
 def _ufunc_table() -> dict[Any, Callable[..., Any]]:
     T = _tensor_module()
-    from .functional import tanh
+    from .autograd import NUMPY
 
     def power(a: Any, b: Any) -> Any:
         if not _is_tensor(a) or _is_tensor(b) or np.ndim(b) != 0:
@@ -113,19 +110,10 @@ def _ufunc_table() -> dict[Any, Callable[..., Any]]:
         return T.pow(a, b)
 
     return {
-        np.add: T.add,
-        np.subtract: T.sub,
-        np.multiply: T.mul,
-        np.true_divide: T.div,
-        np.negative: T.neg,
+        **NUMPY,
         np.positive: lambda a: a,
-        np.exp: T.exp,
-        np.log: T.log,
-        np.sqrt: T.sqrt,
-        np.tanh: tanh,
         np.square: lambda a: T.mul(a, a),
         np.power: power,
-        np.matmul: T.matmul,
     }
 
 
@@ -168,6 +156,7 @@ def _function_table() -> dict[Any, Callable[..., Any]]:
         ),
         np.stack: lambda arrays, axis=0: T.stack(arrays, axis),
         np.where: lambda condition, x, y: T.where(condition, x, y),
+        np.clip: lambda a, a_min=None, a_max=None: T.clamp(a, a_min, a_max),
     }
 
 

@@ -42,6 +42,11 @@ class DistributedError(FerrogradError, RuntimeError):
     """MPI is missing or failed, or the ranks of a job disagree (see ferrograd.distributed)."""
 
 
+class GraphError(FerrogradError, RuntimeError):
+    """A backward pass through a graph whose saved values were already freed by an earlier
+    one (pass ``retain_graph=True`` to the first to run it again)."""
+
+
 class DTypeCastWarning(UserWarning):
     """An input was cast to the dtype of a layer's parameters (a float64 or integer batch
     given to a float32 model, say); issued once per layer class."""

@@ -57,7 +57,7 @@ def get_rng_state() -> dict[str, Any]:
     >>> a == ferrograd.random.default_generator().random()
     True
     """
-    return copy.deepcopy(_generator[0].bit_generator.state)
+    return dict(copy.deepcopy(_generator[0].bit_generator.state))
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:

@@ -17,62 +17,26 @@ Examples
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from . import _check, _core, _numpy_protocol, ops
-from .exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
+from . import _check, _core, _numpy_protocol, autograd, ops
+from .autograd import OPS, BackwardFn, Owned, enable_grad, is_grad_enabled, no_grad, record
+from .exceptions import ArgumentError, DTypeError, FerrogradError, GraphError, ShapeError
 
-BackwardFn = Callable[[np.ndarray], Sequence[Any]]
-
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations currently record a graph for :meth:`Tensor.backward`."""
-    return getattr(_state, "enabled", True)
-
-
-class no_grad:
-    """Context manager (and decorator) that stops operations from recording gradients.
-
-    Examples
-    --------
-    >>> from ferrograd import no_grad, tensor
-    >>> w = tensor([1.0], requires_grad=True)
-    >>> with no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-
-    def __enter__(self) -> None:
-        self._prev = is_grad_enabled()
-        _state.enabled = False
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.enabled = self._prev
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
-        wrapped.__doc__ = fn.__doc__
-        return wrapped
-
-
-class enable_grad(no_grad):
-    """Context manager that turns gradient recording back on inside :class:`no_grad`."""
-
-    def __enter__(self) -> None:
-        self._prev = is_grad_enabled()
-        _state.enabled = True
-
+__all__ = [
+    "Owned",
+    "Tensor",
+    "enable_grad",
+    "get_default_dtype",
+    "is_grad_enabled",
+    "no_grad",
+    "record",
+    "set_default_dtype",
+    "tensor",
+]
 
 _default_dtype = [np.dtype(np.float32)]
 
@@ -128,7 +92,7 @@ class Tensor:
         Whether :meth:`backward` should compute a gradient for this tensor.
     """
 
-    __slots__ = ("__weakref__", "_backward", "_parents", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_backward", "_op", "_parents", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -142,6 +106,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self._parents: tuple[Any, ...] = ()
         self._backward: BackwardFn | None = None
+        self._op = ""
 
     # ------------------------------------------------------------------ basics
     @property
@@ -159,10 +124,24 @@ class Tensor:
         """Number of axes."""
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None) -> Any:
+        """The shape as a tuple, or the length of axis ``dim`` (as PyTorch's ``size``)."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_check.dim("Tensor.size", "dim", dim, self.ndim)]
+
+    def dim(self) -> int:
+        """Number of axes."""
+        return self.data.ndim
+
+    def numel(self) -> int:
         """Number of elements."""
-        return self.data.size
+        return int(self.data.size)
+
+    @property
+    def grad_fn(self) -> autograd.GradFn | None:
+        """None for a leaf; otherwise what made this tensor (``grad_fn.op`` names the op)."""
+        return None if self._backward is None else autograd.GradFn(self._op)
 
     @property
     def is_leaf(self) -> bool:
@@ -176,9 +155,37 @@ class Tensor:
         """The data as a NumPy array (shared, not copied)."""
         return self.data
 
-    def item(self) -> float:
+    def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(
+                f"item: only a one-element tensor can be converted, this one has shape {self.shape}"
+            )
         return self.data.item()
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists of numbers; a 0-d tensor gives a number."""
+        return self.data.tolist()
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """``to(dtype)``, ``to("cpu")`` or ``to("cpu", dtype)``: self when nothing changes,
+        else a converted copy (differentiable between float types). Only the CPU exists."""
+        for a in args:
+            if isinstance(a, str) or a is None:
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise ArgumentError(f"Tensor.to: unexpected argument {a!r}")
+        if device is not None and str(device) != "cpu":
+            raise ArgumentError(f"Tensor.to: only the 'cpu' device exists, got {device!r}")
+        if dtype is None or _check.any_dtype("Tensor.to", dtype) == self.dtype:
+            return self
+        return self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        """Self: ferrograd tensors always live in CPU memory."""
+        return self
 
     def detach(self) -> Tensor:
         """A tensor with the same data that is cut from the graph."""
@@ -201,8 +208,7 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (differentiable between float types)."""
         dt = _check.any_dtype("Tensor.astype", dtype)
-        src = self.dtype
-        return _make(self.data.astype(dt), (self,), lambda g: (g.astype(src),))
+        return OPS["astype"](self, dt)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -227,16 +233,21 @@ class Tensor:
         return _numpy_protocol.array_function(func, args, kwargs)
 
     # ------------------------------------------------------------------ backward
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Computes the gradient of this tensor with respect to every leaf that requires one.
 
-        Gradients accumulate into each leaf's ``.grad``.
+        Gradients accumulate into each leaf's ``.grad``. As in PyTorch, the pass frees what
+        the graph saved for it: a second backward through the same ops raises
+        :class:`~ferrograd.GraphError` unless the first one had ``retain_graph=True``.
 
         Parameters
         ----------
         gradient : array_like, optional
             d(something)/d(self); may be omitted only for a one-element tensor.
+        retain_graph : bool
+            Keep the graph, so that backward can run through it again.
         """
+        retain = _check.flag("backward", "retain_graph", retain_graph)
         if not self.requires_grad:
             raise FerrogradError(
                 "backward: this tensor does not require gradients (no input requires_grad, or "
@@ -267,7 +278,10 @@ class Tensor:
             if node._backward is None:
                 node.grad = g if owned and node.grad is None else _leaf_grad(node.grad, g)
                 continue
-            for parent, pg in zip(node._parents, node._backward(g)):
+            rule = node._backward
+            if not retain:
+                node._backward = _freed
+            for parent, pg in zip(node._parents, rule(g)):
                 fresh = isinstance(pg, Owned)
                 if fresh:
                     pg = pg.array
@@ -283,45 +297,38 @@ class Tensor:
                 # A sum is a new array, so it is owned.
                 grads[key] = (pg, fresh) if prev is None else (_sum(prev[0], pg), True)
 
-    # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other: Any) -> Tensor:
-        return add(self, other)
+    # Arithmetic operators (+, -, *, /, @, unary -, **, indexing) and the elementwise,
+    # reduction and activation methods come from the rules in ferrograd.autograd (installed
+    # below the class).
+    if TYPE_CHECKING:  # what autograd.install(Tensor) adds, for type checkers and editors
 
-    def __radd__(self, other: Any) -> Tensor:
-        return add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return sub(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return sub(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return mul(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return div(other, self)
-
-    def __neg__(self) -> Tensor:
-        return neg(self)
-
-    def __pow__(self, exponent: float) -> Tensor:
-        return pow(self, exponent)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return getitem(self, index)
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pow__(self, exponent: float) -> Tensor: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def log1p(self) -> Tensor: ...
+        def clamp(self, min: Any = None, max: Any = None) -> Tensor: ...
+        def sum(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor: ...
+        def mean(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor: ...
+        def clone(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def softmax(self, dim: int = -1) -> Tensor: ...
+        def log_softmax(self, dim: int = -1) -> Tensor: ...
 
     # comparisons give plain boolean arrays (no gradient)
     def __lt__(self, other: Any) -> np.ndarray:
@@ -339,30 +346,77 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ methods
-    def exp(self) -> Tensor:
-        """Elementwise exponential."""
-        return exp(self)
+    # ------------------------------------------------------------------ reductions
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The largest element (a 0-d tensor; tied maxima share the gradient), or with ``dim``
+        the pair ``(values, indices)`` of each slice's maximum, as PyTorch's ``max``."""
+        return _extreme(self, "max", dim, keepdim, kw)
 
-    def log(self) -> Tensor:
-        """Elementwise natural logarithm."""
-        return log(self)
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        """The smallest element, or with ``dim`` the pair ``(values, indices)`` (see
+        :meth:`max`)."""
+        return _extreme(self, "min", dim, keepdim, kw)
 
-    def sqrt(self) -> Tensor:
-        """Elementwise square root."""
-        return sqrt(self)
+    def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """int64 index of the largest element (of the flattened tensor when ``dim`` is
+        None); the first one on ties."""
+        dim, keepdim = _dim_keepdim("Tensor.argmax", dim, keepdim, kw)
+        return _arg(self, ops.argmax, dim, keepdim)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (None: all)."""
-        return sum(self, axis, keepdims)
+    def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """int64 index of the smallest element (see :meth:`argmax`)."""
+        dim, keepdim = _dim_keepdim("Tensor.argmin", dim, keepdim, kw)
+        return _arg(self, ops.argmin, dim, keepdim)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all)."""
-        return mean(self, axis, keepdims)
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        **kw: Any,
+    ) -> Tensor:
+        """Variance over ``dim`` (None: all) with Bessel's ``correction`` (1 by default;
+        ``unbiased=False`` is ``correction=0``), as PyTorch's ``var``."""
+        dim, keepdim = _dim_keepdim("Tensor.var", dim, keepdim, kw)
+        c = _correction("Tensor.var", unbiased, correction)
+        return OPS["var"](self, dim, c, keepdim)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis`` (None: all); ties share the gradient."""
-        return max(self, axis, keepdims)
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        **kw: Any,
+    ) -> Tensor:
+        """Standard deviation: the square root of :meth:`var` (same arguments)."""
+        dim, keepdim = _dim_keepdim("Tensor.std", dim, keepdim, kw)
+        c = _correction("Tensor.std", unbiased, correction)
+        return OPS["std"](self, dim, c, keepdim)
 
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The ``p``-norm over ``dim`` (None: all elements): ``sum(|x|^p)^(1/p)``, with
+        ``p`` in (0, inf] or ``"fro"`` (2)."""
+        dim, keepdim = _dim_keepdim("Tensor.norm", dim, keepdim, kw)
+        if p == "fro":
+            p = 2
+        p = _check.real("Tensor.norm", "p", p, 0.0, low_open=True, finite=False)
+        if p == float("inf"):
+            return amax(self.abs(), dim, keepdim)
+        if p == 2:
+            return sum(self * self, dim, keepdim) ** 0.5
+        if p == 1:
+            return sum(self.abs(), dim, keepdim)
+        return sum(self.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """Alias of :meth:`clamp`."""
+        return clamp(self, min, max)
+
+    # ------------------------------------------------------------------ shapes
     def reshape(self, *shape: Any) -> Tensor:
         """Same data in a new shape."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -371,10 +425,34 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        """Merges the axes from ``start_dim`` on into one."""
-        start = _check.dim("Tensor.flatten", "start_dim", start_dim, self.ndim)
-        return reshape(self, (*self.shape[: start % (self.ndim or 1)], -1))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merges the axes ``start_dim`` to ``end_dim`` into one."""
+        nd = self.ndim
+        s = _check.dim("Tensor.flatten", "start_dim", start_dim, nd) % (nd or 1)
+        e = _check.dim("Tensor.flatten", "end_dim", end_dim, nd) % (nd or 1)
+        if nd == 0:
+            return reshape(self, (1,))
+        if s > e:
+            raise ShapeError("Tensor.flatten: start_dim must not come after end_dim")
+        shape = self.shape
+        return reshape(self, (*shape[:s], int(np.prod(shape[s : e + 1])), *shape[e + 1 :]))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at ``dim`` (in ``[-ndim - 1, ndim]``)."""
+        d = _check.dim("Tensor.unsqueeze", "dim", dim, self.ndim + 1) % (self.ndim + 1)
+        return reshape(self, (*self.shape[:d], 1, *self.shape[d:]))
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drops axes of length 1: all of them, or those among ``dim`` (int or tuple); an
+        axis named in ``dim`` whose length is not 1 stays."""
+        nd = self.ndim
+        if dim is None:
+            drop = {i for i, n in enumerate(self.shape) if n == 1}
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            drop = {_check.dim("Tensor.squeeze", "dim", d, nd) % (nd or 1) for d in dims}
+            drop = {i for i in drop if i < nd and self.shape[i] == 1}
+        return reshape(self, tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
     def transpose(self, *axes: Any) -> Tensor:
         """``transpose(d0, d1)`` swaps two axes (as PyTorch); ``transpose()`` reverses them."""
@@ -398,36 +476,6 @@ class Tensor:
             axes = tuple(axes[0])
         return transpose(self, axes)
 
-    def relu(self) -> Tensor:
-        """max(0, x)."""
-        from .functional import relu
-
-        return relu(self)
-
-    def sigmoid(self) -> Tensor:
-        """1 / (1 + exp(-x))."""
-        from .functional import sigmoid
-
-        return sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        """Hyperbolic tangent."""
-        from .functional import tanh
-
-        return tanh(self)
-
-    def softmax(self, dim: int = -1) -> Tensor:
-        """Softmax along ``dim``."""
-        from .functional import softmax
-
-        return softmax(self, dim=dim)
-
-    def log_softmax(self, dim: int = -1) -> Tensor:
-        """Log-softmax along ``dim``."""
-        from .functional import log_softmax
-
-        return log_softmax(self, dim=dim)
-
     @property
     def T(self) -> Tensor:
         """The axes reversed."""
@@ -441,26 +489,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
-
-
-def _needs_grad(xs: Sequence[Any]) -> bool:
-    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in xs)
-
-
-def _make(data: Any, parents: Sequence[Any], backward: BackwardFn) -> Tensor:
-    """The output tensor of an op; records the graph only when some input needs a gradient."""
-    out = Tensor.__new__(Tensor)
-    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-    out.grad = None
-    if _needs_grad(parents):
-        out.requires_grad = True
-        out._parents = tuple(parents)
-        out._backward = backward
-    else:
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-    return out
 
 
 #: Gradients at least this large are copied and summed by the extension, whose allocator
@@ -488,15 +516,73 @@ def _large_float(a: np.ndarray) -> bool:
     return a.nbytes >= _LARGE_GRAD_BYTES and a.dtype in (np.float32, np.float64)
 
 
-class Owned:
-    """A gradient that a backward rule hands over: no one else references ``array``, so a
-    leaf may take it as its ``.grad`` without a copy. Rules return it in place of the array.
-    """
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)`` / ``min(dim)`` return: the values and their int64 indices."""
 
-    __slots__ = ("array",)
+    values: Tensor
+    indices: Tensor
 
-    def __init__(self, array: np.ndarray) -> None:
-        self.array = array
+
+def _dim_keepdim(func: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> tuple[Any, bool]:
+    """``dim`` and ``keepdim``, also given as NumPy's ``axis`` and ``keepdims``."""
+    for k in kw:
+        if k not in ("axis", "keepdims"):
+            raise TypeError(f"{func}() got an unexpected keyword argument '{k}'")
+    if "axis" in kw:
+        if dim is not None:
+            raise TypeError(f"{func}: got both 'dim' and 'axis'")
+        dim = kw["axis"]
+    if "keepdims" in kw:
+        keepdim = kw["keepdims"]
+    return dim, _check.flag(func, "keepdim", keepdim)
+
+
+def _correction(func: str, unbiased: Any, correction: Any) -> float:
+    if unbiased is not None and correction is not None:
+        raise ArgumentError(f"{func}: give either unbiased or correction, not both")
+    if correction is not None:
+        return _check.real(func, "correction", correction, 0.0)
+    return 1.0 if unbiased is None or _check.flag(func, "unbiased", unbiased) else 0.0
+
+
+def _arg(x: Tensor, fn: Any, dim: Any, keepdim: bool) -> Tensor:
+    data = x.data
+    if data.size == 0:
+        raise ShapeError(f"{fn.__name__}: the tensor has no elements")
+    if dim is None:
+        idx = np.asarray(fn(data.reshape(-1)))
+        if keepdim:
+            idx = idx.reshape((1,) * data.ndim)
+    else:
+        d = _check.dim(fn.__name__, "dim", dim, data.ndim)
+        idx = fn(data, axis=d if data.ndim else None, keepdims=keepdim)
+    return Tensor(np.asarray(idx, dtype=np.int64))
+
+
+def _extreme(x: Tensor, kind: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> Any:
+    func = f"Tensor.{kind}"
+    dim, keepdim = _dim_keepdim(func, dim, keepdim, kw)
+    if x.data.size == 0:
+        raise ShapeError(f"{func}: the tensor has no elements")
+    if dim is None:
+        return amax(x) if kind == "max" else amin(x)
+    d = _check.dim(func, "dim", dim, x.ndim) % (x.ndim or 1)
+    if x.ndim == 0:
+        return ValuesIndices(x.clone(), Tensor(np.zeros((), np.int64)))
+    idx = (ops.argmax if kind == "max" else ops.argmin)(x.data, axis=d, keepdims=True)
+    values = OPS["take_along_dim"](x, idx, d)
+    if not keepdim:
+        values, idx = reshape(values, np.squeeze(idx, d).shape), np.squeeze(idx, d)
+    return ValuesIndices(values, Tensor(idx.astype(np.int64)))
+
+
+def _freed(g: Any) -> Any:
+    """The backward of a node whose graph an earlier backward pass has freed."""
+    raise GraphError(
+        "backward: trying to backward through the graph a second time (or to use values "
+        "saved for it after they were freed); pass retain_graph=True to the first backward "
+        "call if you need to run it again"
+    )
 
 
 def _topological(root: Tensor) -> Iterator[Tensor]:
@@ -519,122 +605,24 @@ def _topological(root: Tensor) -> Iterator[Tensor]:
     return reversed(order)
 
 
-# ---------------------------------------------------------------------- the gradient rules
+# ---------------------------------------------------------------------- the ops on Tensors
 
+autograd.install(Tensor)
 
-def _float_pair(a: Any, b: Any) -> tuple[Any, Any]:
-    """Plain operands for a binary op; Python scalars keep weak promotion."""
-    return _data(a), _data(b)
-
-
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.add(x, y), (a, b), lambda g: (g, g))
-
-
-def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.sub(x, y), (a, b), lambda g: (g, ops.neg(g)))
-
-
-def mul(a: Any, b: Any) -> Tensor:
-    """``a * b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.mul(x, y), (a, b), lambda g: ops.mul_backward(g, x, y))
-
-
-def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting."""
-    x, y = _float_pair(a, b)
-    return _make(ops.div(x, y), (a, b), lambda g: ops.div_backward(g, x, y))
-
-
-def neg(a: Tensor) -> Tensor:
-    """``-a``."""
-    return _make(ops.neg(a.data), (a,), lambda g: (ops.neg(g),))
-
-
-def pow(a: Tensor, exponent: float) -> Tensor:
-    """``a ** exponent`` for a scalar exponent."""
-    x = a.data
-    return _make(ops.pow(x, exponent), (a,), lambda g: (ops.pow_backward(g, x, exponent),))
-
-
-def exp(a: Tensor) -> Tensor:
-    """Elementwise exponential."""
-    y = ops.exp(a.data)
-    return _make(y, (a,), lambda g: (ops.mul(g, y),))
-
-
-def log(a: Tensor) -> Tensor:
-    """Elementwise natural logarithm."""
-    x = a.data
-    return _make(ops.log(x), (a,), lambda g: (ops.log_backward(g, x),))
-
-
-def sqrt(a: Tensor) -> Tensor:
-    """Elementwise square root."""
-    x = a.data
-    return _make(ops.sqrt(x), (a,), lambda g: (ops.sqrt_backward(g, x),))
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules."""
-    x, y = _data(a), _data(b)
-    return _make(ops.matmul(x, y), (a, b), lambda g: ops.matmul_backward(g, x, y))
-
-
-def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis``."""
-    x = a.data
-    return _make(
-        ops.sum(x, axis, keepdims), (a,), lambda g: (ops.sum_backward(g, x, axis, keepdims),)
-    )
-
-
-def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``."""
-    x = a.data
-    return _make(
-        ops.mean(x, axis, keepdims), (a,), lambda g: (ops.mean_backward(g, x, axis, keepdims),)
-    )
-
-
-def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; tied maxima share the gradient."""
-    x = a.data
-    return _make(
-        ops.max(x, axis, keepdims), (a,), lambda g: (ops.max_backward(g, x, axis, keepdims),)
-    )
-
-
-def reshape(a: Tensor, shape: Any) -> Tensor:
-    """Same data in a new shape."""
-    src = a.shape
-    return _make(ops.reshape(a.data, shape), (a,), lambda g: (g.reshape(src),))
-
-
-def transpose(a: Tensor, axes: Any = None) -> Tensor:
-    """Permutes axes (reverses them when ``axes`` is None)."""
-    return _make(ops.transpose(a.data, axes), (a,), lambda g: (ops.transpose_backward(g, axes),))
-
-
-def getitem(a: Tensor, index: Any) -> Tensor:
-    """Indexing and slicing, basic and advanced (repeated indices accumulate)."""
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    src_shape, dtype = a.shape, a.dtype
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        full = np.zeros(src_shape, dtype)
-        np.add.at(full, index, g)
-        return (full,)
-
-    return _make(np.asarray(a.data[index]), (a,), backward)
+# The functions of the rules in ferrograd.autograd (``ferrograd.tensor.add(a, b)``, ...).
+add, sub, mul, div, neg, pow = (
+    OPS["add"],
+    OPS["sub"],
+    OPS["mul"],
+    OPS["div"],
+    OPS["neg"],
+    OPS["pow"],
+)
+exp, log, sqrt, matmul = OPS["exp"], OPS["log"], OPS["sqrt"], OPS["matmul"]
+sum, mean, amax, amin = OPS["sum"], OPS["mean"], OPS["amax"], OPS["amin"]
+abs, log1p, clamp = OPS["abs"], OPS["log1p"], OPS["clamp"]
+max = amax
+reshape, transpose, getitem = OPS["reshape"], OPS["transpose"], OPS["getitem"]
 
 
 def _parts(func: str, tensors: Any) -> list[np.ndarray]:
@@ -669,6 +657,11 @@ def _check_same(func: str, arrays: list[np.ndarray], axis: int | None) -> None:
             )
 
 
+def _joined(tensors: Sequence[Any], arrays: list[np.ndarray]) -> list[Any]:
+    """The parts as the op's inputs: Tensors as given, anything else as its checked array."""
+    return [t if isinstance(t, Tensor) else x for t, x in zip(tensors, arrays)]
+
+
 def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Joins tensors along an existing axis."""
     arrays = _parts("concat", tensors)
@@ -677,11 +670,9 @@ def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     axis = _check.dim("concat", "axis", axis, arrays[0].ndim) % arrays[0].ndim
     _check_same("concat", arrays, axis)
     try:
-        out = np.concatenate(arrays, axis=axis)
+        return OPS["concat"](_joined(tensors, arrays), axis)
     except ValueError as e:
         raise ShapeError(f"concat: {e}") from None
-    bounds = np.cumsum([x.shape[axis] for x in arrays])[:-1]
-    return _make(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=axis)))
 
 
 cat = concat
@@ -693,39 +684,16 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     _check.dim("stack", "axis", axis, arrays[0].ndim + 1)
     _check_same("stack", arrays, None)
     try:
-        out = np.stack(arrays, axis=axis)
+        return OPS["stack"](_joined(tensors, arrays), axis)
     except ValueError as e:
         raise ShapeError(f"stack: {e}") from None
-    n = len(arrays)
-    return _make(
-        out,
-        tuple(tensors),
-        lambda g: tuple(np.squeeze(p, axis=axis) for p in np.split(g, n, axis=axis)),
-    )
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise choice: ``a`` where ``condition`` holds, else ``b``."""
-    cond = np.asarray(_data(condition), dtype=bool)
-    x, y = _data(a), _data(b)
-    out = np.where(cond, x, y)
-
-    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        zero = np.zeros_like(g)
-        return np.where(cond, g, zero), np.where(cond, zero, g)
-
-    return _make(out, (a, b), backward)
+    return OPS["where"](a, b, np.asarray(_data(condition), dtype=bool))
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """``x @ weight.T + bias`` with weight in (out, in) layout, in one fused kernel."""
-    xd, wd = _data(x), _data(weight)
-    bd = None if bias is None else _data(bias)
-    out = ops.linear(xd, wd, bd)
-
-    def backward(g: np.ndarray) -> tuple[Any, ...]:
-        gx, gw, gb = ops.linear_backward(g, xd, wd)
-        return gx, gw, gb
-
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    return _make(out, parents, backward)
+    return OPS["linear"](x, weight, bias)

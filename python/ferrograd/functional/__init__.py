@@ -24,6 +24,8 @@ from ._conv import *  # noqa: F403
 from ._conv import __all__ as _convf
 from ._distribution import *  # noqa: F403
 from ._distribution import __all__ as _dist
+from ._layers import *  # noqa: F403
+from ._layers import __all__ as _lay
 from ._margin import *  # noqa: F403
 from ._margin import __all__ as _mar
 from ._norm import *  # noqa: F403
@@ -31,8 +33,9 @@ from ._norm import __all__ as _normf
 from ._regression import *  # noqa: F403
 from ._regression import __all__ as _reg
 
-__all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg, *_convf, *_normf]
+__all__ = [*_act, *_cls, *_con, *_dist, *_mar, *_reg, *_convf, *_normf, *_lay]
 
-from ._autograd import wrap_module as _wrap_module
+from ..autograd import wrap_functional as _wrap_functional
+from ..tensor import Tensor as _Tensor  # noqa: F401  (the Tensor class, before the wrapping)
 
-_wrap_module(globals(), __all__)
+_wrap_functional(globals())

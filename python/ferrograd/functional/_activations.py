@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import ArgumentError, DTypeError
+from ..exceptions import ArgumentError, DTypeError, ShapeError
 
 ArrayLike = Any
 
@@ -59,20 +59,6 @@ def _input(func: str, input: ArrayLike) -> np.ndarray:
 
 def _grad(func: str, grad_output: ArrayLike, x: np.ndarray) -> np.ndarray:
     return cast(as_array(func, "grad_output", grad_output), x.dtype)
-
-
-def _real(func: str, name: str, value: Any) -> float:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise DTypeError(f"{func}: {name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _dim(func: str, dim: Any, ndim: int) -> int:
-    return _check.dim(func, "dim", dim, ndim)
 
 
 def _approximate(func: str, approximate: Any) -> str:
@@ -139,7 +125,7 @@ def leaky_relu(input: ArrayLike, negative_slope: float = 0.01, inplace: bool = F
     [-0.1, 1.0]
     """
     x = _input("leaky_relu", input)
-    s = _real("leaky_relu", "negative_slope", negative_slope)
+    s = _check.number("leaky_relu", "negative_slope", negative_slope)
     return _finish("leaky_relu", input, _core.leaky_relu(x, s), inplace)
 
 
@@ -156,7 +142,7 @@ def leaky_relu_backward(
     """
     func = "leaky_relu_backward"
     x = _input(func, input)
-    s = _real(func, "negative_slope", negative_slope)
+    s = _check.number(func, "negative_slope", negative_slope)
     return _core.leaky_relu_backward(_grad(func, grad_output, x), x, s)
 
 
@@ -257,7 +243,7 @@ def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> np.ndarr
     [2.0, -0.5]
     """
     x = _input("elu", input)
-    return _finish("elu", input, _core.elu(x, _real("elu", "alpha", alpha)), inplace)
+    return _finish("elu", input, _core.elu(x, _check.number("elu", "alpha", alpha)), inplace)
 
 
 def elu_backward(grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0) -> np.ndarray:
@@ -272,7 +258,7 @@ def elu_backward(grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0) -
     """
     func = "elu_backward"
     x = _input(func, input)
-    return _core.elu_backward(_grad(func, grad_output, x), x, _real(func, "alpha", alpha))
+    return _core.elu_backward(_grad(func, grad_output, x), x, _check.number(func, "alpha", alpha))
 
 
 def silu(input: ArrayLike, inplace: bool = False) -> np.ndarray:
@@ -313,7 +299,9 @@ def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np
     """
     func = "softplus"
     x = _input(func, input)
-    return _core.softplus(x, _real(func, "beta", beta), _real(func, "threshold", threshold))
+    return _core.softplus(
+        x, _check.number(func, "beta", beta), _check.number(func, "threshold", threshold)
+    )
 
 
 def softplus_backward(
@@ -332,7 +320,7 @@ def softplus_backward(
     x = _input(func, input)
     g = _grad(func, grad_output, x)
     return _core.softplus_backward(
-        g, x, _real(func, "beta", beta), _real(func, "threshold", threshold)
+        g, x, _check.number(func, "beta", beta), _check.number(func, "threshold", threshold)
     )
 
 
@@ -348,6 +336,14 @@ def _softmax_input(func: str, input: ArrayLike, dtype: Any) -> tuple[np.ndarray,
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise DTypeError(f"{func}: dtype must be float32 or float64, got {dt}")
     return x, x.astype(dt, copy=False)
+
+
+def _output(func: str, output: ArrayLike, x: np.ndarray) -> np.ndarray:
+    """The forward's result passed back to a backward, checked against the input."""
+    y = cast(as_array(func, "output", output), x.dtype)
+    if y.shape != x.shape:
+        raise ShapeError(f"{func}: output has shape {y.shape}, but input has shape {x.shape}")
+    return y
 
 
 def softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray:
@@ -369,11 +365,16 @@ def softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray
     [[0.5, 0.5]]
     """
     _, x = _softmax_input("softmax", input, dtype)
-    return _core.softmax(x, _dim("softmax", dim, x.ndim))
+    return _core.softmax(x, _check.dim("softmax", "dim", dim, x.ndim))
 
 
 def softmax_backward(
-    grad_output: ArrayLike, input: ArrayLike, dim: int = -1, *, dtype: Any = None
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    dim: int = -1,
+    *,
+    dtype: Any = None,
+    output: ArrayLike | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`softmax` with respect to ``input``: ``y * (g - sum(g * y))`` along
     ``dim`` with ``y = softmax(input)``; in ``input``'s (promoted) dtype.
@@ -386,8 +387,9 @@ def softmax_backward(
     """
     func = "softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
-    return g.astype(x0.dtype, copy=False)
+    d = _check.dim(func, "dim", dim, x.ndim)
+    y = _core.softmax(x, d) if output is None else _output(func, output, x)
+    return _core.softmax_backward(_grad(func, grad_output, x), y, d).astype(x0.dtype, copy=False)
 
 
 def log_softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.ndarray:
@@ -400,11 +402,16 @@ def log_softmax(input: ArrayLike, dim: int = -1, *, dtype: Any = None) -> np.nda
     [-10000.0, 0.0]
     """
     _, x = _softmax_input("log_softmax", input, dtype)
-    return _core.log_softmax(x, _dim("log_softmax", dim, x.ndim))
+    return _core.log_softmax(x, _check.dim("log_softmax", "dim", dim, x.ndim))
 
 
 def log_softmax_backward(
-    grad_output: ArrayLike, input: ArrayLike, dim: int = -1, *, dtype: Any = None
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    dim: int = -1,
+    *,
+    dtype: Any = None,
+    output: ArrayLike | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`log_softmax` with respect to ``input``: ``g - softmax(x) * sum(g)``
     along ``dim``.
@@ -417,5 +424,8 @@ def log_softmax_backward(
     """
     func = "log_softmax_backward"
     x0, x = _softmax_input(func, input, dtype)
-    g = _core.log_softmax_backward_input(_grad(func, grad_output, x), x, _dim(func, dim, x.ndim))
-    return g.astype(x0.dtype, copy=False)
+    d = _check.dim(func, "dim", dim, x.ndim)
+    y = _core.log_softmax(x, d) if output is None else _output(func, output, x)
+    return _core.log_softmax_backward(_grad(func, grad_output, x), y, d).astype(
+        x0.dtype, copy=False
+    )

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, as_int64, cast, prepare
-from ..exceptions import ArgumentError, DTypeError
+from ..exceptions import DTypeError
 
 ArrayLike = Any
 
@@ -46,29 +46,11 @@ __all__ = [
     "nll_loss_backward",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _reduction(func: str, reduction: Any) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    return reduction
-
 
 def _int(func: str, name: str, value: Any) -> int:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     return _check.count(func, name, value, -(2**63), 2**63 - 1)
-
-
-def _real(func: str, name: str, value: Any) -> float:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise DTypeError(f"{func}: {name} must be a real number, got {value!r}")
-    return float(value)
 
 
 def _input(func: str, input: ArrayLike) -> np.ndarray:
@@ -175,8 +157,8 @@ def cross_entropy(
         _class_target(func, target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
         _int(func, "ignore_index", ignore_index),
-        _reduction(func, reduction),
-        _real(func, "label_smoothing", label_smoothing),
+        _check.reduction(func, reduction),
+        _check.number(func, "label_smoothing", label_smoothing),
     )
 
 
@@ -220,8 +202,8 @@ def cross_entropy_backward(
         _class_target(func, target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
         _int(func, "ignore_index", ignore_index),
-        _reduction(func, reduction),
-        _real(func, "label_smoothing", label_smoothing),
+        _check.reduction(func, reduction),
+        _check.number(func, "label_smoothing", label_smoothing),
     )
 
 
@@ -266,7 +248,7 @@ def cross_entropy_with_grad(
     """
     func = "cross_entropy_with_grad"
     x = _input(func, input)
-    red = _reduction(func, reduction)
+    red = _check.reduction(func, reduction)
     if grad_output is None:
         g = np.ones(_loss_shape(x) if red == "none" else (), dtype=x.dtype)
     else:
@@ -278,7 +260,7 @@ def cross_entropy_with_grad(
         _optional(func, "weight", weight, x.dtype),
         _int(func, "ignore_index", ignore_index),
         red,
-        _real(func, "label_smoothing", label_smoothing),
+        _check.number(func, "label_smoothing", label_smoothing),
     )
     return loss, grad
 
@@ -325,7 +307,7 @@ def nll_loss(
         _labels(func, target),
         _optional(func, "weight", weight, x.dtype),
         _int(func, "ignore_index", ignore_index),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
 
 
@@ -354,7 +336,7 @@ def nll_loss_backward(
         _labels(func, target),
         _optional(func, "weight", weight, x.dtype),
         _int(func, "ignore_index", ignore_index),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
 
 
@@ -400,7 +382,7 @@ def binary_cross_entropy(
         x,
         _float_arg(func, "target", target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
 
 
@@ -427,7 +409,7 @@ def binary_cross_entropy_backward(
         x,
         _float_arg(func, "target", target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
 
 
@@ -470,7 +452,7 @@ def binary_cross_entropy_with_logits(
         x,
         _float_arg(func, "target", target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
         _optional(func, "pos_weight", pos_weight, x.dtype),
     )
 
@@ -499,6 +481,6 @@ def binary_cross_entropy_with_logits_backward(
         x,
         _float_arg(func, "target", target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
         _optional(func, "pos_weight", pos_weight, x.dtype),
     )

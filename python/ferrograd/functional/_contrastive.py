@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import _check, _core
-from ._margin import _floats, _real_array, _reduction, _scalar
+from ._margin import _floats, _real_array, _scalar
 
 ArrayLike = Any
 
@@ -74,7 +74,7 @@ def cosine_embedding_loss(
     x1, x2 = _floats(func, input1=input1, input2=input2)
     t = _real_array(func, "target", target, x1.dtype)
     return _core.cosine_embedding_loss(
-        x1, x2, t, _scalar(func, "margin", margin), _reduction(func, reduction)
+        x1, x2, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
     )
 
 
@@ -102,7 +102,7 @@ def cosine_embedding_loss_backward(
     t = _real_array(func, "target", target, x1.dtype)
     g = _real_array(func, "grad_output", grad_output, x1.dtype)
     g1, g2 = _core.cosine_embedding_loss_backward(
-        g, x1, x2, t, _scalar(func, "margin", margin), _reduction(func, reduction)
+        g, x1, x2, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
     )
     return g1, g2
 
@@ -161,7 +161,7 @@ def triplet_margin_loss(
         _scalar(func, "p", p),
         _scalar(func, "eps", eps),
         _check.flag(func, "swap", swap),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
 
 
@@ -201,7 +201,7 @@ def triplet_margin_loss_backward(
         _scalar(func, "p", p),
         _scalar(func, "eps", eps),
         _check.flag(func, "swap", swap),
-        _reduction(func, reduction),
+        _check.reduction(func, reduction),
     )
     return ga, gp, gn
 
@@ -249,7 +249,7 @@ def nt_xent_loss(
     func = "nt_xent_loss"
     a, b = _floats(func, z1=z1, z2=z2)
     return _core.nt_xent_loss(
-        a, b, _scalar(func, "temperature", temperature), _reduction(func, reduction)
+        a, b, _scalar(func, "temperature", temperature), _check.reduction(func, reduction)
     )
 
 
@@ -274,6 +274,6 @@ def nt_xent_loss_backward(
     a, b = _floats(func, z1=z1, z2=z2)
     g = _real_array(func, "grad_output", grad_output, a.dtype)
     g1, g2 = _core.nt_xent_loss_backward(
-        g, a, b, _scalar(func, "temperature", temperature), _reduction(func, reduction)
+        g, a, b, _scalar(func, "temperature", temperature), _check.reduction(func, reduction)
     )
     return g1, g2

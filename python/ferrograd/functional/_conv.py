@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .. import _check, ops
-from ..tensor import Tensor, _make
+from ..autograd import record
+from ..tensor import Tensor
 
 ArrayLike = Any
 
@@ -137,7 +138,7 @@ def max_pool2d(
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         return (ops.max_pool2d_backward(g, x, kernel_size, indices=idx),)
 
-    result = _make(out, (input,), backward)
+    result = record(out, (input,), backward, "max_pool2d")
     return (result, idx) if _check.flag("max_pool2d", "return_indices", return_indices) else result
 
 

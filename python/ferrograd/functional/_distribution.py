@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import ArgumentError, DTypeError
+from ..exceptions import DTypeError
 
 ArrayLike = Any
 
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 _KL_REDUCTIONS = ("none", "mean", "sum", "batchmean")
-
-
-def _dim(func: str, dim: Any, ndim: int) -> int:
-    return _check.dim(func, "dim", dim, ndim)
 
 
 def _base(func: str, base: Any) -> float | None:
@@ -87,7 +83,7 @@ def entropy(p: ArrayLike, dim: int = -1, base: float | None = None) -> np.ndarra
     [0.0, 1.0]
     """
     (p_,) = prepare("entropy", np.log, p=p)
-    return _core.entropy(p_, _dim("entropy", dim, p_.ndim), _base("entropy", base))
+    return _core.entropy(p_, _check.dim("entropy", "dim", dim, p_.ndim), _base("entropy", base))
 
 
 def entropy_backward(
@@ -107,7 +103,7 @@ def entropy_backward(
     func = "entropy_backward"
     (p_,) = prepare(func, np.log, p=p)
     return _core.entropy_backward(
-        _grad(func, grad_output, p_), p_, _dim(func, dim, p_.ndim), _base(func, base)
+        _grad(func, grad_output, p_), p_, _check.dim(func, "dim", dim, p_.ndim), _base(func, base)
     )
 
 
@@ -135,7 +131,9 @@ def cross_entropy_dist(
     """
     func = "cross_entropy_dist"
     p_, q_ = prepare(func, np.true_divide, p=p, q=q)
-    return _core.cross_entropy_dist(p_, q_, _dim(func, dim, p_.ndim), _base(func, base))
+    return _core.cross_entropy_dist(
+        p_, q_, _check.dim(func, "dim", dim, p_.ndim), _base(func, base)
+    )
 
 
 def cross_entropy_dist_backward(
@@ -159,17 +157,9 @@ def cross_entropy_dist_backward(
     p_, q_ = prepare(func, np.true_divide, p=p, q=q)
     g = _grad(func, grad_output, p_)
     gp, gq = _core.cross_entropy_dist_backward(
-        g, p_, q_, _dim(func, dim, p_.ndim), _base(func, base)
+        g, p_, q_, _check.dim(func, "dim", dim, p_.ndim), _base(func, base)
     )
     return gp, gq
-
-
-def _reduction(func: str, reduction: Any) -> str:
-    if not isinstance(reduction, str) or reduction not in _KL_REDUCTIONS:
-        raise ArgumentError(
-            f"{func}: reduction must be 'none', 'mean', 'sum' or 'batchmean', got {reduction!r}"
-        )
-    return reduction
 
 
 def kl_div(
@@ -203,7 +193,10 @@ def kl_div(
     func = "kl_div"
     x, t = prepare(func, np.true_divide, input=input, target=target)
     return _core.kl_div(
-        x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+        x,
+        t,
+        _check.reduction(func, reduction, _KL_REDUCTIONS),
+        _check.flag(func, "log_target", log_target),
     )
 
 
@@ -227,5 +220,9 @@ def kl_div_backward(
     x, t = prepare(func, np.true_divide, input=input, target=target)
     g = _grad(func, grad_output, x)
     return _core.kl_div_backward(
-        g, x, t, _reduction(func, reduction), _check.flag(func, "log_target", log_target)
+        g,
+        x,
+        t,
+        _check.reduction(func, reduction, _KL_REDUCTIONS),
+        _check.flag(func, "log_target", log_target),
     )

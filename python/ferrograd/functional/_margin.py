@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from .._arrays import as_array, as_int64, cast, prepare
 from ..exceptions import ArgumentError, DTypeError, ShapeError
 
@@ -84,12 +84,6 @@ def _scalar(func: str, name: str, v: Any) -> float:
     return float(v)
 
 
-def _reduction(func: str, reduction: Any) -> str:
-    if not isinstance(reduction, str):
-        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    return reduction
-
-
 # ----------------------------------------------------------------------------- hinge
 
 
@@ -133,7 +127,9 @@ def hinge_loss(
     func = "hinge_loss"
     (x,) = _floats(func, input=input)
     t = _real_array(func, "target", target, x.dtype)
-    return _core.hinge_loss(x, t, _scalar(func, "margin", margin), _reduction(func, reduction))
+    return _core.hinge_loss(
+        x, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
+    )
 
 
 def hinge_loss_backward(
@@ -160,7 +156,7 @@ def hinge_loss_backward(
     t = _real_array(func, "target", target, x.dtype)
     g = _real_array(func, "grad_output", grad_output, x.dtype)
     return _core.hinge_loss_backward(
-        g, x, t, _scalar(func, "margin", margin), _reduction(func, reduction)
+        g, x, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
     )
 
 
@@ -194,7 +190,7 @@ def hinge_embedding_loss(
     (x,) = _floats(func, input=input)
     t = _real_array(func, "target", target, x.dtype)
     return _core.hinge_embedding_loss(
-        x, t, _scalar(func, "margin", margin), _reduction(func, reduction)
+        x, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
     )
 
 
@@ -219,7 +215,7 @@ def hinge_embedding_loss_backward(
     t = _real_array(func, "target", target, x.dtype)
     g = _real_array(func, "grad_output", grad_output, x.dtype)
     return _core.hinge_embedding_loss_backward(
-        g, x, t, _scalar(func, "margin", margin), _reduction(func, reduction)
+        g, x, t, _scalar(func, "margin", margin), _check.reduction(func, reduction)
     )
 
 
@@ -243,7 +239,7 @@ def soft_margin_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean
     func = "soft_margin_loss"
     (x,) = _floats(func, input=input)
     t = _real_array(func, "target", target, x.dtype)
-    return _core.soft_margin_loss(x, t, _reduction(func, reduction))
+    return _core.soft_margin_loss(x, t, _check.reduction(func, reduction))
 
 
 def soft_margin_loss_backward(
@@ -262,7 +258,7 @@ def soft_margin_loss_backward(
     (x,) = _floats(func, input=input)
     t = _real_array(func, "target", target, x.dtype)
     g = _real_array(func, "grad_output", grad_output, x.dtype)
-    return _core.soft_margin_loss_backward(g, x, t, _reduction(func, reduction))
+    return _core.soft_margin_loss_backward(g, x, t, _check.reduction(func, reduction))
 
 
 # ----------------------------------------------------------------------------- multi margin
@@ -325,7 +321,7 @@ def multi_margin_loss(
     func = "multi_margin_loss"
     x, y, p_, w = _multi_margin_args(func, input, target, p, weight)
     return _core.multi_margin_loss(
-        x, y, p_, _scalar(func, "margin", margin), w, _reduction(func, reduction)
+        x, y, p_, _scalar(func, "margin", margin), w, _check.reduction(func, reduction)
     )
 
 
@@ -354,5 +350,5 @@ def multi_margin_loss_backward(
     x, y, p_, w = _multi_margin_args(func, input, target, p, weight)
     g = _real_array(func, "grad_output", grad_output, x.dtype)
     return _core.multi_margin_loss_backward(
-        g, x, y, p_, _scalar(func, "margin", margin), w, _reduction(func, reduction)
+        g, x, y, p_, _scalar(func, "margin", margin), w, _check.reduction(func, reduction)
     )

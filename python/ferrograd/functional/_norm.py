@@ -26,8 +26,9 @@ import numpy as np
 
 from .. import _check, _core
 from .._arrays import as_array, as_int64, cast, result_dtype
+from ..autograd import record
 from ..exceptions import ArgumentError, DTypeError, ShapeError
-from ..tensor import Tensor, _make
+from ..tensor import Tensor
 
 __all__ = ["batch_norm", "embedding", "layer_norm"]
 
@@ -60,18 +61,10 @@ def _float_arg(func: str, name: str, x: Any, dt: np.dtype[Any]) -> np.ndarray | 
     return cast(arr, dt)
 
 
-def _real(func: str, name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise DTypeError(f"{func}: {name} must be a real number, got {value!r}")
-    return float(value)
-
-
 def _result(out: np.ndarray, parents: Sequence[Any], backward: Any) -> Any:
     """A Tensor when any argument is one (tracked if it needs a gradient), else the array."""
     if any(isinstance(p, Tensor) for p in parents):
-        return _make(out, parents, backward)
+        return record(out, parents, backward)
     return out
 
 
@@ -157,8 +150,8 @@ def batch_norm(
     dt = x.dtype
     w = _float_arg(func, "weight", _data(weight), dt)
     b = _float_arg(func, "bias", _data(bias), dt)
-    momentum_f = _real(func, "momentum", momentum)
-    eps_f = _real(func, "eps", eps)
+    momentum_f = _check.number(func, "momentum", momentum)
+    eps_f = _check.number(func, "eps", eps)
     if (running_mean is None) != (running_var is None):
         raise ArgumentError(f"{func}: give both running_mean and running_var, or neither")
     use_batch = _check.flag(func, "training", training)
@@ -250,7 +243,7 @@ def layer_norm(
     dt = x.dtype
     w = _float_arg(func, "weight", _data(weight), dt)
     b = _float_arg(func, "bias", _data(bias), dt)
-    out, mean, invstd = _core.layer_norm(x, list(ns), w, b, _real(func, "eps", eps))
+    out, mean, invstd = _core.layer_norm(x, list(ns), w, b, _check.number(func, "eps", eps))
 
     def backward(g: np.ndarray) -> tuple[Any, Any, Any]:
         need_params = _wants_grad(weight) or _wants_grad(bias)

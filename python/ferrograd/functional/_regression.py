@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _check, _core
 from .._arrays import as_array, cast, prepare
-from ..exceptions import ArgumentError, DTypeError
 
 ArrayLike = Any
 
@@ -40,24 +39,6 @@ __all__ = [
     "smooth_l1_loss",
     "smooth_l1_loss_backward",
 ]
-
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _reduction(func: str, reduction: Any) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ArgumentError(f"{func}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    return reduction
-
-
-def _real(func: str, name: str, value: Any) -> float:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise DTypeError(f"{func}: {name} must be a real number, got {value!r}")
-    return float(value)
 
 
 def _pair(func: str, input: ArrayLike, target: ArrayLike) -> list[np.ndarray]:
@@ -85,7 +66,7 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np
     4.0
     """
     x, t = _pair("mse_loss", input, target)
-    return _core.mse_loss(x, t, _reduction("mse_loss", reduction))
+    return _core.mse_loss(x, t, _check.reduction("mse_loss", reduction))
 
 
 def mse_loss_backward(
@@ -102,7 +83,9 @@ def mse_loss_backward(
     """
     func = "mse_loss_backward"
     x, t = _pair(func, input, target)
-    return _core.mse_loss_backward(_grad(func, grad_output, x), x, t, _reduction(func, reduction))
+    return _core.mse_loss_backward(
+        _grad(func, grad_output, x), x, t, _check.reduction(func, reduction)
+    )
 
 
 def l1_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.ndarray:
@@ -115,7 +98,7 @@ def l1_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> np.
     2.0
     """
     x, t = _pair("l1_loss", input, target)
-    return _core.l1_loss(x, t, _reduction("l1_loss", reduction))
+    return _core.l1_loss(x, t, _check.reduction("l1_loss", reduction))
 
 
 def l1_loss_backward(
@@ -132,7 +115,9 @@ def l1_loss_backward(
     """
     func = "l1_loss_backward"
     x, t = _pair(func, input, target)
-    return _core.l1_loss_backward(_grad(func, grad_output, x), x, t, _reduction(func, reduction))
+    return _core.l1_loss_backward(
+        _grad(func, grad_output, x), x, t, _check.reduction(func, reduction)
+    )
 
 
 def huber_loss(
@@ -157,7 +142,9 @@ def huber_loss(
     """
     func = "huber_loss"
     x, t = _pair(func, input, target)
-    return _core.huber_loss(x, t, _reduction(func, reduction), _real(func, "delta", delta))
+    return _core.huber_loss(
+        x, t, _check.reduction(func, reduction), _check.number(func, "delta", delta)
+    )
 
 
 def huber_loss_backward(
@@ -180,7 +167,7 @@ def huber_loss_backward(
     x, t = _pair(func, input, target)
     g = _grad(func, grad_output, x)
     return _core.huber_loss_backward(
-        g, x, t, _reduction(func, reduction), _real(func, "delta", delta)
+        g, x, t, _check.reduction(func, reduction), _check.number(func, "delta", delta)
     )
 
 
@@ -207,7 +194,9 @@ def smooth_l1_loss(
     """
     func = "smooth_l1_loss"
     x, t = _pair(func, input, target)
-    return _core.smooth_l1_loss(x, t, _reduction(func, reduction), _real(func, "beta", beta))
+    return _core.smooth_l1_loss(
+        x, t, _check.reduction(func, reduction), _check.number(func, "beta", beta)
+    )
 
 
 def smooth_l1_loss_backward(
@@ -230,5 +219,5 @@ def smooth_l1_loss_backward(
     x, t = _pair(func, input, target)
     g = _grad(func, grad_output, x)
     return _core.smooth_l1_loss_backward(
-        g, x, t, _reduction(func, reduction), _real(func, "beta", beta)
+        g, x, t, _check.reduction(func, reduction), _check.number(func, "beta", beta)
     )

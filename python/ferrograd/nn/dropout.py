@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from .. import _check
+from .. import functional as F
 from ..exceptions import DTypeError, FerrogradError
-from ..random import default_generator
-from ..tensor import Tensor, _make, _to_array
+from ..tensor import Tensor, _to_array
 from .module import Module
 
 
@@ -25,17 +25,14 @@ class Dropout(Module):
         self.p = _check.probability("Dropout", "p", p)
 
     def forward(self, x: Any) -> Any:
-        if not self.training or self.p == 0.0:
-            return x
-        data = x.data if isinstance(x, Tensor) else _to_array(x, func="Dropout: input")
-        if data.dtype.kind != "f":
-            raise DTypeError(f"Dropout: input must hold floats in training, got dtype {data.dtype}")
-        if self.p == 1.0:
-            mask = np.zeros_like(data)
-        else:
-            keep = default_generator().random(data.shape) >= self.p
-            mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
-        return _make(data * mask, (x,), lambda g: (g * mask,))
+        # An array gives an array in both modes, a Tensor a Tensor.
+        if self.training and self.p > 0.0 and not isinstance(x, Tensor):
+            x = _to_array(x, func="Dropout: input")
+            if x.dtype.kind != "f":
+                raise DTypeError(
+                    f"Dropout: input must hold floats in training, got dtype {x.dtype}"
+                )
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -57,6 +54,6 @@ class Flatten(Module):
         if s > e:
             raise FerrogradError(f"Flatten: start_dim {self.start_dim} is after end_dim")
         shape = (*x.shape[:s], -1, *x.shape[e + 1 :])
-        if x.size == 0:
+        if x.numel() == 0:
             shape = (*x.shape[:s], int(np.prod(x.shape[s : e + 1])), *x.shape[e + 1 :])
         return x.reshape(shape)

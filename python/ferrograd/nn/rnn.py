@@ -30,9 +30,10 @@ import numpy as np
 
 from .. import _check, _core, ops
 from .. import functional as F
+from ..autograd import record
 from ..exceptions import DTypeError, ShapeError
 from ..random import default_generator
-from ..tensor import Tensor, _make, concat, stack
+from ..tensor import Tensor, concat, stack
 from . import init
 from ._cast import cast_input
 from .module import Module
@@ -100,7 +101,7 @@ def _fused_recurrence(
             _core.rnn_backward(mode, g, xd, h, wi, wh, states, saved, bi, bh, c, reverse, need_dx)
         )
 
-    return _make(states, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward)
+    return record(states, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward)
 
 
 def _data(a: Any) -> Any:
@@ -220,7 +221,7 @@ def _stepwise_recurrence(
         db_hh = None if b_hh is None else ops.sum(flat_hp, axis=0)
         return dx, dh, (dc if lstm else None), dw_ih, dw_hh, db_ih, db_hh
 
-    return _make(out, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward)
+    return record(out, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward)
 
 
 def _part(a: Any, index: Any) -> Any:
@@ -234,7 +235,7 @@ def _part(a: Any, index: Any) -> Any:
         full[index] = g
         return (full,)
 
-    return _make(a.data[index], (a,), backward)
+    return record(a.data[index], (a,), backward)
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
@@ -245,7 +246,7 @@ def _dropout(x: Tensor, p: float) -> Tensor:
     else:
         keep = default_generator().random(data.shape) >= p
         mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - p))
-    return _make(ops.mul(data, mask), (x,), lambda g: (ops.mul(g, mask),))
+    return record(ops.mul(data, mask), (x,), lambda g: (ops.mul(g, mask),))
 
 
 # --------------------------------------------------------------------------- the modules

@@ -49,7 +49,8 @@ from typing import Any, Union
 import numpy as np
 
 from ... import _core
-from ...tensor import Tensor, _make, get_default_dtype
+from ...autograd import record
+from ...tensor import Tensor, get_default_dtype
 
 __all__ = ["l1_penalty", "l2_penalty"]
 
@@ -75,7 +76,7 @@ def _penalty(kind: str, parameters: Union[Tensor, Iterable[Any]]) -> Tensor:
             for p, x in zip(parents, arrays)
         )
 
-    return _make(np.asarray(value, dtype=dtype), parents, backward)
+    return record(np.asarray(value, dtype=dtype), parents, backward, f"{kind}_penalty")
 
 
 def l1_penalty(parameters: Union[Tensor, Iterable[Any]]) -> Tensor:
