@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import init, utils
 from .activation import *  # noqa: F403
 from .activation import __all__ as _act
-from .container import ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import *  # noqa: F403
 from .conv import __all__ as _conv
 from .dropout import Dropout, Flatten
@@ -42,8 +42,10 @@ __all__ = [
     "Identity",
     "Linear",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "Parameter",
+    "ParameterList",
     "Sequential",
     "init",
     "utils",
