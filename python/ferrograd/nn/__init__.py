@@ -17,6 +17,7 @@ from .activation import __all__ as _act
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import *  # noqa: F403
 from .conv import __all__ as _conv
+from .conv1d import Conv1d
 from .dropout import Dropout, Flatten
 from .linear import Identity, Linear
 from .loss import *  # noqa: F403
@@ -37,6 +38,7 @@ __all__ = [
     *_norm,
     *_rnn,
     *_sparse,
+    "Conv1d",
     "Dropout",
     "Flatten",
     "Identity",
