@@ -176,3 +176,53 @@ def test_linear_state_dict_moves_between_frameworks():
     np.testing.assert_allclose(
         ours(fg.tensor(x)).data, theirs(t(x)).detach().numpy(), rtol=1e-12, atol=1e-14
     )
+
+
+def test_containers_name_like_torch():
+    ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4), nn.Tanh())
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 4), torch.nn.Tanh()
+    )
+    assert list(ours[1:3].state_dict()) == list(theirs[1:3].state_dict())
+    d = {"b": (3, 2), "a": (2, 2)}
+    ours_d = nn.ModuleDict({k: nn.Linear(*s) for k, s in d.items()})
+    theirs_d = torch.nn.ModuleDict({k: torch.nn.Linear(*s) for k, s in d.items()})
+    assert list(ours_d.state_dict()) == list(theirs_d.state_dict())
+    theirs_d.load_state_dict({k: torch.tensor(v) for k, v in ours_d.state_dict().items()})
+    ours_p = nn.ParameterList([np.zeros(2), np.ones(3)])
+    theirs_p = torch.nn.ParameterList([torch.zeros(2), torch.ones(3)])
+    assert list(ours_p.state_dict()) == list(theirs_p.state_dict())
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"stride": 2, "padding": 2, "groups": 2},
+        {"dilation": 2, "padding": "same", "bias": False},
+        {"padding": "valid", "stride": 3},
+    ],
+)
+def test_conv1d_with_copied_weights(kw):
+    fg.manual_seed(0)
+    ours = nn.Conv1d(4, 6, 3, **kw).double()
+    theirs = torch.nn.Conv1d(4, 6, 3, **kw).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    for shape in [(3, 4, 11), (4, 11)]:
+        x = RNG.standard_normal(shape)
+        xf, xt = fg.tensor(x, requires_grad=True), t(x, grad=True)
+        yf, yt = ours(xf), theirs(xt)
+        np.testing.assert_allclose(yf.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        gy = RNG.standard_normal(yf.shape)
+        yf.backward(gy)
+        yt.backward(t(gy))
+        np.testing.assert_allclose(xf.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((2, 3, 7, 5), (3, 2)), ((1, 2, 9, 9), 4), ((2, 6, 5), (None, 3)), ((1, 1, 3, 4), (5, 7))],
+)
+def test_adaptive_avg_pool2d(shape, size):
+    check(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), RNG.standard_normal(shape))

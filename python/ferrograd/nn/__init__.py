@@ -26,6 +26,7 @@ from .module import Module
 from .normalization import *  # noqa: F403
 from .normalization import __all__ as _norm
 from .parameter import Parameter
+from .pooling import AdaptiveAvgPool2d
 from .rnn import *  # noqa: F403
 from .rnn import __all__ as _rnn
 from .sparse import *  # noqa: F403
@@ -38,6 +39,7 @@ __all__ = [
     *_norm,
     *_rnn,
     *_sparse,
+    "AdaptiveAvgPool2d",
     "Conv1d",
     "Dropout",
     "Flatten",
