@@ -226,3 +226,16 @@ def test_conv1d_with_copied_weights(kw):
 )
 def test_adaptive_avg_pool2d(shape, size):
     check(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), RNG.standard_normal(shape))
+
+
+@pytest.mark.parametrize(
+    ("shape", "groups", "affine"), [((4, 6, 5, 3), 3, True), ((2, 4, 7), 4, False)]
+)
+def test_group_norm_with_copied_weights(shape, groups, affine):
+    ours = nn.GroupNorm(groups, shape[1], affine=affine, dtype=np.float64)
+    theirs = torch.nn.GroupNorm(groups, shape[1], affine=affine).double()
+    if affine:
+        ours.weight.data = RNG.uniform(0.5, 2.0, shape[1])
+        ours.bias.data = RNG.standard_normal(shape[1])
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    check(ours, theirs, RNG.standard_normal(shape) * 2 + 1, rtol=1e-9, atol=1e-10)

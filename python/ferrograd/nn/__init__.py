@@ -19,6 +19,7 @@ from .conv import *  # noqa: F403
 from .conv import __all__ as _conv
 from .conv1d import Conv1d
 from .dropout import Dropout, Flatten
+from .groupnorm import GroupNorm
 from .linear import Identity, Linear
 from .loss import *  # noqa: F403
 from .loss import __all__ as _loss
@@ -43,6 +44,7 @@ __all__ = [
     "Conv1d",
     "Dropout",
     "Flatten",
+    "GroupNorm",
     "Identity",
     "Linear",
     "Module",
