@@ -239,3 +239,30 @@ def test_group_norm_with_copied_weights(shape, groups, affine):
         ours.bias.data = RNG.standard_normal(shape[1])
         theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     check(ours, theirs, RNG.standard_normal(shape) * 2 + 1, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_recurrent_cells_with_copied_weights(name, batched):
+    fg.manual_seed(0)
+    ours = getattr(nn, name)(3, 4, dtype=np.float64)
+    theirs = getattr(torch.nn, name)(3, 4).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    lead = (5,) if batched else ()
+    x, h = RNG.standard_normal((*lead, 3)), RNG.standard_normal((*lead, 4))
+    xf, xt = fg.tensor(x, requires_grad=True), t(x, grad=True)
+    hf, ht = fg.tensor(h, requires_grad=True), t(h, grad=True)
+    if name == "LSTMCell":
+        c = RNG.standard_normal((*lead, 4))
+        of, ot = ours(xf, (hf, c)), theirs(xt, (ht, t(c)))
+        yf, yt = of[0] * 2 + of[1] * of[1], ot[0] * 2 + ot[1] * ot[1]
+    else:
+        yf, yt = ours(xf, hf), theirs(xt, ht)
+    np.testing.assert_allclose(yf.data, yt.detach().numpy(), rtol=1e-12, atol=1e-13)
+    yf.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(xf.grad, xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(hf.grad, ht.grad.numpy(), rtol=1e-12, atol=1e-13)
+    for k, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(theirs, k).grad.numpy(), rtol=1e-12, atol=1e-13)

@@ -30,6 +30,7 @@ from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d
 from .rnn import *  # noqa: F403
 from .rnn import __all__ as _rnn
+from .rnn_cell import GRUCell, LSTMCell, RNNCell
 from .sparse import *  # noqa: F403
 from .sparse import __all__ as _sparse
 
@@ -44,14 +45,17 @@ __all__ = [
     "Conv1d",
     "Dropout",
     "Flatten",
+    "GRUCell",
     "GroupNorm",
     "Identity",
+    "LSTMCell",
     "Linear",
     "Module",
     "ModuleDict",
     "ModuleList",
     "Parameter",
     "ParameterList",
+    "RNNCell",
     "Sequential",
     "init",
     "utils",
