@@ -2107,3 +2107,20 @@ def gru_cell_ref(
     r, z = _sig(ir + hr), _sig(iz + hz)
     n = np.tanh(in_ + r * hn)
     return (1 - z) * n + z * _f64(h)
+
+
+def warm_restarts_ref(
+    epochs: object, base_lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
+) -> np.ndarray:
+    """SGDR's rate at each (possibly fractional) epoch: the periods T_0, T_0 T_mult, ... are
+    laid end to end, and within a period of length T_i at offset T_cur the rate is
+    eta_min + (base - eta_min) (1 + cos(pi T_cur / T_i)) / 2."""
+    out = []
+    for t in np.asarray(epochs, dtype=np.float64).ravel():
+        start, length = 0.0, float(T_0)
+        while t >= start + length:
+            start, length = start + length, length * T_mult
+        out.append(
+            eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (t - start) / length)) / 2
+        )
+    return np.array(out)

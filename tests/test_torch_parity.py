@@ -266,3 +266,57 @@ def test_recurrent_cells_with_copied_weights(name, batched):
     np.testing.assert_allclose(hf.grad, ht.grad.numpy(), rtol=1e-12, atol=1e-13)
     for k, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad, getattr(theirs, k).grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def _lr_run(make, lib, n, epochs=None):
+    """Learning rates of a schedule built by ``make(opt, lib)`` with two groups over ``n``
+    steps (or at the given float ``epochs``), in ferrograd (lib=ours) or PyTorch."""
+    import warnings
+
+    from ferrograd import optim
+
+    if lib == "torch":
+        ps = [torch.nn.Parameter(torch.zeros(2)) for _ in range(2)]
+        opt = torch.optim.SGD([{"params": [ps[0]], "lr": 0.1}, {"params": [ps[1]], "lr": 0.02}])
+        sched = make(opt, torch.optim.lr_scheduler)
+    else:
+        opt = optim.SGD([{"params": [nn.Parameter(np.zeros(2))], "lr": b} for b in (0.1, 0.02)])
+        sched = make(opt, optim.lr_scheduler)
+    out = [sched.get_last_lr()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(n if epochs is None else len(epochs)):
+            opt.step()
+            sched.step() if epochs is None else sched.step(epochs[i])
+            out.append(sched.get_last_lr())
+    return np.array(out, dtype=np.float64)
+
+
+SCHEDULES = {
+    "lambda": lambda o, S: S.LambdaLR(o, [lambda e: 0.97**e, lambda e: 1 / (1 + 0.1 * e)]),
+    "restarts": lambda o, S: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-4),
+    "restarts_1": lambda o, S: S.CosineAnnealingWarmRestarts(o, T_0=7),
+    "sequential": lambda o, S: S.SequentialLR(
+        o,
+        [
+            S.LinearLR(o, start_factor=0.1, total_iters=5),
+            S.CosineAnnealingLR(o, T_max=20),
+            S.StepLR(o, step_size=3, gamma=0.5),
+        ],
+        milestones=[5, 25],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_new_lr_schedulers_match_torch(name):
+    ours = _lr_run(SCHEDULES[name], "ours", 80)
+    theirs = _lr_run(SCHEDULES[name], "torch", 80)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_warm_restarts_float_epochs_match_torch():
+    epochs = [e + i / 6 for e in range(50) for i in range(6)]
+    ours = _lr_run(SCHEDULES["restarts"], "ours", 0, epochs)
+    theirs = _lr_run(SCHEDULES["restarts"], "torch", 0, epochs)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
