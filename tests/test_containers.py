@@ -59,6 +59,8 @@ def test_module_dict_registers_and_round_trips():
     before = heads["box"].bias.data.copy()
     opt.step()
     np.testing.assert_allclose(heads["box"].bias.data, before - 0.5 * 2.0, rtol=1e-6)
+    copy = nn.ModuleDict(heads)  # from another ModuleDict: the same modules
+    assert list(copy) == ["cls", "box"] and copy["cls"] is heads["cls"]
     heads.clear()
     assert len(heads) == 0 and list(heads.state_dict()) == []
 

@@ -187,7 +187,7 @@ class ModuleDict(Module):
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Adds (or replaces) modules from a mapping or an iterable of (name, module) pairs."""
-        if isinstance(modules, Mapping):
+        if isinstance(modules, (Mapping, ModuleDict)):
             pairs = list(modules.items())
         elif isinstance(modules, (Module, str, bytes)) or not isinstance(modules, Iterable):
             raise DTypeError(
