@@ -135,6 +135,16 @@ def test_summary_of_nested_shared_and_multi_output_models(capsys):
     assert "    blocks.0 (Linear)" in printed  # dotted names, as in the state dict
 
 
+def test_summary_of_a_model_that_reuses_a_layer():
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.Tanh(), shared)
+    s = nn.utils.summary(model, input_shape=(2, 3))
+    assert s.total_params == 12
+    assert [r.params for r in s.rows] == [0, 12, 0, 0]  # the column sums to the total
+    assert [r.output_shape for r in s.rows] == [(2, 3), (2, 3), (2, 3), (2, 3)]
+    assert all("forward" not in vars(m) for m in model.modules())
+
+
 def test_summary_errors():
     with pytest.raises(fg.DTypeError, match="model must be a Module"):
         nn.utils.summary("net")

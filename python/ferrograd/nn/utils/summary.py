@@ -53,8 +53,9 @@ class ModelSummary:
     ----------
     rows : list of LayerRow
         The model, then every submodule in registration order (``depth`` levels down);
-        ``params`` counts the parameters a module holds itself (not those of its children),
-        so the column sums to the total.
+        ``params`` counts the parameters a module holds itself (not those of its children;
+        a shared parameter or module where it first appears), so the column sums to the
+        total.
     total_params, trainable_params, non_trainable_params : int
         Element counts over all distinct parameters (a shared one counts once).
     """
@@ -120,7 +121,7 @@ def _record_shapes(
     """Runs ``model`` on zeros in eval mode without gradients and returns each module's
     first output shape by ``id``; training flags and forwards are restored afterwards."""
     seen: dict[int, Any] = {}
-    modules = list(model.modules())
+    modules = list({id(m): m for m in model.modules()}.values())  # a shared module once
     modes = [m.training for m in modules]
 
     def wrap(m: Module) -> Any:
@@ -187,8 +188,11 @@ def summary(model: Module, input_shape: Any = None, dtype: Any = None) -> ModelS
         dt = _check.any_dtype(func, dtype)
     shapes = None if input_shape is None else _record_shapes(model, _inputs(func, input_shape), dt)
     rows = []
+    counted: set[int] = set()
     for name, m in model.named_modules():
-        own = [p for p in m._parameters.values() if p is not None]
+        # a parameter shared by several modules is counted at its first appearance
+        own = [p for p in m._parameters.values() if p is not None and id(p) not in counted]
+        counted.update(id(p) for p in own)
         rows.append(
             LayerRow(
                 name=name,
