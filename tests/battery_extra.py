@@ -45,6 +45,7 @@ def _views() -> dict[str, Any]:
         "labels": huge((ROWS,), np.int64),
         "signs": huge((ROWS,), np.float32, 1.0),
         "signs1": huge((2**40,), np.float32, 1.0),
+        "h3": huge((2**36, 1, 16)),
         "h4": huge((2**34, 1, 8, 8)),
         "g4": huge((2**34, 2, 6, 6)),
         "p4": huge((2**34, 1, 4, 4)),
@@ -187,6 +188,13 @@ def _nn_cases(v: dict[str, Any]) -> list[Expect]:
         "LSTM": (lambda: nn.LSTM(16, 4), seq),
         "GRU": (lambda: nn.GRU(16, 4), seq),
         "Sequential": (lambda: nn.Sequential(nn.Linear(16, 4), nn.ReLU()), h2),
+        "Conv1d": (lambda: nn.Conv1d(1, 2, 3), v["h3"]),
+        "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(3), h4),
+        "GroupNorm": (lambda: nn.GroupNorm(4, 16), h2),
+        "RNNCell": (lambda: nn.RNNCell(16, 4), h2),
+        "LSTMCell": (lambda: nn.LSTMCell(16, 4), h2),
+        "GRUCell": (lambda: nn.GRUCell(16, 4), h2),
+        "ModuleDict": (lambda: nn.ModuleDict({"fc": nn.Linear(16, 4)})["fc"], h2),
     }
     for act in ("ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "SiLU", "Softplus"):
         layers[act] = (lambda a=act: getattr(nn, a)(), h1)
@@ -199,6 +207,10 @@ def _nn_cases(v: dict[str, Any]) -> list[Expect]:
     # views in, views out: nothing to copy
     cases.append(Expect("nn.Identity", "huge input", lambda: nn.Identity()(h1), small=True))
     cases.append(Expect("nn.Flatten", "huge input", lambda: nn.Flatten()(h4), small=True))
+    # a view becomes a parameter without a copy (as PyTorch wraps a tensor)
+    cases.append(
+        Expect("nn.ParameterList", "huge view", lambda: nn.ParameterList([h1]), small=True)
+    )
     losses = {
         "MSELoss": (h1, h1), "L1Loss": (h1, h1), "HuberLoss": (h1, h1),
         "SmoothL1Loss": (h1, h1), "KLDivLoss": (h1, h1), "BCELoss": (h1, h1),

@@ -2211,3 +2211,117 @@ def sklearn_mlp_train(
                     p -= step * state1[k] / (np.sqrt(state2[k]) + eps)
         curve.append(total / n)
     return curve, w, b
+
+
+# ----------------------------------------------------------------- layers built on other kernels
+
+
+def conv1d_ref(
+    x: object,
+    w: object,
+    b: object = None,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    groups: int = 1,
+) -> np.ndarray:
+    """torch.nn.functional.conv1d on (N, C_in, L) by its definition (a loop over outputs)."""
+    x, w = _f64(x), _f64(w)
+    n, c_in, length = x.shape
+    c_out, per_group, k = w.shape
+    xp = np.zeros((n, c_in, length + 2 * padding))
+    xp[:, :, padding : padding + length] = x
+    l_out = (length + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    out = np.zeros((n, c_out, l_out))
+    out_per_group = c_out // groups
+    for o in range(c_out):
+        g = o // out_per_group
+        chans = xp[:, g * per_group : (g + 1) * per_group]
+        for t in range(l_out):
+            taps = chans[:, :, t * stride : t * stride + dilation * (k - 1) + 1 : dilation]
+            out[:, o, t] = np.sum(taps * w[o], axis=(1, 2))
+    if b is not None:
+        out += _f64(b)[None, :, None]
+    return out
+
+
+def adaptive_avg_pool2d_ref(x: object, output_size: tuple[int, int]) -> np.ndarray:
+    """torch's adaptive average pooling: bin i of an axis of size n covers
+    [floor(i n / out), ceil((i + 1) n / out))."""
+    x = _f64(x)
+    h, w = x.shape[-2:]
+    oh, ow = output_size
+    out = np.zeros((*x.shape[:-2], oh, ow))
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            out[..., i, j] = x[..., h0:h1, w0:w1].mean(axis=(-2, -1))
+    return out
+
+
+def group_norm_ref(
+    x: object, num_groups: int, weight: object = None, bias: object = None, eps: float = 1e-5
+) -> np.ndarray:
+    """torch.nn.functional.group_norm: each sample's channel groups normalised by their mean
+    and biased variance, then a per-channel affine map."""
+    x = _f64(x)
+    n, c = x.shape[:2]
+    groups = x.reshape(n, num_groups, -1)
+    mean = groups.mean(axis=-1, keepdims=True)
+    var = ((groups - mean) ** 2).mean(axis=-1, keepdims=True)
+    y = ((groups - mean) / np.sqrt(var + eps)).reshape(x.shape)
+    per_channel = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * _f64(weight).reshape(per_channel)
+    if bias is not None:
+        y = y + _f64(bias).reshape(per_channel)
+    return y
+
+
+def _sig(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def lstm_cell_ref(
+    x: object, h: object, c: object, w_ih: object, w_hh: object, b_ih: object, b_hh: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM step with torch's gate order i, f, g, o; returns (h', c')."""
+    gates = _f64(x) @ _f64(w_ih).T + _f64(h) @ _f64(w_hh).T
+    if b_ih is not None:
+        gates = gates + _f64(b_ih) + _f64(b_hh)
+    i, f, g, o = np.split(gates, 4, axis=-1)
+    c_new = _sig(f) * _f64(c) + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def gru_cell_ref(
+    x: object, h: object, w_ih: object, w_hh: object, b_ih: object, b_hh: object
+) -> np.ndarray:
+    """One GRU step with torch's gate order r, z, n: h' = (1 - z) n + z h."""
+    gi = _f64(x) @ _f64(w_ih).T
+    gh = _f64(h) @ _f64(w_hh).T
+    if b_ih is not None:
+        gi, gh = gi + _f64(b_ih), gh + _f64(b_hh)
+    ir, iz, in_ = np.split(gi, 3, axis=-1)
+    hr, hz, hn = np.split(gh, 3, axis=-1)
+    r, z = _sig(ir + hr), _sig(iz + hz)
+    n = np.tanh(in_ + r * hn)
+    return (1 - z) * n + z * _f64(h)
+
+
+def warm_restarts_ref(
+    epochs: object, base_lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
+) -> np.ndarray:
+    """SGDR's rate at each (possibly fractional) epoch: the periods T_0, T_0 T_mult, ... are
+    laid end to end, and within a period of length T_i at offset T_cur the rate is
+    eta_min + (base - eta_min) (1 + cos(pi T_cur / T_i)) / 2."""
+    out = []
+    for t in np.asarray(epochs, dtype=np.float64).ravel():
+        start, length = 0.0, float(T_0)
+        while t >= start + length:
+            start, length = start + length, length * T_mult
+        out.append(
+            eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (t - start) / length)) / 2
+        )
+    return np.array(out)

@@ -73,6 +73,14 @@ LAYER_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("MSELoss", lambda: nn.MSELoss(size_average=True), WRONG_TYPE, "unexpected keyword"),
     ("Sequential", lambda: nn.Sequential(nn.Linear), WRONG_TYPE, "the class Linear"),
     ("Sequential", lambda: nn.Sequential(nn.ReLU(), "relu"), WRONG_TYPE, "module '1' must be"),
+    ("Conv1d", lambda: nn.Conv1d(2, 4, 3, stride=0), OUT_OF_RANGE, "stride must be a positive"),
+    ("Conv1d", lambda: nn.Conv1d(2, 4, 3, bias="yes"), WRONG_TYPE, "bias must be True or"),
+    ("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d("7"), WRONG_TYPE, "output_size must be"),
+    ("GroupNorm", lambda: nn.GroupNorm(4, 6), OUT_OF_RANGE, "divisible by num_groups"),
+    ("LSTMCell", lambda: nn.LSTMCell(3, -2), OUT_OF_RANGE, "hidden_size must be a positive"),
+    ("GRUCell", lambda: nn.GRUCell("3", 2), WRONG_TYPE, "input_size must be an int"),
+    ("ModuleDict", lambda: nn.ModuleDict({1: nn.ReLU()}), WRONG_TYPE, "keys must be strings"),
+    ("ParameterList", lambda: nn.ParameterList([None]), WRONG_TYPE, "Parameters, Tensors or"),
 ]
 
 
@@ -91,6 +99,8 @@ def test_every_layer_class_has_a_checked_setting() -> None:
     covered = {c[0] for c in LAYER_CASES}
     layers = {"Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Dropout", "Flatten", "BatchNorm1d"}
     layers |= {"BatchNorm2d", "LayerNorm", "Embedding", "RNN", "LSTM", "GRU", "Sequential"}
+    layers |= {"Conv1d", "AdaptiveAvgPool2d", "GroupNorm", "LSTMCell", "GRUCell", "ModuleDict"}
+    layers |= {"ParameterList"}
     assert layers <= covered
 
 
@@ -233,6 +243,20 @@ MESSAGES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: fg.optim.lr_scheduler.StepLR(fg.optim.SGD(_MODEL.parameters()), step_size=0),
         fg.ArgumentError,
         r"StepLR: step_size must be a positive int, got 0",
+    ),
+    (
+        "LambdaLR not callable",
+        lambda: fg.optim.lr_scheduler.LambdaLR(fg.optim.SGD(_MODEL.parameters()), 0.1),
+        fg.DTypeError,
+        r"LambdaLR: lr_lambda must be a function of the epoch \(or a list of them\), got 0\.1",
+    ),
+    (
+        "CosineAnnealingWarmRestarts T_mult",
+        lambda: fg.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            fg.optim.SGD(_MODEL.parameters()), 5, T_mult=0.5
+        ),
+        fg.DTypeError,
+        r"CosineAnnealingWarmRestarts: T_mult must be an int, got 0\.5",
     ),
     (
         "Conv2d unbatched",
@@ -426,6 +450,8 @@ OTHER_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("set_default_dtype", lambda: fg.set_default_dtype("abc"), WRONG_TYPE, "float32 or float64"),
     ("set_default_dtype None", lambda: fg.set_default_dtype(None), WRONG_TYPE, "got None"),
     ("Module.to", lambda: nn.Linear(2, 1).to(np.int32), WRONG_TYPE, "Module.to: dtype must be"),
+    ("Module.to device", lambda: nn.Linear(2, 1).to("cuda"), OUT_OF_RANGE, "CPU only"),
+    ("orthogonal_", lambda: nn.init.orthogonal_(_X, gain=None), WRONG_TYPE, "gain must be"),
     ("Module.train", lambda: nn.Linear(2, 1).train("no"), WRONG_TYPE, "Linear.train: mode"),
     ("Tensor requires_grad", lambda: fg.tensor([1.0], requires_grad="yes"), WRONG_TYPE, "requ"),
     ("Tensor.astype", lambda: fg.tensor([1.0]).astype("abc"), WRONG_TYPE, "Tensor.astype: dtype"),

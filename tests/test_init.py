@@ -49,3 +49,51 @@ def test_same_generator_seed_gives_the_same_weights_and_dtype_is_kept():
     np.testing.assert_array_equal(a.data, b.data)
     w = nn.Parameter(np.empty((3, 3), dtype=np.float32))
     assert nn.init.kaiming_normal_(w).data.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 4), (6, 2, 3, 3), (1, 7), (7, 1)])
+def test_orthogonal_gives_orthonormal_rows_or_columns(shape):
+    gain = 1.5
+    w = nn.init.orthogonal_(param(*shape), gain=gain, generator=np.random.default_rng(3))
+    rows = shape[0]
+    flat = w.data.reshape(rows, -1) / gain
+    cols = flat.shape[1]
+    if rows <= cols:
+        np.testing.assert_allclose(flat @ flat.T, np.eye(rows), atol=1e-12)
+    else:
+        np.testing.assert_allclose(flat.T @ flat, np.eye(cols), atol=1e-12)
+    # PyTorch's recipe: Q of the QR factorisation of a standard normal draw (transposed when
+    # rows < cols) with R's diagonal made positive. Q and such an R are unique, so
+    # R = Q^T A must come out upper triangular with a positive diagonal.
+    a = np.random.default_rng(3).standard_normal((rows, cols))
+    q = flat.T if rows < cols else flat
+    a = a.T if rows < cols else a
+    r = q.T @ a
+    np.testing.assert_allclose(np.tril(r, -1), 0, atol=1e-12)
+    assert np.all(np.diag(r) > 0)
+    np.testing.assert_allclose(q @ r, a, atol=1e-12)
+
+
+def test_orthogonal_is_seeded_keeps_the_dtype_and_checks_its_arguments():
+    import ferrograd as fg
+
+    fg.manual_seed(7)
+    a = nn.init.orthogonal_(nn.Parameter(np.empty((4, 6), dtype=np.float32)))
+    fg.manual_seed(7)
+    b = nn.init.orthogonal_(nn.Parameter(np.empty((4, 6), dtype=np.float32)))
+    c = nn.init.orthogonal_(nn.Parameter(np.empty((4, 6), dtype=np.float32)))
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.allclose(b.data, c.data)
+    np.testing.assert_allclose(a.data @ a.data.T, np.eye(4), atol=1e-6)
+    arr = np.empty((3, 3))
+    assert nn.init.orthogonal_(arr) is arr and np.allclose(arr @ arr.T, np.eye(3))
+    assert nn.init.orthogonal_(param(0, 3)).shape == (0, 3)  # nothing to fill
+    with pytest.raises(ShapeError, match="2 or more axes"):
+        nn.init.orthogonal_(param(5))
+    with pytest.raises(fg.DTypeError, match="gain must be a real number"):
+        nn.init.orthogonal_(param(2, 2), gain="1")
+    with pytest.raises(fg.DTypeError, match="must hold floats"):
+        nn.init.orthogonal_(np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(fg.DTypeError, match="generator must be"):
+        nn.init.orthogonal_(param(2, 2), generator=3)

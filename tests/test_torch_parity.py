@@ -260,6 +260,24 @@ def test_var_where_correction_leaves_no_degrees_of_freedom(dim):
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam"])
+
+
+def test_containers_name_like_torch():
+    ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4), nn.Tanh())
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 4), torch.nn.Tanh()
+    )
+    assert list(ours[1:3].state_dict()) == list(theirs[1:3].state_dict())
+    d = {"b": (3, 2), "a": (2, 2)}
+    ours_d = nn.ModuleDict({k: nn.Linear(*s) for k, s in d.items()})
+    theirs_d = torch.nn.ModuleDict({k: torch.nn.Linear(*s) for k, s in d.items()})
+    assert list(ours_d.state_dict()) == list(theirs_d.state_dict())
+    theirs_d.load_state_dict({k: torch.tensor(v) for k, v in ours_d.state_dict().items()})
+    ours_p = nn.ParameterList([np.zeros(2), np.ones(3)])
+    theirs_p = torch.nn.ParameterList([torch.zeros(2), torch.ones(3)])
+    assert list(ours_p.state_dict()) == list(theirs_p.state_dict())
+
+
 @pytest.mark.parametrize(
     "kw",
     [
@@ -289,3 +307,131 @@ def test_nadam_radam(name, kw):
             np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-12, atol=1e-13)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"stride": 2, "padding": 2, "groups": 2},
+        {"dilation": 2, "padding": "same", "bias": False},
+        {"padding": "valid", "stride": 3},
+    ],
+)
+def test_conv1d_with_copied_weights(kw):
+    fg.manual_seed(0)
+    ours = nn.Conv1d(4, 6, 3, **kw).double()
+    theirs = torch.nn.Conv1d(4, 6, 3, **kw).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    for shape in [(3, 4, 11), (4, 11)]:
+        x = RNG.standard_normal(shape)
+        xf, xt = fg.tensor(x, requires_grad=True), t(x, grad=True)
+        yf, yt = ours(xf), theirs(xt)
+        np.testing.assert_allclose(yf.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        gy = RNG.standard_normal(yf.shape)
+        yf.backward(gy)
+        yt.backward(t(gy))
+        np.testing.assert_allclose(xf.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((2, 3, 7, 5), (3, 2)), ((1, 2, 9, 9), 4), ((2, 6, 5), (None, 3)), ((1, 1, 3, 4), (5, 7))],
+)
+def test_adaptive_avg_pool2d(shape, size):
+    check(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), RNG.standard_normal(shape))
+
+
+@pytest.mark.parametrize(
+    ("shape", "groups", "affine"), [((4, 6, 5, 3), 3, True), ((2, 4, 7), 4, False)]
+)
+def test_group_norm_with_copied_weights(shape, groups, affine):
+    ours = nn.GroupNorm(groups, shape[1], affine=affine, dtype=np.float64)
+    theirs = torch.nn.GroupNorm(groups, shape[1], affine=affine).double()
+    if affine:
+        ours.weight.data = RNG.uniform(0.5, 2.0, shape[1])
+        ours.bias.data = RNG.standard_normal(shape[1])
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    check(ours, theirs, RNG.standard_normal(shape) * 2 + 1, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_recurrent_cells_with_copied_weights(name, batched):
+    fg.manual_seed(0)
+    ours = getattr(nn, name)(3, 4, dtype=np.float64)
+    theirs = getattr(torch.nn, name)(3, 4).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    lead = (5,) if batched else ()
+    x, h = RNG.standard_normal((*lead, 3)), RNG.standard_normal((*lead, 4))
+    xf, xt = fg.tensor(x, requires_grad=True), t(x, grad=True)
+    hf, ht = fg.tensor(h, requires_grad=True), t(h, grad=True)
+    if name == "LSTMCell":
+        c = RNG.standard_normal((*lead, 4))
+        of, ot = ours(xf, (hf, c)), theirs(xt, (ht, t(c)))
+        yf, yt = of[0] * 2 + of[1] * of[1], ot[0] * 2 + ot[1] * ot[1]
+    else:
+        yf, yt = ours(xf, hf), theirs(xt, ht)
+    np.testing.assert_allclose(yf.data, yt.detach().numpy(), rtol=1e-12, atol=1e-13)
+    yf.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(xf.grad, xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(hf.grad, ht.grad.numpy(), rtol=1e-12, atol=1e-13)
+    for k, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(theirs, k).grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def _lr_run(make, lib, n, epochs=None):
+    """Learning rates of a schedule built by ``make(opt, lib)`` with two groups over ``n``
+    steps (or at the given float ``epochs``), in ferrograd (lib=ours) or PyTorch."""
+    import warnings
+
+    from ferrograd import optim
+
+    if lib == "torch":
+        ps = [torch.nn.Parameter(torch.zeros(2)) for _ in range(2)]
+        opt = torch.optim.SGD([{"params": [ps[0]], "lr": 0.1}, {"params": [ps[1]], "lr": 0.02}])
+        sched = make(opt, torch.optim.lr_scheduler)
+    else:
+        opt = optim.SGD([{"params": [nn.Parameter(np.zeros(2))], "lr": b} for b in (0.1, 0.02)])
+        sched = make(opt, optim.lr_scheduler)
+    out = [sched.get_last_lr()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(n if epochs is None else len(epochs)):
+            opt.step()
+            sched.step() if epochs is None else sched.step(epochs[i])
+            out.append(sched.get_last_lr())
+    return np.array(out, dtype=np.float64)
+
+
+SCHEDULES = {
+    "lambda": lambda o, S: S.LambdaLR(o, [lambda e: 0.97**e, lambda e: 1 / (1 + 0.1 * e)]),
+    "restarts": lambda o, S: S.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-4),
+    "restarts_1": lambda o, S: S.CosineAnnealingWarmRestarts(o, T_0=7),
+    "sequential": lambda o, S: S.SequentialLR(
+        o,
+        [
+            S.LinearLR(o, start_factor=0.1, total_iters=5),
+            S.CosineAnnealingLR(o, T_max=20),
+            S.StepLR(o, step_size=3, gamma=0.5),
+        ],
+        milestones=[5, 25],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_new_lr_schedulers_match_torch(name):
+    ours = _lr_run(SCHEDULES[name], "ours", 80)
+    theirs = _lr_run(SCHEDULES[name], "torch", 80)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_warm_restarts_float_epochs_match_torch():
+    epochs = [e + i / 6 for e in range(50) for i in range(6)]
+    ours = _lr_run(SCHEDULES["restarts"], "ours", 0, epochs)
+    theirs = _lr_run(SCHEDULES["restarts"], "torch", 0, epochs)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)

@@ -192,6 +192,44 @@ def kaiming_normal_(
     return _fill(func, t, _gen(func, generator).normal(0.0, std, _target(func, t).shape))
 
 
+def orthogonal_(t: Any, gain: float = 1.0, generator: Any = None) -> Any:
+    """Fills with a (semi-)orthogonal matrix scaled by ``gain``, as ``torch.nn.init.orthogonal_``
+    (Saxe et al., 2013).
+
+    The tensor needs at least 2 axes; the trailing ones are flattened into (rows, cols). A
+    standard normal matrix of that shape (transposed when rows < cols) is factored as QR,
+    each column of Q multiplied by the sign of R's diagonal (so that Q is uniformly
+    distributed), and transposed back: the rows are orthonormal when rows <= cols, else the
+    columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import nn
+    >>> w = nn.init.orthogonal_(nn.Parameter(np.empty((3, 5))))
+    >>> np.allclose(w.data @ w.data.T, np.eye(3))
+    True
+    """
+    func = "orthogonal_"
+    shape = _target(func, t).shape
+    g = _check.real(func, "gain", gain)
+    if len(shape) < 2:
+        raise ShapeError(f"{func}: only tensors with 2 or more axes are supported, got {shape}")
+    rng = _gen(func, generator)
+    if int(np.prod(shape)) == 0:
+        return t
+    rows = shape[0]
+    cols = int(np.prod(shape)) // rows
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(func, t, q * g)
+
+
 __all__ = [
     "calculate_gain",
     "constant_",
@@ -199,6 +237,7 @@ __all__ = [
     "kaiming_uniform_",
     "normal_",
     "ones_",
+    "orthogonal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",

@@ -10,9 +10,43 @@ import numpy as np
 
 from .. import _check
 from .._arrays import narrow_float
-from ..exceptions import DTypeError, FerrogradError, ShapeError
+from ..exceptions import ArgumentError, DTypeError, FerrogradError, ShapeError
 from ..tensor import Tensor
 from .parameter import Parameter
+
+
+def _to_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """(device, dtype) from the arguments of :meth:`Module.to`, as PyTorch reads them."""
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking"}
+    if unknown:
+        raise DTypeError(f"Module.to: unexpected keyword argument {sorted(unknown)[0]!r}")
+    if len(args) > 2:
+        raise DTypeError(f"Module.to: takes at most 2 positional arguments, got {len(args)}")
+    _check.flag("Module.to", "non_blocking", kwargs.get("non_blocking", False))
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for i, a in enumerate(args):
+        if isinstance(a, str) or type(a).__name__ == "device":
+            if device is not None or i > 0:
+                raise DTypeError(f"Module.to: the device comes first and once, got {args!r}")
+            device = a
+        elif isinstance(a, (Tensor, np.ndarray)):
+            dtype = a.dtype
+        elif a is not None:
+            if dtype is not None:
+                raise DTypeError(f"Module.to: dtype given twice, got {args!r} and {kwargs!r}")
+            dtype = a
+    return device, dtype
+
+
+def _check_device(func: str, device: Any) -> None:
+    """The CPU ("cpu", "cpu:0" or a torch.device of type cpu), or an ArgumentError."""
+    name = str(device)
+    if not isinstance(device, str) and type(device).__name__ != "device":
+        raise DTypeError(f"{func}: device must be a string such as 'cpu', got {device!r}")
+    if name not in ("cpu", "cpu:0"):
+        raise ArgumentError(
+            f"{func}: ferrograd computes on the CPU only, so device must be 'cpu', got {name!r}"
+        )
 
 
 class IncompatibleKeys(NamedTuple):
@@ -210,20 +244,60 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Converts every float parameter and buffer to ``dtype`` (float32 or float64)."""
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Converts every float parameter (and its gradient) and buffer in place; returns self.
+
+        As ``torch.nn.Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(tensor)`` (its dtype), or the keywords ``device``, ``dtype`` and
+        ``non_blocking`` (accepted, without effect). ``dtype`` is float32 or float64; the
+        device can only be the CPU (``"cpu"``), where ferrograd computes. The parameter
+        objects stay the same, so an optimizer made before keeps working.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrograd import nn
+        >>> layer = nn.Linear(2, 1)
+        >>> layer.to("cpu", np.float64) is layer, layer.weight.dtype
+        (True, dtype('float64'))
+        """
+        device, dtype = _to_arguments(args, kwargs)
+        if device is not None:
+            _check_device("Module.to", device)
         if dtype is None:
-            raise DTypeError("Module.to: dtype must be float32 or float64, got None")
+            return self
         dt = _check.param_dtype("Module.to", dtype)
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
-                    p.data = p.data.astype(dt)
-                    p.grad = None
+                    p.data = p.data.astype(dt, copy=False)
+                    if p.grad is not None:
+                        p.grad = p.grad.astype(dt, copy=False)
             for k, b in m._buffers.items():
                 if b is not None and b.dtype.kind == "f":
-                    m._buffers[k] = b.astype(dt)
+                    m._buffers[k] = b.astype(dt, copy=False)
         return self
+
+    def cpu(self) -> Module:
+        """Returns self: ferrograd computes on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Not available: ferrograd computes on the CPU only (raises ArgumentError)."""
+        raise ArgumentError(
+            f"{type(self).__name__}.cuda: ferrograd computes on the CPU only; keep the model "
+            "on the CPU (.to('cpu') or no call at all)"
+        )
+
+    def summary(self, input_shape: Any = None, dtype: Any = None) -> Any:
+        """Prints a table of the layers (with output shapes when ``input_shape`` is given),
+        their parameter counts and the totals; returns the
+        :class:`~ferrograd.nn.utils.ModelSummary`. See :func:`ferrograd.nn.utils.summary`."""
+        from .utils.summary import summary
+
+        result = summary(self, input_shape, dtype=dtype)
+        print(result)
+        return result
 
     def float(self) -> Module:
         """Converts to float32."""

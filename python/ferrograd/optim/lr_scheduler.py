@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any, Union
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable, Union
 
 from .. import _check
 from ..exceptions import ArgumentError, DTypeError
@@ -39,12 +40,15 @@ from .optimizer import Optimizer
 
 __all__ = [
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
     "ExponentialLR",
     "LRScheduler",
+    "LambdaLR",
     "LinearLR",
     "MultiStepLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]
 
@@ -134,11 +138,17 @@ class LRScheduler:
             Deprecated in PyTorch: jump to this epoch (closed form where available).
         """
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Advances one epoch (or jumps to ``epoch``, closed form where there is one) and
+        writes the learning rates into the optimizer."""
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
         else:
-            warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
             self.last_epoch = epoch
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
@@ -712,3 +722,303 @@ class ReduceLROnPlateau(LRScheduler):
         """Restores the state saved by :meth:`state_dict`."""
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+class LambdaLR(LRScheduler):
+    """The base learning rate times a function of the epoch: ``lr = base_lr * lr_lambda(epoch)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    lr_lambda : callable or list of callables
+        ``epoch -> factor``; one for all groups, or one per parameter group.
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Notes
+    -----
+    ``state_dict()`` holds no functions (as in PyTorch): for each ``lr_lambda`` it keeps
+    ``None`` for a plain function or lambda, and the attributes (``__dict__``) of a callable
+    object, which :meth:`load_state_dict` restores. Create the scheduler with the same
+    functions before loading.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5**epoch)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(3):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Union[Callable[[int], float], Sequence[Callable[[int], float]]],
+        last_epoch: int = -1,
+    ) -> None:
+        name = "LambdaLR"
+        groups = len(_optimizer(name, optimizer).param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != groups:
+                raise ArgumentError(
+                    f"{name}: expected {groups} lr_lambdas (one per parameter group), got "
+                    f"{len(lr_lambda)}"
+                )
+            lambdas = list(lr_lambda)
+        else:
+            lambdas = [lr_lambda] * groups
+        for i, fn in enumerate(lambdas):
+            if not callable(fn):
+                raise DTypeError(
+                    f"{name}: lr_lambda must be a function of the epoch (or a list of them), "
+                    f"got {fn!r} at index {i}"
+                )
+        self.lr_lambdas: list[Callable[[int], float]] = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        out = []
+        for fn, base in zip(self.lr_lambdas, self.base_lrs):
+            factor = fn(self.last_epoch)
+            out.append(base * _check.real("LambdaLR", f"lr_lambda({self.last_epoch})", factor))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer; each function as None, a callable object as its
+        attributes."""
+        state = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "lr_lambdas")
+        }
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else copy.deepcopy(vars(fn))
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state saved by :meth:`state_dict` (the functions are kept)."""
+        state = {k: v for k, v in state_dict.items() if k != "lr_lambdas"}
+        self.__dict__.update(copy.deepcopy(state))
+        for fn, attrs in zip(self.lr_lambdas, state_dict.get("lr_lambdas", [])):
+            if attrs is not None:
+                fn.__dict__.update(copy.deepcopy(attrs))
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov and Hutter, 2017).
+
+    .. math::
+        \eta_t = \eta_{min} + \tfrac12 (\eta_{base} - \eta_{min})
+                 (1 + \cos(\pi T_{cur} / T_i))
+
+    where ``T_cur`` counts the epochs since the last restart and ``T_i`` is the length of
+    the current period: ``T_0`` first, multiplied by ``T_mult`` at each restart.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    T_0 : int
+        Length of the first period, in epochs.
+    T_mult : int
+        Factor by which each period is longer than the one before (default 1).
+    eta_min : float
+        Smallest learning rate (default 0).
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Notes
+    -----
+    ``step()`` advances one epoch; ``step(epoch)`` jumps to ``epoch``, which may be a float,
+    so that the rate can follow the batches: ``step(epoch + i / iters)`` after batch ``i`` of
+    ``iters`` (as PyTorch documents; no deprecation warning here).
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> sched = optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(4):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 12))
+    >>> lrs
+    [1.0, 0.5, 1.0, 0.5, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "CosineAnnealingWarmRestarts"
+        self.T_0 = _check.positive(name, "T_0", T_0)
+        self.T_i: float = self.T_0
+        self.T_mult = _check.count(name, "T_mult", T_mult, 1)
+        self.eta_min = _check.real(name, "eta_min", eta_min)
+        self.T_cur: float = _check.count(name, "last_epoch", last_epoch, -1)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        lo = self.eta_min
+        cos = math.cos(math.pi * self.T_cur / self.T_i)
+        return [lo + (b - lo) * (1 + cos) / 2 for b in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advances one epoch, or jumps to ``epoch`` (a non-negative int or float)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            epoch = _check.real("CosineAnnealingWarmRestarts.step", "epoch", epoch, 0.0)
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    # the restart n before epoch: T_0 (T_mult^n - 1) / (T_mult - 1) <= epoch
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._lrs()
+
+
+class SequentialLR(LRScheduler):
+    """Runs schedulers one after another, switching at the milestone epochs.
+
+    Scheduler ``k`` runs from ``milestones[k - 1]`` (0 for the first) and restarts from its
+    own epoch 0 when its turn comes, as in PyTorch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer all ``schedulers`` were made for.
+    schedulers : list of LRScheduler
+        At least one; not :class:`ReduceLROnPlateau`.
+    milestones : list of int
+        Epochs at which the next scheduler takes over; one fewer than the schedulers.
+    last_epoch : int
+        See :class:`LRScheduler`.
+
+    Examples
+    --------
+    >>> from ferrograd import nn, optim
+    >>> from ferrograd.optim import lr_scheduler as S
+    >>> opt = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> warmup = S.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> decay = S.ExponentialLR(opt, gamma=0.5)
+    >>> sched = S.SequentialLR(opt, [warmup, decay], milestones=[3])
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(5):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ) -> None:
+        name = "SequentialLR"
+        self.optimizer = _optimizer(name, optimizer)
+        if not isinstance(schedulers, (list, tuple)):
+            raise DTypeError(
+                f"{name}: schedulers must be a list of schedulers, got {type(schedulers).__name__}"
+            )
+        if not schedulers:
+            raise ArgumentError(f"{name}: expects at least one scheduler, got none")
+        for i, sched in enumerate(schedulers):
+            if isinstance(sched, ReduceLROnPlateau):
+                raise ArgumentError(
+                    f"{name}: ReduceLROnPlateau (at index {i}) is not supported, as its step "
+                    "needs the metric"
+                )
+            if not isinstance(sched, LRScheduler):
+                raise DTypeError(
+                    f"{name}: schedulers[{i}] must be a learning-rate scheduler, got "
+                    f"{type(sched).__name__}"
+                )
+            if sched.optimizer is not optimizer:
+                raise ArgumentError(
+                    f"{name}: all schedulers must belong to the same optimizer, but "
+                    f"schedulers[{i}] ({type(sched).__name__}) has a different one"
+                )
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (list, tuple)):
+            raise DTypeError(f"{name}: milestones must be a list of ints, got {milestones!r}")
+        if len(milestones) != len(schedulers) - 1:
+            raise ArgumentError(
+                f"{name}: expects one milestone fewer than schedulers, got {len(schedulers)} "
+                f"schedulers and {len(milestones)} milestones"
+            )
+        self._milestones = [
+            _check.count(name, f"milestones[{i}]", m) for i, m in enumerate(milestones)
+        ]
+        self._schedulers = list(schedulers)
+        self.last_epoch = _check.count(name, "last_epoch", last_epoch, -1) + 1
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        # Undo the initial step that each scheduler took when it was made ...
+        self._recursive_undo()
+        # ... and take it again for the one that runs at epoch 0.
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = self._schedulers[idx].get_last_lr()
+
+    def _recursive_undo(self, sched: Any = None) -> None:
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self._recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """Advances one epoch with the scheduler whose turn it is."""
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched._update_lr(0)  # its turn starts: its epoch 0
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, with each scheduler's own state dict."""
+        state = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "_schedulers")
+        }
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the state saved by :meth:`state_dict`, and each scheduler's."""
+        state = {k: v for k, v in state_dict.items() if k != "_schedulers"}
+        self.__dict__.update(copy.deepcopy(state))
+        for sched, sub in zip(self._schedulers, state_dict["_schedulers"]):
+            sched.load_state_dict(sub)

@@ -1,4 +1,5 @@
-"""Helpers around parameters and gradients: gradient clipping and weight penalties.
+"""Helpers around parameters and gradients: gradient clipping, weight penalties and a
+summary table of a model.
 
 Examples
 --------
@@ -16,5 +17,13 @@ from __future__ import annotations
 
 from .clip_grad import clip_grad_norm_, clip_grad_value_
 from .regularization import l1_penalty, l2_penalty
+from .summary import ModelSummary, summary
 
-__all__: list[str] = ["clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty"]
+__all__: list[str] = [
+    "ModelSummary",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "l1_penalty",
+    "l2_penalty",
+    "summary",
+]
