@@ -126,7 +126,7 @@ def test_summary_of_nested_shared_and_multi_output_models(capsys):
     assert printed.strip() == str(returned)
     gru = 9 * 4 + 9 * 3 + 9 + 9  # weight_ih, weight_hh, bias_ih, bias_hh with 3 gates
     expected = 10 * 4 + gru + 30 + (9 + 3) + 3  # embedding, GRU, head, blocks (one weight)
-    assert returned.total_params == expected == sum(p.size for p in model.parameters())
+    assert returned.total_params == expected == sum(p.numel() for p in model.parameters())
     shapes = {r.name: r.output_shape for r in returned.rows}
     assert shapes["emb"] == (2, 7, 4)
     assert shapes["rnn"] == [(2, 7, 3), (1, 2, 3)]

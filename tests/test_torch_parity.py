@@ -259,9 +259,6 @@ def test_var_where_correction_leaves_no_degrees_of_freedom(dim):
         )
 
 
-@pytest.mark.parametrize("name", ["NAdam", "RAdam"])
-
-
 def test_containers_name_like_torch():
     ours = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4), nn.Tanh())
     theirs = torch.nn.Sequential(
@@ -278,6 +275,7 @@ def test_containers_name_like_torch():
     assert list(ours_p.state_dict()) == list(theirs_p.state_dict())
 
 
+@pytest.mark.parametrize("name", ["NAdam", "RAdam"])
 @pytest.mark.parametrize(
     "kw",
     [

@@ -199,10 +199,10 @@ def summary(model: Module, input_shape: Any = None, dtype: Any = None) -> ModelS
                 type=type(m).__name__,
                 depth=name.count(".") + 1 if name else 0,
                 output_shape=None if shapes is None else shapes.get(id(m)),
-                params=sum(p.size for p in own),
-                trainable=sum(p.size for p in own if p.requires_grad),
+                params=sum(p.numel() for p in own),
+                trainable=sum(p.numel() for p in own if p.requires_grad),
             )
         )
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
     return ModelSummary(rows, total, trainable, total - trainable)
