@@ -1,9 +1,10 @@
 # Stubs of the Rust extension module ferrograd._core (kept in sync with rust/py/src).
 # Arrays are float32 or float64 NumPy arrays of one dtype per call.
 from collections.abc import Sequence
-from typing import Optional
+from typing import Optional, final
 
 import numpy as np
+from typing_extensions import Self
 
 __version__: str
 
@@ -617,3 +618,63 @@ def binary_cross_entropy_with_logits_backward(
     reduction: str = "mean",
     pos_weight: Optional[np.ndarray] = None,
 ) -> np.ndarray: ...
+
+@final
+class StepPlan:
+    """A captured model (layers and loss) whose steps run entirely in Rust."""
+
+    def __new__(
+        cls, layers: list[tuple[str, list[int], list[float]]], loss: str, loss_arg: float = 0.0
+    ) -> Self: ...
+    @property
+    def n_params(self) -> int: ...
+    def adam(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        params: list[np.ndarray],
+        exp_avgs: list[np.ndarray],
+        exp_avg_sqs: list[np.ndarray],
+        max_exp_avg_sqs: Optional[list[np.ndarray]],
+        steps: list[float],
+        *,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+        amsgrad: bool,
+        maximize: bool,
+        decoupled_weight_decay: bool,
+        keep_output: bool = False,
+        skip_non_finite: bool = False,
+        weight_decays: Optional[list[float]] = None,
+    ) -> tuple[float, Optional[np.ndarray], bool]: ...
+    def sgd(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        params: list[np.ndarray],
+        momentum_buffers: Optional[list[np.ndarray]],
+        fresh: list[bool],
+        *,
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+        maximize: bool,
+        keep_output: bool = False,
+        skip_non_finite: bool = False,
+        weight_decays: Optional[list[float]] = None,
+    ) -> tuple[float, Optional[np.ndarray], bool]: ...
+    def gradients(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        *,
+        keep_output: bool = False,
+        skip_non_finite: bool = False,
+    ) -> tuple[float, Optional[np.ndarray], bool]: ...

@@ -4,6 +4,7 @@ the optimizer and the schedule of a ``ferrograd train`` run."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ def encode(y: np.ndarray, classes: list[Any]) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-def split(cfg: dict[str, Any], d: Dataset) -> tuple[np.ndarray, ...]:
+def split(cfg: dict[str, Any], d: Dataset) -> list[np.ndarray]:
     """The seeded train/validation/test split (stratified for classes)."""
     from ..data import train_val_test_split
 
@@ -146,13 +147,14 @@ def scaler(cfg: dict[str, Any]) -> Any:
     """An unfitted preprocessing step (None for ``scale = "none"``)."""
     from ..data import MinMaxScaler, PCAWhitening, StandardScaler, ZCAWhitening
 
-    return {
+    makers: dict[str, Callable[[], Any]] = {
         "standard": StandardScaler,
         "minmax": MinMaxScaler,
         "pca": PCAWhitening,
         "zca": ZCAWhitening,
         "none": lambda: None,
-    }[cfg["scale"]]()
+    }
+    return makers[cfg["scale"]]()
 
 
 def apply(step: Any, x: np.ndarray) -> np.ndarray:

@@ -179,7 +179,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key, value in doc.items():
         if key in SECTIONS and isinstance(value, Mapping):
             for k, v in value.items():
-                _put(flat, _ALIASES.get((key, k), k), v, f"[{key}] {k}")
+                _put(flat, _ALIASES.get((key, k)) or str(k), v, f"[{key}] {k}")
         else:
             _put(flat, key, value, key)
     return flat

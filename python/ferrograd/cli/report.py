@@ -17,8 +17,8 @@ def classification(y_true: np.ndarray, scores: np.ndarray, classes: list[Any]) -
     result: dict[str, Any] = {
         "accuracy": metrics.accuracy(y_true, pred),
         "per_class": {
-            str(c): {k: float(per[k][i]) for k in ("precision", "recall", "f1")}
-            | {"support": int(per["support"][i])}
+            str(c): {k: float(np.asarray(per[k])[i]) for k in ("precision", "recall", "f1")}
+            | {"support": int(np.asarray(per["support"])[i])}
             for i, c in enumerate(classes)
         },
     }

@@ -228,7 +228,8 @@ def _round_shares(sizes: np.ndarray, counts: np.ndarray, rng: np.random.Generato
     raised = np.zeros(alloc.shape, dtype=bool)
     row_short = sizes - alloc.sum(axis=1)
     col_short = counts - alloc.sum(axis=0)
-    tie = rng.random(alloc.shape)
+    shape: tuple[int, ...] = alloc.shape
+    tie = rng.random(shape)
     for p in range(len(sizes)):
         for k in np.lexsort((tie[p], -(exact[p] % n))):
             if row_short[p] == 0:
@@ -249,24 +250,25 @@ def _shift_along_path(
 ) -> None:
     """Raises one more entry of part ``start`` by a breadth-first alternating path."""
     came_from: dict[int, tuple[int, int | None]] = {}  # class -> (part raising it, class before)
-    frontier = [(start, None)]
+    frontier: list[tuple[int, int | None]] = [(start, None)]
     seen_parts = {start}
     while frontier:
-        following = []
+        following: list[tuple[int, int | None]] = []
         for p, via in frontier:
-            for k in np.flatnonzero(can_raise[p] & ~raised[p]):
-                k = int(k)
+            for found in np.flatnonzero(can_raise[p] & ~raised[p]):
+                k = int(found)
                 if k in came_from:
                     continue
                 came_from[k] = (p, via)
                 if col_short[k] > 0:
                     col_short[k] -= 1
-                    while k is not None:  # flip the path back to the start
-                        part, before = came_from[k]
-                        raised[part, k] = True
+                    node: int | None = k
+                    while node is not None:  # flip the path back to the start
+                        part, before = came_from[node]
+                        raised[part, node] = True
                         if before is not None:
                             raised[part, before] = False
-                        k = before
+                        node = before
                     return
                 for q in np.flatnonzero(raised[:, k]):
                     if int(q) not in seen_parts:

@@ -98,7 +98,7 @@ class _BaseMLP(BaseEstimator):
         except TypeError:
             sizes = None
         if sizes is None or not all(
-            isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, bool) and s > 0
+            isinstance(s, (numbers.Integral, np.integer)) and not isinstance(s, bool) and int(s) > 0
             for s in sizes
         ):
             raise ArgumentError(
@@ -271,7 +271,8 @@ class _BaseMLP(BaseEstimator):
         """A new network with the given initial weights, and fresh training records."""
         layers: list[Any] = []
         for i, (coef, intercept) in enumerate(initial):
-            linear = nn.Linear(*coef.shape, dtype=dtype)
+            n_in, n_out = coef.shape
+            linear = nn.Linear(n_in, n_out, dtype=dtype)
             linear.weight.data[...] = coef.T
             linear.bias.data[...] = intercept
             layers.append(linear)
@@ -286,7 +287,7 @@ class _BaseMLP(BaseEstimator):
         self.history_ = History()
         self._no_improvement_count = 0
         self._best_state: Any = None
-        self._optimizer: Any = None
+        self._optimizer = None
         if self.early_stopping:
             self.validation_scores_: list[float] | None = []
             self.best_validation_score_: float | None = -np.inf

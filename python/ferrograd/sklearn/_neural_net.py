@@ -183,6 +183,7 @@ class _BaseNeuralNet(BaseEstimator):
             model = copy.deepcopy(module)
         else:
             kwargs = dict(self.module_params or {})
+            names: Mapping[str, Any]
             try:
                 names = inspect.signature(module).parameters
             except (TypeError, ValueError):

@@ -65,8 +65,9 @@ def captured_step(trainer: Trainer, step: Any) -> Any:
         loss, out = step.gradients(x, y, views, keep_output=keep_output)
         if skip_non_finite and not math.isfinite(loss):
             return loss, out
-        for p, v in zip(params, views):
-            p.grad = v
+        if views is not None:  # None in a world of one: the gradients are in p.grad
+            for p, v in zip(params, views):
+                p.grad = v
         dist.allreduce_gradients(params)
         optimizer.step()
         return loss, out

@@ -149,7 +149,7 @@ class randint(_Distribution):
         super().__init__("randint", int(low), int(high))
 
     def rvs(self, random_state: np.random.Generator) -> int:
-        return int(random_state.integers(self.low, self.high))
+        return int(random_state.integers(int(self.low), int(self.high)))
 
 
 def grid_search(

@@ -441,9 +441,9 @@ class Trainer:
             if bar is not None:
                 bar.step(sums["loss"] / seen)
             if batch_hooks:
-                logs = {"loss": loss, "size": float(size)}
+                batch_logs = {"loss": loss, "size": float(size)}
                 for hook in batch_hooks:
-                    hook.on_batch_end(step, logs)
+                    hook.on_batch_end(step, batch_logs)
         if group:  # a loader without len() ended inside a group
             loss, _ = self._train_step(group, epoch, self.global_step, batch_index, n_batches)
             size = sum(_targets.batch_size_of(b) for b in group)
@@ -690,7 +690,7 @@ class Trainer:
         where = f"epoch {epoch + 1}, step {step + 1}"
         if batch_index is not None:
             where += f" (batch {batch_index}" + (f" of {n_batches})" if n_batches else ")")
-        saved = [cb.last_saved for cb in self.callbacks if getattr(cb, "last_saved", None)]
+        saved = [s for cb in self.callbacks if (s := getattr(cb, "last_saved", None))]
         tail = f"; the last checkpoint, {saved[-1]}, is intact" if saved else ""
         raise NonFiniteLossError(
             f"fit: the training loss is {loss} at {where}; training stopped and this step was "
@@ -700,16 +700,13 @@ class Trainer:
 
 
 # ====================================================================== helpers
-class _SchedulerStep:
+class _SchedulerStep(Callback):
     """Steps a per-step scheduler (OneCycleLR) after each optimizer step."""
 
     def __init__(self, scheduler: Any) -> None:
         self.scheduler = scheduler
 
-    def on_batch_begin(self, step: int, logs: Any) -> None:
-        pass
-
-    def on_batch_end(self, step: int, logs: Any) -> None:
+    def on_batch_end(self, step: int, logs: Any = None) -> None:
         self.scheduler.step()
 
 
