@@ -2325,3 +2325,12 @@ def warm_restarts_ref(
             eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (t - start) / length)) / 2
         )
     return np.array(out)
+
+
+def pad_grad_ref(grad: object, shape: tuple[int, ...], widths: object, np_mode: str) -> np.ndarray:
+    """The gradient of ``np.pad(x, widths, mode=np_mode)`` with respect to ``x`` of ``shape``:
+    each output position's gradient added to the input element it copies (found by padding
+    the array of flat indices the same way)."""
+    index = np.pad(np.arange(math.prod(shape)).reshape(shape), widths, mode=np_mode)
+    g = _f64(grad)
+    return np.bincount(index.ravel(), weights=g.ravel(), minlength=math.prod(shape)).reshape(shape)

@@ -125,6 +125,57 @@ def _crop(pairs: Sequence[tuple[int, int]], shape: Sequence[int]) -> tuple[slice
     return tuple(slice(-min(b, 0), n + min(a, 0)) for (b, a), n in zip(pairs, shape))
 
 
+_MODES = ["constant", "reflect", "replicate", "circular"]
+
+
+def _sources(
+    func: str, mode: str, pad: Sequence[int], pairs: Sequence[tuple[int, int]], shape: Sequence[int]
+) -> list[np.ndarray | None]:
+    """For ``mode`` other than constant: per axis, the input index each output position reads
+    (None for an axis not padded). Checks PyTorch's limits on the input's rank and the sizes."""
+    padded = len(pad) // 2
+    if padded > 3 or len(shape) not in (padded + 1, padded + 2):
+        raise ShapeError(
+            f"{func}: mode {mode!r} pads the last 1, 2 or 3 axes of an input with one or two "
+            f"more axes, got {padded} padded axes of a {len(shape)}-d input"
+        )
+    out: list[np.ndarray | None] = []
+    for axis, ((b, a), n) in enumerate(zip(pairs, shape)):
+        if (b, a) == (0, 0):
+            out.append(None)
+            continue
+        if b < 0 or a < 0:
+            raise ArgumentError(f"{func}: mode {mode!r} needs non-negative padding, got {(b, a)}")
+        i = np.arange(-b, n + a)
+        if mode == "replicate":
+            if n == 0:
+                raise ShapeError(f"{func}: mode 'replicate' cannot pad the empty axis {axis}")
+            out.append(np.clip(i, 0, n - 1))
+        elif mode == "circular":
+            if b > n or a > n:
+                raise ArgumentError(
+                    f"{func}: mode 'circular' pads at most the axis size {n} on each side of "
+                    f"axis {axis}, got {(b, a)}"
+                )
+            out.append(i % n)
+        else:
+            if b >= n or a >= n:
+                raise ArgumentError(
+                    f"{func}: mode 'reflect' pads less than the axis size {n} on each side of "
+                    f"axis {axis}, got {(b, a)}"
+                )
+            i = np.abs(i)
+            out.append(np.where(i > n - 1, 2 * (n - 1) - i, i))
+    return out
+
+
+def _mode(func: str, mode: Any, value: Any) -> str:
+    mode = _check.choice(func, "mode", mode, _MODES)
+    if mode != "constant" and value != 0:
+        raise ArgumentError(f"{func}: mode {mode!r} takes no fill value, got value={value!r}")
+    return mode
+
+
 def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
     """Pads (or, with negative amounts, crops) the last axes, as ``torch.nn.functional.pad``.
 
@@ -133,20 +184,36 @@ def pad(input: ArrayLike, pad: Sequence[int], mode: str = "constant", value: flo
     input : array_like
     pad : tuple of int
         ``(left, right)`` for the last axis, then ``(top, bottom)`` for the one before, ...
-    mode : {"constant"}
+    mode : {"constant", "reflect", "replicate", "circular"}
+        ``"constant"`` fills with ``value`` (negative amounts crop). The others, as PyTorch,
+        pad the last 1, 2 or 3 axes of an input with one or two more axes, by non-negative
+        amounts: ``"reflect"`` mirrors the input without repeating its edge (amounts below the
+        axis size), ``"replicate"`` repeats the edge, ``"circular"`` wraps around (amounts up
+        to the axis size).
     value : float
-        The fill value.
+        The fill value of ``"constant"``.
 
     Examples
     --------
     >>> import numpy as np, ferrograd.functional as F
     >>> F.pad(np.ones((1, 1)), (0, 1, 1, 0), value=2.0).tolist()
     [[2.0, 2.0], [1.0, 2.0]]
+    >>> x = np.array([[[1.0, 2.0, 3.0]]])
+    >>> F.pad(x, (2, 1), mode="reflect").tolist()
+    [[[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]]
+    >>> F.pad(x, (2, 1), mode="replicate").tolist()
+    [[[1.0, 1.0, 1.0, 2.0, 3.0, 3.0]]]
+    >>> F.pad(x, (2, 1), mode="circular").tolist()
+    [[[2.0, 3.0, 1.0, 2.0, 3.0, 1.0]]]
     """
     x = as_array("pad", "input", input)
-    if mode != "constant":
-        raise ArgumentError(f"pad: mode must be 'constant', got {mode!r}")
+    mode = _mode("pad", mode, value)
     pairs = _pads("pad", pad, x.ndim)
+    if mode != "constant":
+        for axis, src in enumerate(_sources("pad", mode, pad, pairs, x.shape)):
+            if src is not None:
+                x = np.take(x, src, axis=axis)
+        return np.ascontiguousarray(x)
     v = _check.number("pad", "value", value)
     grown = np.pad(x, [(max(b, 0), max(a, 0)) for b, a in pairs], constant_values=v)
     return np.ascontiguousarray(grown[_crop(pairs, grown.shape)])
@@ -160,17 +227,38 @@ def pad_backward(
     value: float = 0.0,
 ) -> np.ndarray:
     """Gradient of :func:`pad` with respect to ``input``: the padded gradient sliced back
-    (zero where the input was cropped away).
+    (zero where the input was cropped away); for the other modes, each padded position's
+    gradient added to the input element it copies.
 
     Examples
     --------
     >>> import numpy as np, ferrograd.functional as F
     >>> F.pad_backward(np.arange(3.0).reshape(1, 3), np.ones((1, 2)), (1, 0)).tolist()
     [[1.0, 2.0]]
+    >>> g = np.array([[[1.0, 1.0, 1.0, 1.0]]])
+    >>> F.pad_backward(g, np.ones((1, 1, 2)), (1, 1), mode="replicate").tolist()
+    [[[2.0, 2.0]]]
     """
     x = as_array("pad_backward", "input", input)
+    mode = _mode("pad_backward", mode, value)
     pairs = _pads("pad_backward", pad, x.ndim)
     g = as_array("pad_backward", "grad_output", grad_output)
+    if mode != "constant":
+        srcs = _sources("pad_backward", mode, pad, pairs, x.shape)
+        want = tuple(n + b + a for (b, a), n in zip(pairs, x.shape))
+        if g.shape != want:
+            raise ShapeError(f"pad_backward: grad_output has shape {g.shape}, expected {want}")
+        for axis in reversed(range(x.ndim)):
+            src = srcs[axis]
+            if src is None:
+                continue
+            shape = list(g.shape)
+            shape[axis] = x.shape[axis]
+            folded = np.zeros(shape, g.dtype)
+            index: tuple[Any, ...] = (*[slice(None)] * axis, src)
+            np.add.at(folded, index, g)
+            g = folded
+        return np.ascontiguousarray(g).astype(x.dtype, copy=False)
     # Undo the crop (zeros come back where the input was cut), then cut the padding off.
     regrown = np.pad(g, [(max(-b, 0), max(-a, 0)) for b, a in pairs])
     inner = tuple(slice(max(b, 0), n - max(a, 0)) for (b, a), n in zip(pairs, regrown.shape))
