@@ -130,7 +130,7 @@ def _ops_cases(v: dict[str, Any]) -> list[Expect]:
     for op in ("add", "sub", "mul", "div"):
         calls[op] = lambda o=op: getattr(ops, o)(h1, np.float32(2.0))
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(h1, h1, h1)
-    for op in ("exp", "log", "sqrt", "neg", "abs", "log1p"):
+    for op in ops.UNARY:
         calls[op] = lambda o=op: getattr(ops, o)(h1)
         calls[f"{op}_backward"] = lambda o=op: getattr(ops, f"{o}_backward")(h1, h1)
     calls["pow"] = lambda: ops.pow(h1, 3.0)

@@ -146,14 +146,15 @@ def _ref() -> Any:
 
 
 UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
-UNARY = {
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "neg": np.negative,
-    "abs": np.absolute,
-    "log1p": np.log1p,
-}
+
+
+def _unary() -> dict[str, Any]:
+    """ferrograd.ops.UNARY: the elementwise ops of one array and their NumPy functions."""
+    from ferrograd import ops
+
+    return ops.UNARY
+
+
 REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
@@ -166,7 +167,7 @@ def _want_binary_grad(op: str, g: Any, a: Any, b: Any) -> tuple[np.ndarray, np.n
 
 
 def _want_unary_grad(op: str, g: Any, x: Any, p: Any = 2.0) -> np.ndarray:
-    fwd = _np(np.power, x, p) if op == "pow" else _np(UNARY[op], x)
+    fwd = _np(np.power, x, p) if op == "pow" else _np(_unary()[op], x)
     dt = _float_dtype(fwd)
     gg = _grad_like(g, np.shape(fwd))
     return _ref().unary_grad_ref(op, gg, np.asarray(x, dt), float(p)).astype(dt)
@@ -343,7 +344,7 @@ def _cases() -> list[Case]:
                 lambda g=g, op=op: _want_binary_grad(op, g, f, f),
             )
 
-    for op, uf in UNARY.items():
+    for op, uf in _unary().items():
         fwd, bwd = getattr(ops, op), getattr(ops, f"{op}_backward")
         for n, x in v.items():
             # The modulus of a complex number is real, but ferrograd computes on reals only.

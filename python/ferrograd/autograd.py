@@ -4,8 +4,8 @@ An op's result is recorded by :func:`record` with its inputs and a ``backward`` 
 maps the result's gradient to the inputs' gradients; :meth:`ferrograd.Tensor.backward` walks
 the recorded graph in reverse. Every differentiable op of ferrograd has one entry in
 :data:`RULES`: the Tensor operators and methods, the functions of ``ferrograd.tensor``, the
-``ferrograd.functional`` wrappers and the rule tests are all built from it. Adding an
-elementwise op with its gradient is an ``ops`` kernel pair plus one line here.
+``ferrograd.functional`` wrappers and the rule tests are all built from it. An elementwise
+op with its gradient needs no line here: its entry in ``ferrograd.ops.UNARY`` makes its rule.
 
 Examples
 --------
@@ -256,6 +256,46 @@ def _linear_backward(g: np.ndarray, x: Any, w: Any, b: Any = None) -> tuple[Any,
     return ops.linear_backward(g, x, w)
 
 
+def _norm(x: np.ndarray, p: float, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    a = ops.abs(x)
+    if p == np.inf:
+        return ops.max(a, axis, keepdims)
+    if p == 1:
+        return ops.sum(a, axis, keepdims)
+    if p == 2:
+        return ops.sqrt(ops.sum(ops.mul(x, x), axis, keepdims))
+    return ops.pow(ops.sum(ops.pow(a, p), axis, keepdims), 1.0 / p)
+
+
+def _norm_backward(
+    g: np.ndarray, x: np.ndarray, p: float, axis: Any = None, keepdims: bool = False
+) -> tuple[np.ndarray]:
+    """PyTorch's subgradient of the p-norm: 0 where the norm is 0 (an all-zero slice), and
+    for p < 1 also at the zero elements."""
+    sign = np.sign(x)
+    if p == np.inf:
+        return (ops.mul(ops.max_backward(g, ops.abs(x), axis, keepdims), sign),)
+    spread = ops.sum_backward(g, x, axis, keepdims)  # g broadcast to x's shape
+    if p == 1:
+        return (ops.mul(spread, sign),)
+    n = _norm(x, p, axis, True)
+    a = np.abs(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if p < 1:
+            scaled = sign * np.where(x == 0, 0, a ** (p - 1))
+            return (scaled * spread * n ** (1 - p),)
+        scaled = sign * a ** (p - 1) if p < 2 else x * a ** (p - 2)
+        scale = np.where(n == 0, 0, 1 / n ** (p - 1))
+    return ((scaled * scale * spread).astype(x.dtype, copy=False),)
+
+
+def _elementwise(name: str, twin: Any) -> Rule:
+    """The rule of the elementwise op ``ops.<name>``: a Tensor method whose gradient is
+    ``ops.<name>_backward``, also run by the NumPy function ``twin`` given a Tensor."""
+    bwd = getattr(ops, f"{name}_backward")
+    return Rule(getattr(ops, name), lambda g, x: (bwd(g, x),), method=True, numpy=(twin,))
+
+
 _REDUCE = {"dim": "axis", "keepdim": "keepdims"}
 
 #: Every differentiable op, by name.
@@ -274,14 +314,8 @@ RULES: dict[str, Rule] = {
     "neg": Rule(ops.neg, lambda g, x: (ops.neg(g),), operators=("__neg__",),
                 numpy=(np.negative,)),
     "pow": Rule(ops.pow, lambda g, x, e: (ops.pow_backward(g, x, e),), operators=("__pow__",)),
-    # -- elementwise
-    "exp": Rule(ops.exp, lambda g, x: (ops.exp_backward(g, x),), method=True, numpy=(np.exp,)),
-    "log": Rule(ops.log, lambda g, x: (ops.log_backward(g, x),), method=True, numpy=(np.log,)),
-    "sqrt": Rule(ops.sqrt, lambda g, x: (ops.sqrt_backward(g, x),), method=True,
-                 numpy=(np.sqrt,)),
-    "abs": Rule(ops.abs, lambda g, x: (ops.abs_backward(g, x),), method=True, numpy=(np.abs,)),
-    "log1p": Rule(ops.log1p, lambda g, x: (ops.log1p_backward(g, x),), method=True,
-                  numpy=(np.log1p,)),
+    # -- elementwise: one rule per entry of ops.UNARY (neg, above, is an operator instead)
+    **{name: _elementwise(name, twin) for name, twin in ops.UNARY.items() if name != "neg"},
     "clamp": Rule(ops.clamp, lambda g, x, min=None, max=None: (
         ops.clamp_backward(g, x, min, max),), method=True),
     # -- reductions
@@ -299,6 +333,7 @@ RULES: dict[str, Rule] = {
         ops.var_backward(g, x, axis, correction, keepdims),), keywords=_REDUCE),
     "std": Rule(ops.std, lambda g, x, axis=None, correction=1, keepdims=False: (
         ops.std_backward(g, x, axis, correction, keepdims),), keywords=_REDUCE),
+    "norm": Rule(_norm, _norm_backward, keywords=_REDUCE),
     # -- shape and data movement
     "reshape": Rule(ops.reshape, lambda g, x, shape: (g.reshape(x.shape),)),
     "transpose": Rule(ops.transpose, lambda g, x, axes=None: (

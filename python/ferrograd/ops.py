@@ -298,6 +298,19 @@ def log1p_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
     return _unary_backward("log1p_backward", np.log1p, grad_output, x)
 
 
+#: The elementwise ops of one array that have ``<name>_backward(grad_output, x)``, each with
+#: the NumPy function it mirrors. :mod:`ferrograd.autograd` makes each a Tensor method with its
+#: gradient (and the NumPy function, given a Tensor, runs it); the tests read this table too.
+UNARY: dict[str, Any] = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "neg": np.negative,
+    "abs": np.abs,
+    "log1p": np.log1p,
+}
+
+
 def clamp_backward(
     grad_output: ArrayLike, x: ArrayLike, min: float | None = None, max: float | None = None
 ) -> np.ndarray:

@@ -399,18 +399,13 @@ class Tensor:
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         """The ``p``-norm over ``dim`` (None: all elements): ``sum(|x|^p)^(1/p)``, with
-        ``p`` in (0, inf] or ``"fro"`` (2)."""
+        ``p`` in (0, inf] or ``"fro"`` (2). As PyTorch, the gradient of the norm of an
+        all-zero slice is the subgradient 0 (not NaN)."""
         dim, keepdim = _dim_keepdim("Tensor.norm", dim, keepdim, kw)
         if p == "fro":
             p = 2
         p = _check.real("Tensor.norm", "p", p, 0.0, low_open=True, finite=False)
-        if p == float("inf"):
-            return amax(self.abs(), dim, keepdim)
-        if p == 2:
-            return sum(self * self, dim, keepdim) ** 0.5
-        if p == 1:
-            return sum(self.abs(), dim, keepdim)
-        return sum(self.abs() ** p, dim, keepdim) ** (1.0 / p)
+        return OPS["norm"](self, p, dim, keepdim)
 
     def clip(self, min: Any = None, max: Any = None) -> Tensor:
         """Alias of :meth:`clamp`."""
