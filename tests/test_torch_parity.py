@@ -433,3 +433,82 @@ def test_warm_restarts_float_epochs_match_torch():
     ours = _lr_run(SCHEDULES["restarts"], "ours", 0, epochs)
     theirs = _lr_run(SCHEDULES["restarts"], "torch", 0, epochs)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    "shape,pad",
+    [
+        ((2, 5), (2, 3)),
+        ((2, 3, 5), (4, 1)),
+        ((1, 2, 4, 5), (2, 1, 3, 0)),
+        ((1, 2, 3, 4, 3), (2, 1, 0, 3, 1, 2)),
+    ],
+)
+def test_pad_modes(mode, shape, pad):
+    x = RNG.standard_normal(shape)
+    out_shape = list(shape)
+    for k in range(len(pad) // 2):
+        out_shape[-1 - k] += pad[2 * k] + pad[2 * k + 1]
+    g = RNG.standard_normal(out_shape)  # weights, so each copy's gradient counts apart
+    check(lambda a: F.pad(a, pad, mode=mode) * g, lambda a: TF.pad(a, pad, mode=mode) * t(g), x)
+
+
+# ferrograd's loss layers against torch.nn's of the same name, built with the same arguments
+LOSS_LAYERS = [
+    ("MSELoss", (), {"reduction": "sum"}, "xy"),
+    ("L1Loss", (), {}, "xy"),
+    ("HuberLoss", ("sum", 0.4), {}, "xy"),
+    ("SmoothL1Loss", (), {"beta": 0.3}, "xy"),
+    ("CrossEntropyLoss", (WEIGHT,), {"label_smoothing": 0.1}, "ce"),
+    ("NLLLoss", (WEIGHT,), {"reduction": "sum"}, "ce"),
+    ("BCELoss", (), {}, "bce"),
+    ("BCEWithLogitsLoss", (), {"pos_weight": WEIGHT}, "xt"),
+    ("KLDivLoss", (), {"reduction": "batchmean"}, "kl"),
+    ("HingeEmbeddingLoss", (0.6,), {}, "signs"),
+    ("SoftMarginLoss", (), {"reduction": "sum"}, "signs"),
+    ("MultiMarginLoss", (2, 0.7, WEIGHT), {}, "mm"),
+    ("CosineEmbeddingLoss", (0.1,), {}, "cos"),
+    ("TripletMarginLoss", (0.5, 1.5, 1e-6, True), {}, "triplet"),
+]
+
+
+@pytest.mark.parametrize("name,args,kw,data", LOSS_LAYERS, ids=[c[0] for c in LOSS_LAYERS])
+def test_loss_layers(name, args, kw, data):
+    import inspect
+
+    ours_sig = inspect.signature(getattr(nn, name)).parameters
+    theirs = {
+        k: v
+        for k, v in inspect.signature(getattr(torch.nn, name)).parameters.items()
+        if k not in ("size_average", "reduce")
+    }
+    assert list(ours_sig) == list(theirs)
+    assert [p.default for p in ours_sig.values()] == [p.default for p in theirs.values()]
+    tw = lambda v: t(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+    ours = getattr(nn, name)(*args, **kw)
+    ref = getattr(torch.nn, name)(*[tw(a) for a in args], **{k: tw(v) for k, v in kw.items()})
+    x, y = RNG.standard_normal((6, 4)), RNG.standard_normal((6, 4))
+    s = np.where(RNG.random((6, 4)) > 0.5, 1.0, -1.0)
+    ones, dist, cls = 1.0 * (s > 0), RNG.dirichlet(np.ones(4), 6), np.abs(LABELS) % 4
+    inputs = {
+        "xy": (x, (y,), (t(y),)),
+        "ce": (x, (cls,), (torch.tensor(cls),)),
+        "bce": (RNG.uniform(0.05, 0.95, (6, 4)), (ones,), (t(ones),)),
+        "xt": (x, (ones,), (t(ones),)),
+        "kl": (np.log(RNG.dirichlet(np.ones(4), 6)), (dist,), (t(dist),)),
+        "signs": (x, (s,), (t(s),)),
+        "mm": (x, (cls,), (torch.tensor(cls),)),
+        "cos": (x, (y, s[:, 0]), (t(y), t(s[:, 0]))),
+        "triplet": (x, (y, s), (t(y), t(s))),
+    }[data]
+    x0, rest, trest = inputs
+    check(lambda a: ours(a, *rest), lambda a: ref(a, *trest), x0)
+
+
+@pytest.mark.parametrize("p", [0.5, 1, 1.5, 2, 3, float("inf")])
+def test_norm_gradient_at_zero(p):
+    x = np.zeros((2, 3))
+    x[0] = RNG.standard_normal(3)
+    check(lambda a: a.norm(p, dim=1), lambda a: a.norm(p, dim=1), x)
+    check(lambda a: a[1].norm(p), lambda a: a[1].norm(p), x)
