@@ -218,64 +218,6 @@ pub fn softplus_backward<'py>(
     )
 }
 
-fn softmax_grad<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-    log: bool,
-) -> PyResult<Arr<'py>> {
-    let name = if log {
-        "log_softmax_backward"
-    } else {
-        "softmax_backward"
-    };
-    with_float!(
-        name,
-        [("grad_output", grad_output), ("input", input)],
-        |T| {
-            let (g, x) = (borrow::<T>(grad_output)?, borrow::<T>(input)?);
-            let (sg, sx) = (shape(&g), shape(&x));
-            if sg != sx {
-                return Err(shape_error(format!(
-                    "{name}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
-            let (dg, dx) = (data(&g)?, data(&x)?);
-            let v = run(py, || {
-                activation::softmax_backward_input(&dg, &dx, &sx, dim, log)
-            })?;
-            out(py, v, &sx)
-        }
-    )
-}
-
-/// Gradient of softmax along `dim`, from the input.
-#[pyfunction]
-#[pyo3(signature = (grad_output, input, dim=-1))]
-pub fn softmax_backward_input<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-) -> PyResult<Arr<'py>> {
-    softmax_grad(py, grad_output, input, dim, false)
-}
-
-/// Gradient of log-softmax along `dim`, from the input.
-#[pyfunction]
-#[pyo3(signature = (grad_output, input, dim=-1))]
-pub fn log_softmax_backward_input<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-) -> PyResult<Arr<'py>> {
-    softmax_grad(py, grad_output, input, dim, true)
-}
-
 /// Registers this file's functions on the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     macro_rules! add_all {
@@ -298,8 +240,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         silu_backward,
         softplus,
         softplus_backward,
-        softmax_backward_input,
-        log_softmax_backward_input,
     );
     Ok(())
 }
