@@ -76,19 +76,22 @@ pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> PyResult<
         if f != first {
             return Err(dtype_error(format!(
                 "{func}: {name} is {} but {} is {}",
-                name_of(f),
+                f.name(),
                 args[0].0,
-                name_of(first)
+                first.name()
             )));
         }
     }
     Ok(first)
 }
 
-fn name_of(f: Float) -> &'static str {
-    match f {
-        Float::F32 => "float32",
-        Float::F64 => "float64",
+impl Float {
+    /// The NumPy name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Float::F32 => "float32",
+            Float::F64 => "float64",
+        }
     }
 }
 
@@ -98,9 +101,23 @@ pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> PyResult<In<'py, T>> 
     Ok(arr.try_readonly()?)
 }
 
-/// Calls a generic body with `T` bound to the float type of the arguments.
+/// Calls a generic body with `T` bound to the float type of the arguments (the NumPy arrays
+/// given as `(name, object)` pairs, which must share it), or to a [`Float`] already known
+/// (`with_float!(float: f, |T| { ... })`).
 #[macro_export]
 macro_rules! with_float {
+    (float: $float:expr, |$T:ident| $body:block) => {{
+        match $float {
+            $crate::arrays::Float::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::arrays::Float::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    }};
     ($func:expr, [$(($name:expr, $obj:expr)),+ $(,)?], |$T:ident| $body:block) => {{
         match $crate::arrays::common_float($func, &[$(($name, $obj)),+])? {
             $crate::arrays::Float::F32 => {

@@ -1,4 +1,8 @@
 //! The one bridge from kernel results to Python: release the GIL, run, map errors.
+//!
+//! [`BindError`] holds either a kernel error or a Python exception, and converts from both, so
+//! a binding returning [`BindResult`] uses `?` on kernel results and on PyO3 calls alike; PyO3
+//! raises it as the matching `ferrograd` exception.
 
 use ferrograd_core::Error;
 use pyo3::exceptions::PyMemoryError;
@@ -15,6 +19,31 @@ pub fn to_py(err: Error) -> PyErr {
         Error::DType(m) => DTypeError::new_err(m),
         Error::Value(m) => ArgumentError::new_err(m),
         Error::Memory(m) => PyMemoryError::new_err(m),
+    }
+}
+
+/// The error of a binding: a kernel error or a Python exception (see the module docs).
+#[derive(Debug)]
+pub struct BindError(PyErr);
+
+/// What a binding returns; `?` works on `ferrograd_core::Result` and `PyResult` alike.
+pub type BindResult<T> = Result<T, BindError>;
+
+impl From<Error> for BindError {
+    fn from(err: Error) -> Self {
+        BindError(to_py(err))
+    }
+}
+
+impl From<PyErr> for BindError {
+    fn from(err: PyErr) -> Self {
+        BindError(err)
+    }
+}
+
+impl From<BindError> for PyErr {
+    fn from(err: BindError) -> Self {
+        err.0
     }
 }
 

@@ -12,7 +12,8 @@ use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
-use crate::errors::{run, to_py, value_error};
+use crate::with_float;
+use crate::errors::{run, value_error, BindResult};
 use crate::optim::borrow_mut_list;
 
 type Obj<'py> = Bound<'py, PyAny>;
@@ -392,6 +393,24 @@ impl StepPlan {
     }
 }
 
+impl StepPlan {
+    /// [`StepPlan::run_step`] with `T` the float type of `x`.
+    fn dispatch<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: &[Obj<'py>],
+        opt: OptArgs<'_, 'py>,
+        options: StepOptions,
+    ) -> PyResult<StepResult<'py>> {
+        let want = float_of("compiled step", "x", x)?;
+        with_float!(float: want, |T| {
+            self.run_step::<T>(py, x, target, params, opt, want, options)
+        })
+    }
+}
+
 /// The loss, the model's output (when asked for) and whether the update ran.
 type StepResult<'py> = (f64, Option<Bound<'py, PyAny>>, bool);
 
@@ -455,14 +474,15 @@ impl StepPlan {
             maximize,
             decoupled_weight_decay,
         };
-        hp.validate().map_err(to_py)?;
         let n = params.len();
         if exp_avgs.len() != n || exp_avg_sqs.len() != n || steps.len() != n {
             return Err(bad(
                 "compiled step: one Adam state entry per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), n)?;
+        check_weight_decays(weight_decays.as_deref(), n, hp.weight_decay, |weight_decay| {
+            optim::Adam { weight_decay, ..hp }.validate()
+        })?;
         let opt = OptArgs::Adam {
             hp,
             exp_avgs: &exp_avgs,
@@ -471,15 +491,11 @@ impl StepPlan {
             steps: &steps,
             weight_decays: weight_decays.as_deref(),
         };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 
     /// One step with an SGD update; returns what [`StepPlan::adam`] returns.
@@ -511,7 +527,6 @@ impl StepPlan {
             nesterov,
             maximize,
         };
-        hp.validate().map_err(to_py)?;
         if momentum_buffers
             .as_ref()
             .is_some_and(|b| b.len() != params.len())
@@ -520,22 +535,20 @@ impl StepPlan {
                 "compiled step: one momentum buffer per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), params.len())?;
+        check_weight_decays(weight_decays.as_deref(), params.len(), hp.weight_decay, |weight_decay| {
+            optim::Sgd { weight_decay, ..hp }.validate()
+        })?;
         let opt = OptArgs::Sgd {
             hp,
             momentum_buffers: momentum_buffers.as_deref(),
             fresh: &fresh,
             weight_decays: weight_decays.as_deref(),
         };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 
     /// Forward, loss and backward without an update: the gradients are written into `grads`
@@ -561,20 +574,25 @@ impl StepPlan {
             )));
         }
         let opt = OptArgs::Grads { grads: &grads };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 }
 
-/// Per-parameter weight decays: one per parameter, each >= 0 (checked before anything runs).
-fn check_weight_decays(weight_decays: Option<&[f64]>, n: usize) -> PyResult<()> {
+/// Checks the update's hyperparameters (`check`, the kernel's own validation, given a weight
+/// decay) with the shared weight decay and with each per-parameter one, and that there is one
+/// per parameter, before anything runs: the update is split by weight decay, and a bad value
+/// found half-way would leave it half done.
+fn check_weight_decays(
+    weight_decays: Option<&[f64]>,
+    n: usize,
+    shared: f64,
+    check: impl Fn(f64) -> ferrograd_core::Result<()>,
+) -> BindResult<()> {
+    check(shared)?;
     let Some(w) = weight_decays else {
         return Ok(());
     };
@@ -582,10 +600,11 @@ fn check_weight_decays(weight_decays: Option<&[f64]>, n: usize) -> PyResult<()> 
         return Err(bad(format!(
             "compiled step: weight_decays needs one value per parameter ({n}), got {}",
             w.len()
-        )));
+        ))
+        .into());
     }
-    if let Some(bad_value) = w.iter().find(|v| v.is_nan() || **v < 0.0) {
-        return Err(bad(format!("Invalid weight_decay value: {bad_value}")));
+    for &wd in w {
+        check(wd)?;
     }
     Ok(())
 }

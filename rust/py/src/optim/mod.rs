@@ -25,15 +25,9 @@ use pyo3::prelude::*;
 
 use crate::arrays::{data, float_of, out, Float};
 use crate::errors::{dtype_error, run, shape_error, value_error};
+use crate::with_float;
 
 type Obj<'py> = Bound<'py, PyAny>;
-
-fn dtype_name(f: Float) -> &'static str {
-    match f {
-        Float::F32 => "float32",
-        Float::F64 => "float64",
-    }
-}
 
 /// The float type of the first parameter (float64 for an empty list: nothing to do).
 fn group_float(func: &str, first: Option<&Obj<'_>>, arg: &str) -> PyResult<Float> {
@@ -65,7 +59,7 @@ fn typed<'a, 'py, T: Element>(
         Ok(a) => Ok(a),
         Err(_) => {
             let what = match float_of(func, arg, obj) {
-                Ok(f) => dtype_name(f).to_string(),
+                Ok(f) => f.name().to_string(),
                 Err(_) => obj
                     .getattr("dtype")
                     .map(|d| d.to_string())
@@ -73,7 +67,7 @@ fn typed<'a, 'py, T: Element>(
             };
             Err(dtype_error(format!(
                 "{func}: {arg}[{i}] is {what} but params are {}",
-                dtype_name(want)
+                want.name()
             )))
         }
     }

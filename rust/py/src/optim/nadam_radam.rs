@@ -86,13 +86,11 @@ pub fn nadam_step<'py>(
         decoupled_weight_decay,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     check_count(func, "mu_products", mu_products.len(), params.len())?;
     let want = group_float(func, params.first(), "params")?;
     let (p, g, m, v) = (&params, &grads, &exp_avgs, &exp_avg_sqs);
-    macro_rules! go {
-        ($T:ty) => {
-            adam_like_impl::<$T, _>(py, func, want, p, g, m, v, &steps, |slots| {
+    with_float!(float: want, |T| {
+        adam_like_impl::<T, _>(py, func, want, p, g, m, v, &steps, |slots| {
                 let slots = slots
                     .into_iter()
                     .zip(&mu_products)
@@ -107,12 +105,7 @@ pub fn nadam_step<'py>(
                     .collect();
                 optim::nadam_step(&hp, slots)
             })
-        };
-    }
-    match want {
-        Float::F32 => go!(f32),
-        Float::F64 => go!(f64),
-    }
+    })
 }
 
 /// One RAdam step over a parameter group, in place (PyTorch's `torch.optim.RAdam` rule).
@@ -146,12 +139,10 @@ pub fn radam_step<'py>(
         decoupled_weight_decay,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float(func, params.first(), "params")?;
     let (p, g, m, v) = (&params, &grads, &exp_avgs, &exp_avg_sqs);
-    macro_rules! go {
-        ($T:ty) => {
-            adam_like_impl::<$T, _>(py, func, want, p, g, m, v, &steps, |slots| {
+    with_float!(float: want, |T| {
+        adam_like_impl::<T, _>(py, func, want, p, g, m, v, &steps, |slots| {
                 let slots = slots
                     .into_iter()
                     .map(|s| optim::RadamSlot {
@@ -164,10 +155,5 @@ pub fn radam_step<'py>(
                     .collect();
                 optim::radam_step(&hp, slots)
             })
-        };
-    }
-    match want {
-        Float::F32 => go!(f32),
-        Float::F64 => go!(f64),
-    }
+    })
 }

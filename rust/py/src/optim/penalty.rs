@@ -34,10 +34,7 @@ pub fn weight_penalty_backward<'py>(
 ) -> PyResult<Obj<'py>> {
     let func = "weight_penalty_backward";
     let k = penalty_kind(func, kind)?;
-    match float_of(func, "x", x)? {
-        Float::F32 => penalty_grad::<f32>(py, grad_output, x, k),
-        Float::F64 => penalty_grad::<f64>(py, grad_output, x, k),
-    }
+    with_float!(func, [("x", x)], |T| { penalty_grad::<T>(py, grad_output, x, k) })
 }
 
 fn penalty_grad<'py, T: Element + Real>(

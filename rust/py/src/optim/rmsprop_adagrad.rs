@@ -72,13 +72,11 @@ pub fn rmsprop_step<'py>(
         centered,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("rmsprop_step", params.first(), "params")?;
     let (ga, mb) = (grad_avgs.as_deref(), momentum_buffers.as_deref());
-    match want {
-        Float::F32 => rmsprop_impl::<f32>(py, want, &params, &grads, &square_avgs, ga, mb, &hp),
-        Float::F64 => rmsprop_impl::<f64>(py, want, &params, &grads, &square_avgs, ga, mb, &hp),
-    }
+    with_float!(float: want, |T| {
+        rmsprop_impl::<T>(py, want, &params, &grads, &square_avgs, ga, mb, &hp)
+    })
 }
 
 fn adagrad_impl<'py, T: Element + Real>(
@@ -136,10 +134,8 @@ pub fn adagrad_step<'py>(
         eps,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("adagrad_step", params.first(), "params")?;
-    match want {
-        Float::F32 => adagrad_impl::<f32>(py, want, &params, &grads, &state_sums, &steps, &hp),
-        Float::F64 => adagrad_impl::<f64>(py, want, &params, &grads, &state_sums, &steps, &hp),
-    }
+    with_float!(float: want, |T| {
+        adagrad_impl::<T>(py, want, &params, &grads, &state_sums, &steps, &hp)
+    })
 }

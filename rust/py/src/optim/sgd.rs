@@ -65,11 +65,9 @@ pub fn sgd_step<'py>(
         nesterov,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("sgd_step", params.first(), "params")?;
     let mb = momentum_buffers.as_deref();
-    match want {
-        Float::F32 => sgd_impl::<f32>(py, want, &params, &grads, mb, &fresh, &hp),
-        Float::F64 => sgd_impl::<f64>(py, want, &params, &grads, mb, &fresh, &hp),
-    }
+    with_float!(float: want, |T| {
+        sgd_impl::<T>(py, want, &params, &grads, mb, &fresh, &hp)
+    })
 }
