@@ -6,6 +6,7 @@ use crate::buf;
 use crate::error::Result;
 use crate::real::Real;
 use crate::runtime::team;
+use crate::shape::fmt_shape;
 use crate::shape_err;
 
 /// Products of at least this many multiply-adds are split over threads.
@@ -336,6 +337,79 @@ pub struct MatmulDims {
 }
 
 impl MatmulDims {
+    /// The dims of `a @ b` for operands of shapes `sa` and `sb`: (m, k) or (batch, m, k) times
+    /// (k, n) or (batch, k, n); a batch of 1 is shared by every item of the other's batch.
+    pub fn of(sa: &[usize], sb: &[usize]) -> Result<Self> {
+        let bad = || {
+            shape_err!(
+                "matmul: a has shape {} and b has shape {}; expected (m, k) or (batch, m, k) \
+                 for a and (k, n) or (batch, k, n) for b with matching k and batch",
+                fmt_shape(sa),
+                fmt_shape(sb)
+            )
+        };
+        let split = |s: &[usize]| -> Option<(usize, usize, usize, bool)> {
+            match s.len() {
+                2 => Some((1, s[0], s[1], false)),
+                3 => Some((s[0], s[1], s[2], true)),
+                _ => None,
+            }
+        };
+        let (Some((ba, m, k, mut a_batched)), Some((bb, k2, n, mut b_batched))) =
+            (split(sa), split(sb))
+        else {
+            return bad();
+        };
+        if k != k2 {
+            return bad();
+        }
+        let batch = match (a_batched, b_batched) {
+            (true, true) if ba == bb => ba,
+            (true, true) if ba == 1 => {
+                a_batched = false;
+                bb
+            }
+            (true, true) if bb == 1 => {
+                b_batched = false;
+                ba
+            }
+            (true, true) => return bad(),
+            (true, false) => ba,
+            (false, true) => bb,
+            (false, false) => 1,
+        };
+        Ok(MatmulDims {
+            batch,
+            m,
+            k,
+            n,
+            a_batched,
+            b_batched,
+        })
+    }
+
+    /// The shape of `a @ b` (2-D when both operands are, else batched), from the operands'.
+    pub fn out_shape(&self, sa: &[usize], sb: &[usize]) -> Vec<usize> {
+        if sa.len() == 2 && sb.len() == 2 {
+            vec![self.m, self.n]
+        } else {
+            vec![self.batch, self.m, self.n]
+        }
+    }
+
+    /// Checks that the gradient of `a @ b` has the shape of the product.
+    pub fn check_grad(&self, sg: &[usize], sa: &[usize], sb: &[usize]) -> Result<()> {
+        let want = self.out_shape(sa, sb);
+        if sg != want {
+            return shape_err!(
+                "matmul_backward: grad_output has shape {}, expected {}",
+                fmt_shape(sg),
+                fmt_shape(&want)
+            );
+        }
+        Ok(())
+    }
+
     fn check(&self, a: usize, b: usize) -> Result<()> {
         let want_a = if self.a_batched { self.batch } else { 1 } * self.m * self.k;
         let want_b = if self.b_batched { self.batch } else { 1 } * self.k * self.n;
@@ -504,6 +578,22 @@ pub fn matmul_backward<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matmul_dims_follow_the_operand_shapes() {
+        let d = MatmulDims::of(&[2, 3], &[3, 4]).unwrap();
+        assert_eq!((d.batch, d.m, d.k, d.n), (1, 2, 3, 4));
+        assert_eq!(d.out_shape(&[2, 3], &[3, 4]), vec![2, 4]);
+        let d = MatmulDims::of(&[1, 2, 3], &[5, 3, 4]).unwrap();
+        assert_eq!((d.batch, d.a_batched, d.b_batched), (5, false, true));
+        assert_eq!(d.out_shape(&[1, 2, 3], &[5, 3, 4]), vec![5, 2, 4]);
+        let e = MatmulDims::of(&[2, 3], &[4, 5]).unwrap_err().to_string();
+        assert!(e.contains("a has shape (2, 3) and b has shape (4, 5)"), "{e}");
+        assert!(MatmulDims::of(&[2, 2, 3], &[3, 3, 4]).is_err());
+        assert!(MatmulDims::of(&[3], &[3, 4]).is_err());
+        let e = d.check_grad(&[5, 2], &[1, 2, 3], &[5, 3, 4]).unwrap_err();
+        assert!(e.to_string().contains("shape (5, 2), expected (5, 2, 4)"), "{e}");
+    }
 
     fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
         let mut c = vec![0.0; m * n];

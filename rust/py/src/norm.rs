@@ -7,6 +7,7 @@
 
 use ferrograd_core::norm as core;
 use ferrograd_core::shape::checked_numel;
+use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use std::borrow::Cow;
@@ -51,7 +52,8 @@ fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<
 fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> PyResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s.len() != 1 => Err(shape_error(format!(
-            "{func}: {name} must be 1-D, got shape {s:?}"
+            "{func}: {name} must be 1-D, got shape {}",
+            fmt_shape(&s)
         ))),
         _ => Ok(()),
     }
@@ -76,7 +78,12 @@ fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py,
 fn ensure_room<T>(func: &str, shape: &[usize]) -> PyResult<()> {
     checked_numel(shape)
         .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
-        .ok_or_else(|| shape_error(format!("{func}: an output of shape {shape:?} is too big")))?;
+        .ok_or_else(|| {
+            shape_error(format!(
+                "{func}: an output of shape {} is too big",
+                fmt_shape(shape)
+            ))
+        })?;
     Ok(())
 }
 
@@ -237,7 +244,9 @@ pub fn batch_norm_backward<'py>(
             let (sx, sg) = (shape(&x), shape(&g));
             if sx != sg {
                 return Err(shape_error(format!(
-                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                    "{func}: grad_output has shape {} but input has shape {}",
+                    fmt_shape(&sg),
+                    fmt_shape(&sx)
                 )));
             }
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
@@ -270,8 +279,10 @@ fn layer_split(
     let k = normalized_shape.len();
     if k == 0 || sx.len() < k || sx[sx.len() - k..] != *normalized_shape {
         return Err(shape_error(format!(
-            "{func}: normalized_shape {normalized_shape:?} must be non-empty and equal the \
-             trailing axes of the input, got input of shape {sx:?}"
+            "{func}: normalized_shape {} must be non-empty and equal the \
+             trailing axes of the input, got input of shape {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(sx)
         )));
     }
     let lead = sx[..sx.len() - k].to_vec();
@@ -291,7 +302,9 @@ fn check_affine<T: Element>(
 ) -> PyResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s != normalized_shape => Err(shape_error(format!(
-            "{func}: {name} must have shape normalized_shape = {normalized_shape:?}, got {s:?}"
+            "{func}: {name} must have shape normalized_shape = {}, got {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(&s)
         ))),
         _ => Ok(()),
     }
@@ -362,7 +375,9 @@ pub fn layer_norm_backward<'py>(
             let (sx, sg) = (shape(&x), shape(&g));
             if sx != sg {
                 return Err(shape_error(format!(
-                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                    "{func}: grad_output has shape {} but input has shape {}",
+                    fmt_shape(&sg),
+                    fmt_shape(&sx)
                 )));
             }
             let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
@@ -386,7 +401,8 @@ fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
     match sw {
         [v, d] => Ok((*v, *d)),
         _ => Err(shape_error(format!(
-            "{func}: weight must be 2-D (num_embeddings, embedding_dim), got shape {sw:?}"
+            "{func}: weight must be 2-D (num_embeddings, embedding_dim), got shape {}",
+            fmt_shape(sw)
         ))),
     }
 }
@@ -430,7 +446,9 @@ pub fn embedding_backward<'py>(
         if sg.len() != si.len() + 1 || sg[..si.len()] != si[..] {
             return Err(shape_error(format!(
                 "{func}: grad_output must have shape input.shape + (embedding_dim,) = \
-                 {si:?} + (d,), got {sg:?}"
+                 {} + (d,), got {}",
+                fmt_shape(&si),
+                fmt_shape(&sg)
             )));
         }
         let dim = sg[si.len()];

@@ -5,6 +5,7 @@ use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::moments::{self, Moment};
 use ferrograd_core::reduce::{self, ReduceOp};
+use ferrograd_core::shape::fmt_shape;
 use ferrograd_core::shape::{broadcast_shapes, checked_numel};
 use ferrograd_core::softmax as activation;
 use pyo3::prelude::*;
@@ -24,7 +25,12 @@ fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
     for s in shapes {
         checked_numel(s)
             .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
-            .ok_or_else(|| shape_error(format!("{func}: an array of shape {s:?} is too big")))?;
+            .ok_or_else(|| {
+                shape_error(format!(
+                    "{func}: an array of shape {} is too big",
+                    fmt_shape(s)
+                ))
+            })?;
     }
     Ok(())
 }
@@ -108,7 +114,9 @@ fn unary_grad<'py>(
         let (sg, sx) = (shape(&g), shape(&x));
         if sg != sx {
             return Err(shape_error(format!(
-                "{name}: grad_output has shape {sg:?} but x has shape {sx:?}"
+                "{name}: grad_output has shape {} but x has shape {}",
+                fmt_shape(&sg),
+                fmt_shape(&sx)
             )));
         }
         ensure_room::<T>(name, &[&sx])?;
@@ -206,7 +214,8 @@ pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyRe
     let si = shape(&idx);
     if si.len() != 1 {
         return Err(shape_error(format!(
-            "{func}: indices must be 1-D, got shape {si:?}"
+            "{func}: indices must be 1-D, got shape {}",
+            fmt_shape(&si)
         )));
     }
     let rows = data(&idx)?;
@@ -489,7 +498,9 @@ fn softmax_grad<'py>(
         let (sg, sy) = (shape(&g), shape(&y));
         if sg != sy {
             return Err(shape_error(format!(
-                "{name}: grad_output has shape {sg:?} but the output has shape {sy:?}"
+                "{name}: grad_output has shape {} but the output has shape {}",
+                fmt_shape(&sg),
+                fmt_shape(&sy)
             )));
         }
         ensure_room::<T>(name, &[&sy])?;
@@ -540,69 +551,17 @@ pub fn log_softmax_backward<'py>(
 }
 
 /// Reads the (batch, m, k) x (batch, k, n) layout of two 2-D or 3-D operands.
-fn matmul_dims(sa: &[usize], sb: &[usize]) -> PyResult<MatmulDims> {
-    let bad = || {
-        shape_error(format!(
-            "matmul: a has shape {sa:?} and b has shape {sb:?}; expected (m, k) or (batch, m, k) \
-             for a and (k, n) or (batch, k, n) for b with matching k and batch"
-        ))
-    };
-    let split = |s: &[usize]| -> Option<(usize, usize, usize, bool)> {
-        match s.len() {
-            2 => Some((1, s[0], s[1], false)),
-            3 => Some((s[0], s[1], s[2], true)),
-            _ => None,
-        }
-    };
-    let (ba, m, k, mut a_batched) = split(sa).ok_or_else(bad)?;
-    let (bb, k2, n, mut b_batched) = split(sb).ok_or_else(bad)?;
-    if k != k2 {
-        return Err(bad());
-    }
-    let batch = match (a_batched, b_batched) {
-        (true, true) if ba == bb => ba,
-        (true, true) if ba == 1 => {
-            a_batched = false;
-            bb
-        }
-        (true, true) if bb == 1 => {
-            b_batched = false;
-            ba
-        }
-        (true, true) => return Err(bad()),
-        (true, false) => ba,
-        (false, true) => bb,
-        (false, false) => 1,
-    };
-    Ok(MatmulDims {
-        batch,
-        m,
-        k,
-        n,
-        a_batched,
-        b_batched,
-    })
-}
-
-fn matmul_out_shape(sa: &[usize], sb: &[usize], d: &MatmulDims) -> Vec<usize> {
-    if sa.len() == 2 && sb.len() == 2 {
-        vec![d.m, d.n]
-    } else {
-        vec![d.batch, d.m, d.n]
-    }
-}
-
 /// Matrix product of 2-D or batched 3-D operands.
 #[pyfunction]
 pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
     with_float!("matmul", [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let d = matmul_dims(&sa, &sb)?;
+        let d = MatmulDims::of(&sa, &sb).map_err(to_py)?;
         ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
         let (da, db) = (data(&a)?, data(&b)?);
         let v = run(py, || gemm::matmul(&da, &db, d))?;
-        out(py, v, &matmul_out_shape(&sa, &sb, &d))
+        out(py, v, &d.out_shape(&sa, &sb))
     })
 }
 
@@ -620,13 +579,8 @@ pub fn matmul_backward<'py>(
         |T| {
             let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
             let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
-            let d = matmul_dims(&sa, &sb)?;
-            if sg != matmul_out_shape(&sa, &sb, &d) {
-                return Err(shape_error(format!(
-                    "matmul_backward: grad_output has shape {sg:?}, expected {:?}",
-                    matmul_out_shape(&sa, &sb, &d)
-                )));
-            }
+            let d = MatmulDims::of(&sa, &sb).map_err(to_py)?;
+            d.check_grad(&sg, &sa, &sb).map_err(to_py)?;
             ensure_room::<T>("matmul_backward", &[&sg, &sa, &sb])?;
             let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
             let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
@@ -650,7 +604,9 @@ pub fn linear<'py>(
         let (sx, sw) = (shape(&x), shape(&w));
         if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
             return Err(shape_error(format!(
-                "linear: input has shape {sx:?} and weight {sw:?}; expected (N, in) and (out, in)"
+                "linear: input has shape {} and weight {}; expected (N, in) and (out, in)",
+                fmt_shape(&sx),
+                fmt_shape(&sw)
             )));
         }
         let (dx, dw) = (data(&x)?, data(&w)?);
@@ -682,7 +638,10 @@ pub fn linear_backward<'py>(
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
             if sx.len() != 2 || sw.len() != 2 || sg != [sx[0], sw[0]] || sx[1] != sw[1] {
                 return Err(shape_error(format!(
-                    "linear_backward: grad_output {sg:?}, x {sx:?} and weight {sw:?} do not fit"
+                    "linear_backward: grad_output {}, x {} and weight {} do not fit",
+                    fmt_shape(&sg),
+                    fmt_shape(&sx),
+                    fmt_shape(&sw)
                 )));
             }
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);

@@ -6,6 +6,7 @@
 //! (batch, hidden) and the weights use PyTorch's layouts.
 
 use ferrograd_core::rnn::{self as core, Cell, Run, SeqDims, Weights};
+use ferrograd_core::shape::fmt_shape;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
@@ -84,7 +85,11 @@ fn args<'py, T: numpy::Element>(
     let (sx, sh, swi, swh) = (shape(&a.x), shape(&a.h0), shape(&a.w_ih), shape(&a.w_hh));
     let bad = |what: String| -> PyResult<Args<'py, T>> {
         Err(shape_error(format!(
-            "{func}: {what} (input {sx:?}, h0 {sh:?}, weight_ih {swi:?}, weight_hh {swh:?})"
+            "{func}: {what} (input {}, h0 {}, weight_ih {}, weight_hh {})",
+            fmt_shape(&sx),
+            fmt_shape(&sh),
+            fmt_shape(&swi),
+            fmt_shape(&swh)
         )))
     };
     if sx.len() != 3 || sh.len() != 2 || swi.len() != 2 || swh.len() != 2 {
@@ -108,8 +113,8 @@ fn args<'py, T: numpy::Element>(
         if let Some(b) = b {
             if shape(b) != [swh[0]] {
                 return bad(format!(
-                    "{name} has shape {:?}, expected ({},)",
-                    shape(b),
+                    "{name} has shape {}, expected ({},)",
+                    fmt_shape(&shape(b)),
                     swh[0]
                 ));
             }
@@ -119,7 +124,10 @@ fn args<'py, T: numpy::Element>(
         (Some(c), Cell::Lstm) if shape(c) == sh => {}
         (None, Cell::Lstm) => return bad("the LSTM needs c0 of h0's shape".into()),
         (Some(c), Cell::Lstm) => {
-            return bad(format!("c0 has shape {:?}, expected h0's", shape(c)));
+            return bad(format!(
+                "c0 has shape {}, expected h0's",
+                fmt_shape(&shape(c))
+            ));
         }
         (Some(_), _) => return bad(format!("only the LSTM takes c0, not {mode}")),
         (None, _) => {}
@@ -265,8 +273,9 @@ pub fn rnn_backward<'py>(
             ] {
                 if shape(arr) != want {
                     return Err(shape_error(format!(
-                        "{func}: {name} has shape {:?}, expected {want:?}",
-                        shape(arr)
+                        "{func}: {name} has shape {}, expected {}",
+                        fmt_shape(&shape(arr)),
+                        fmt_shape(want)
                     )));
                 }
             }

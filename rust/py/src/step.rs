@@ -12,9 +12,9 @@ use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
-use crate::with_float;
 use crate::errors::{run, value_error, BindResult};
 use crate::optim::borrow_mut_list;
+use crate::with_float;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
@@ -480,9 +480,12 @@ impl StepPlan {
                 "compiled step: one Adam state entry per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), n, hp.weight_decay, |weight_decay| {
-            optim::Adam { weight_decay, ..hp }.validate()
-        })?;
+        check_weight_decays(
+            weight_decays.as_deref(),
+            n,
+            hp.weight_decay,
+            |weight_decay| optim::Adam { weight_decay, ..hp }.validate(),
+        )?;
         let opt = OptArgs::Adam {
             hp,
             exp_avgs: &exp_avgs,
@@ -535,9 +538,12 @@ impl StepPlan {
                 "compiled step: one momentum buffer per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), params.len(), hp.weight_decay, |weight_decay| {
-            optim::Sgd { weight_decay, ..hp }.validate()
-        })?;
+        check_weight_decays(
+            weight_decays.as_deref(),
+            params.len(),
+            hp.weight_decay,
+            |weight_decay| optim::Sgd { weight_decay, ..hp }.validate(),
+        )?;
         let opt = OptArgs::Sgd {
             hp,
             momentum_buffers: momentum_buffers.as_deref(),

@@ -9,6 +9,7 @@ use ferrograd_core::loss::classification::{
     self as core, ClassOptions, ClassTarget, FastMath, View,
 };
 use ferrograd_core::loss::Reduction;
+use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -120,8 +121,9 @@ where
     );
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
-            "{}: weight must be 1-D with one value per class, got shape {sw:?}",
-            a.func
+            "{}: weight must be 1-D with one value per class, got shape {}",
+            a.func,
+            fmt_shape(&sw)
         )));
     }
     let (ignore_index, reduction, label_smoothing) =
@@ -270,8 +272,9 @@ where
     let (dx, dt, dw, dg) = (data(&x)?, data(&t)?, data_opt(&w)?, data_opt(&g)?);
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
-            "{}: weight must be 1-D with one value per class, got shape {sw:?}",
-            a.func
+            "{}: weight must be 1-D with one value per class, got shape {}",
+            a.func,
+            fmt_shape(&sw)
         )));
     }
     let (ignore_index, reduction) = (a.ignore_index, a.reduction);

@@ -16,6 +16,7 @@ mod sgd;
 use std::borrow::Cow;
 
 use ferrograd_core::optim::{self, Penalty};
+use ferrograd_core::shape::fmt_shape;
 use ferrograd_core::Real;
 use numpy::{
     BorrowError, Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
@@ -77,7 +78,9 @@ fn typed<'a, 'py, T: Element>(
 fn check_shape(func: &str, arg: &str, i: usize, got: &[usize], want: &[usize]) -> PyResult<()> {
     if got != want {
         return Err(shape_error(format!(
-            "{func}: {arg}[{i}] has shape {got:?} but params[{i}] has shape {want:?}"
+            "{func}: {arg}[{i}] has shape {} but params[{i}] has shape {}",
+            fmt_shape(got),
+            fmt_shape(want)
         )));
     }
     Ok(())

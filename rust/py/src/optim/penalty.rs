@@ -34,7 +34,9 @@ pub fn weight_penalty_backward<'py>(
 ) -> PyResult<Obj<'py>> {
     let func = "weight_penalty_backward";
     let k = penalty_kind(func, kind)?;
-    with_float!(func, [("x", x)], |T| { penalty_grad::<T>(py, grad_output, x, k) })
+    with_float!(func, [("x", x)], |T| {
+        penalty_grad::<T>(py, grad_output, x, k)
+    })
 }
 
 fn penalty_grad<'py, T: Element + Real>(
