@@ -6,7 +6,7 @@ use crate::buf;
 use crate::error::Result;
 use crate::real::Real;
 use crate::runtime::team;
-use crate::shape::fmt_shape;
+use crate::shape::{fmt_shape, numel};
 use crate::shape_err;
 
 /// Products of at least this many multiply-adds are split over threads.
@@ -580,6 +580,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn linear_dims_take_any_leading_axes() {
+        assert_eq!(
+            linear_dims("linear", &[2, 5, 3], &[4, 3], Some(&[4])).unwrap(),
+            (10, 3, 4)
+        );
+        assert_eq!(linear_out_shape(&[2, 5, 3], 4), vec![2, 5, 4]);
+        assert_eq!(
+            linear_dims("linear", &[3], &[4, 3], None).unwrap(),
+            (1, 3, 4)
+        );
+        assert_eq!(linear_out_shape(&[3], 4), vec![4]);
+        let e = linear_dims("linear", &[2, 3], &[4, 2], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("input has shape (2, 3) and weight (4, 2)"),
+            "{e}"
+        );
+        assert!(linear_dims("linear", &[], &[4, 3], None).is_err());
+        let e = linear_dims("linear", &[2, 3], &[4, 3], Some(&[3])).unwrap_err();
+        assert!(
+            e.to_string().contains("bias has shape (3,), expected (4,)"),
+            "{e}"
+        );
+        let e = linear_backward_dims(&[2, 3], &[2, 3], &[4, 3]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("grad_output has shape (2, 3), expected (2, 4)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn matmul_dims_follow_the_operand_shapes() {
         let d = MatmulDims::of(&[2, 3], &[3, 4]).unwrap();
         assert_eq!((d.batch, d.m, d.k, d.n), (1, 2, 3, 4));
@@ -588,11 +621,17 @@ mod tests {
         assert_eq!((d.batch, d.a_batched, d.b_batched), (5, false, true));
         assert_eq!(d.out_shape(&[1, 2, 3], &[5, 3, 4]), vec![5, 2, 4]);
         let e = MatmulDims::of(&[2, 3], &[4, 5]).unwrap_err().to_string();
-        assert!(e.contains("a has shape (2, 3) and b has shape (4, 5)"), "{e}");
+        assert!(
+            e.contains("a has shape (2, 3) and b has shape (4, 5)"),
+            "{e}"
+        );
         assert!(MatmulDims::of(&[2, 2, 3], &[3, 3, 4]).is_err());
         assert!(MatmulDims::of(&[3], &[3, 4]).is_err());
         let e = d.check_grad(&[5, 2], &[1, 2, 3], &[5, 3, 4]).unwrap_err();
-        assert!(e.to_string().contains("shape (5, 2), expected (5, 2, 4)"), "{e}");
+        assert!(
+            e.to_string().contains("shape (5, 2), expected (5, 2, 4)"),
+            "{e}"
+        );
     }
 
     fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
@@ -651,6 +690,53 @@ mod tests {
     fn wrong_sizes_are_errors() {
         assert!(matmul(&[1.0f32; 6], &[1.0; 5], dims(1, 2, 3, 2, true, true)).is_err());
     }
+}
+
+/// `(m, k, n)` of [`linear`] for an input of shape (..., k) (`m` is the product of its
+/// leading axes), a weight of shape (n, k) and, when given, a bias of shape (n,).
+pub fn linear_dims(
+    op: &str,
+    sx: &[usize],
+    sw: &[usize],
+    sb: Option<&[usize]>,
+) -> Result<(usize, usize, usize)> {
+    if sw.len() != 2 || sx.last() != Some(&sw[1]) {
+        return shape_err!(
+            "{op}: input has shape {} and weight {}; expected (..., in) and (out, in)",
+            fmt_shape(sx),
+            fmt_shape(sw)
+        );
+    }
+    let n = sw[0];
+    if let Some(sb) = sb.filter(|sb| *sb != [n]) {
+        return shape_err!("{op}: bias has shape {}, expected ({n},)", fmt_shape(sb));
+    }
+    Ok((numel(&sx[..sx.len() - 1]), sw[1], n))
+}
+
+/// The shape of the output of [`linear`]: the input's leading axes, then `n`.
+pub fn linear_out_shape(sx: &[usize], n: usize) -> Vec<usize> {
+    let mut so = sx[..sx.len().saturating_sub(1)].to_vec();
+    so.push(n);
+    so
+}
+
+/// `(m, k, n)` of [`linear_backward`], checking also that `grad_output` has the output's shape.
+pub fn linear_backward_dims(
+    sg: &[usize],
+    sx: &[usize],
+    sw: &[usize],
+) -> Result<(usize, usize, usize)> {
+    let (m, k, n) = linear_dims("linear_backward", sx, sw, None)?;
+    let want = linear_out_shape(sx, n);
+    if sg != want {
+        return shape_err!(
+            "linear_backward: grad_output has shape {}, expected {}",
+            fmt_shape(sg),
+            fmt_shape(&want)
+        );
+    }
+    Ok((m, k, n))
 }
 
 /// `x (m x k) @ w^T + bias` for a weight `w` of shape (n, k) in PyTorch's layout, with

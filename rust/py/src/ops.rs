@@ -13,7 +13,7 @@ use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error, to_py};
+use crate::errors::{run, shape_error, to_py, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -589,7 +589,8 @@ pub fn matmul_backward<'py>(
     )
 }
 
-/// `x @ weight^T + bias` for `x` (m, k), `weight` (n, k) (PyTorch's layout), `bias` (n,).
+/// `x @ weight^T + bias` for `x` (..., in), `weight` (out, in) (PyTorch's layout), `bias`
+/// (out,); the result has shape (..., out).
 #[pyfunction]
 #[pyo3(signature = (x, weight, bias=None))]
 pub fn linear<'py>(
@@ -597,24 +598,16 @@ pub fn linear<'py>(
     x: &Arr<'py>,
     weight: &Arr<'py>,
     bias: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("linear", [("x", x), ("weight", weight)], |T| {
         let (x, w) = (borrow::<T>(x)?, borrow::<T>(weight)?);
         let b = bias.map(borrow::<T>).transpose()?;
-        let (sx, sw) = (shape(&x), shape(&w));
-        if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
-            return Err(shape_error(format!(
-                "linear: input has shape {} and weight {}; expected (N, in) and (out, in)",
-                fmt_shape(&sx),
-                fmt_shape(&sw)
-            )));
-        }
+        let (sx, sw, sb) = (shape(&x), shape(&w), b.as_ref().map(shape));
+        let (m, k, n) = gemm::linear_dims("linear", &sx, &sw, sb.as_deref())?;
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
-        let v = run(py, || {
-            gemm::linear(&dx, &dw, db.as_deref(), sx[0], sx[1], sw[0])
-        })?;
-        out(py, v, &[sx[0], sw[0]])
+        let v = run(py, || gemm::linear(&dx, &dw, db.as_deref(), m, k, n))?;
+        Ok(out(py, v, &gemm::linear_out_shape(&sx, n))?)
     })
 }
 
@@ -625,7 +618,7 @@ pub fn linear_backward<'py>(
     grad_output: &Arr<'py>,
     x: &Arr<'py>,
     weight: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     with_float!(
         "linear_backward",
         [("grad_output", grad_output), ("x", x), ("weight", weight)],
@@ -636,22 +629,11 @@ pub fn linear_backward<'py>(
                 borrow::<T>(weight)?,
             );
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
-            if sx.len() != 2 || sw.len() != 2 || sg != [sx[0], sw[0]] || sx[1] != sw[1] {
-                return Err(shape_error(format!(
-                    "linear_backward: grad_output {}, x {} and weight {} do not fit",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx),
-                    fmt_shape(&sw)
-                )));
-            }
+            let (m, k, n) = gemm::linear_backward_dims(&sg, &sx, &sw)?;
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
-            let (gx, gw, gb) = run(py, || {
-                gemm::linear_backward(&dg, &dx, &dw, sx[0], sx[1], sw[0])
-            })?;
-            PyTuple::new(
-                py,
-                [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[sw[0]])?],
-            )
+            let (gx, gw, gb) = run(py, || gemm::linear_backward(&dg, &dx, &dw, m, k, n))?;
+            let outs = [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[n])?];
+            Ok(PyTuple::new(py, outs)?)
         }
     )
 }
