@@ -8,7 +8,7 @@ use numpy::{
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
-use crate::errors::{dtype_error, shape_error, to_py};
+use crate::errors::{dtype_error, shape_error, BindResult};
 use ferrograd_core::buf;
 
 /// A read-only float array borrowed from Python.
@@ -16,7 +16,7 @@ pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
 
 /// The data of `a` in C order: borrowed when contiguous, copied once otherwise (a copy that
 /// does not fit in memory, such as of a huge broadcast view, is a `MemoryError`).
-pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> PyResult<Cow<'a, [T]>> {
+pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> BindResult<Cow<'a, [T]>> {
     // `as_slice` also accepts Fortran-ordered arrays, whose memory is not in C order.
     if a.is_c_contiguous() {
         if let Ok(s) = a.as_slice() {
@@ -24,7 +24,7 @@ pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> PyResult<Cow<'a, [T]>> {
         }
     }
     let n = a.len();
-    let v = buf::collect(n, a.as_array().iter().copied()).map_err(to_py)?;
+    let v = buf::collect(n, a.as_array().iter().copied())?;
     Ok(Cow::Owned(v))
 }
 
@@ -38,7 +38,7 @@ pub fn out<'py, T: Element>(
     py: Python<'py>,
     v: Vec<T>,
     shape: &[usize],
-) -> PyResult<Bound<'py, PyAny>> {
+) -> BindResult<Bound<'py, PyAny>> {
     let arr = ArrayD::from_shape_vec(IxDyn(shape), v)
         .map_err(|e| shape_error(format!("internal: result does not fit its shape: {e}")))?;
     Ok(arr.into_pyarray(py).into_any())
@@ -52,7 +52,7 @@ pub enum Float {
 }
 
 /// The float type of `obj` (a NumPy array), or a `DTypeError` naming `arg` and `func`.
-pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Float> {
+pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> BindResult<Float> {
     if obj.cast::<PyArrayDyn<f32>>().is_ok() {
         Ok(Float::F32)
     } else if obj.cast::<PyArrayDyn<f64>>().is_ok() {
@@ -69,7 +69,7 @@ pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Float
 }
 
 /// The float type shared by several arguments; a mismatch is a `DTypeError`.
-pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> PyResult<Float> {
+pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> BindResult<Float> {
     let first = float_of(func, args[0].0, args[0].1)?;
     for (name, obj) in &args[1..] {
         let f = float_of(func, name, obj)?;
@@ -96,7 +96,7 @@ impl Float {
 }
 
 /// Borrows `obj` as a read-only array of `T` (the caller has checked the dtype).
-pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> PyResult<In<'py, T>> {
+pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> BindResult<In<'py, T>> {
     let arr = obj.cast::<PyArrayDyn<T>>()?;
     Ok(arr.try_readonly()?)
 }

@@ -41,6 +41,18 @@ impl From<PyErr> for BindError {
     }
 }
 
+impl<'a, 'py> From<pyo3::CastError<'a, 'py>> for BindError {
+    fn from(err: pyo3::CastError<'a, 'py>) -> Self {
+        BindError(err.into())
+    }
+}
+
+impl From<numpy::BorrowError> for BindError {
+    fn from(err: numpy::BorrowError) -> Self {
+        BindError(err.into())
+    }
+}
+
 impl From<BindError> for PyErr {
     fn from(err: BindError) -> Self {
         err.0
@@ -51,21 +63,21 @@ impl From<BindError> for PyErr {
 pub fn run<T: Send, F: FnOnce() -> ferrograd_core::Result<T> + Send>(
     py: Python<'_>,
     f: F,
-) -> PyResult<T> {
-    py.detach(f).map_err(to_py)
+) -> BindResult<T> {
+    Ok(py.detach(f)?)
 }
 
 /// A `DTypeError` with the given message.
-pub fn dtype_error(msg: String) -> PyErr {
-    DTypeError::new_err(msg)
+pub fn dtype_error(msg: String) -> BindError {
+    BindError(DTypeError::new_err(msg))
 }
 
 /// An `ArgumentError` (a `ValueError`) with the given message.
-pub fn value_error(msg: String) -> PyErr {
-    ArgumentError::new_err(msg)
+pub fn value_error(msg: String) -> BindError {
+    BindError(ArgumentError::new_err(msg))
 }
 
 /// A `ShapeError` with the given message.
-pub fn shape_error(msg: String) -> PyErr {
-    ShapeError::new_err(msg)
+pub fn shape_error(msg: String) -> BindError {
+    BindError(ShapeError::new_err(msg))
 }

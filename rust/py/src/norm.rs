@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{dtype_error, run, shape_error};
+use crate::errors::{dtype_error, run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -33,7 +33,7 @@ fn borrow_opt<'py, T: Element>(
     name: &str,
     input: &Arr<'py>,
     obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
+) -> BindResult<Option<In<'py, T>>> {
     match obj {
         None => Ok(None),
         Some(o) => {
@@ -44,12 +44,12 @@ fn borrow_opt<'py, T: Element>(
 }
 
 /// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> BindResult<Option<Cow<'a, [T]>>> {
     a.as_ref().map(data).transpose()
 }
 
 /// Checks that an optional per-channel argument is 1-D.
-fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> PyResult<()> {
+fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> BindResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s.len() != 1 => Err(shape_error(format!(
             "{func}: {name} must be 1-D, got shape {}",
@@ -60,7 +60,7 @@ fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> PyResu
 }
 
 /// Borrows `obj` as an int64 index array, or a `DTypeError` naming `func` and `name`.
-fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py, i64>> {
+fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> BindResult<In<'py, i64>> {
     if obj.cast::<PyArrayDyn<i64>>().is_err() {
         let what = obj
             .getattr("dtype")
@@ -75,7 +75,7 @@ fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py,
 
 /// Checks, before computing, that an output of `shape` can exist (a `ShapeError` when no
 /// array can be that large; memory that is not there is a `MemoryError` from the kernel).
-fn ensure_room<T>(func: &str, shape: &[usize]) -> PyResult<()> {
+fn ensure_room<T>(func: &str, shape: &[usize]) -> BindResult<()> {
     checked_numel(shape)
         .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
         .ok_or_else(|| {
@@ -102,7 +102,7 @@ pub fn batch_norm_train<'py>(
     running_var: Option<&Arr<'py>>,
     momentum: f64,
     eps: f64,
-) -> PyResult<TrainOut<'py>> {
+) -> BindResult<TrainOut<'py>> {
     let func = "batch_norm";
     if running_mean.is_some() != running_var.is_some() {
         return Err(shape_error(format!(
@@ -167,7 +167,7 @@ pub fn batch_norm_eval<'py>(
     weight: Option<&Arr<'py>>,
     bias: Option<&Arr<'py>>,
     eps: f64,
-) -> PyResult<(Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>)> {
     let func = "batch_norm";
     with_float!(
         func,
@@ -226,7 +226,7 @@ pub fn batch_norm_backward<'py>(
     weight: Option<&Arr<'py>>,
     training: bool,
     param_grads: bool,
-) -> PyResult<Grads<'py>> {
+) -> BindResult<Grads<'py>> {
     let func = "batch_norm_backward";
     with_float!(
         func,
@@ -275,7 +275,7 @@ fn layer_split(
     func: &str,
     sx: &[usize],
     normalized_shape: &[usize],
-) -> PyResult<(usize, usize, Vec<usize>)> {
+) -> BindResult<(usize, usize, Vec<usize>)> {
     let k = normalized_shape.len();
     if k == 0 || sx.len() < k || sx[sx.len() - k..] != *normalized_shape {
         return Err(shape_error(format!(
@@ -299,7 +299,7 @@ fn check_affine<T: Element>(
     name: &str,
     a: &Option<In<'_, T>>,
     normalized_shape: &[usize],
-) -> PyResult<()> {
+) -> BindResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s != normalized_shape => Err(shape_error(format!(
             "{func}: {name} must have shape normalized_shape = {}, got {}",
@@ -321,7 +321,7 @@ pub fn layer_norm<'py>(
     weight: Option<&Arr<'py>>,
     bias: Option<&Arr<'py>>,
     eps: f64,
-) -> PyResult<(Arr<'py>, Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>, Arr<'py>)> {
     let func = "layer_norm";
     with_float!(func, [("input", input)], |T| {
         let x = borrow::<T>(input)?;
@@ -358,7 +358,7 @@ pub fn layer_norm_backward<'py>(
     invstd: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     param_grads: bool,
-) -> PyResult<Grads<'py>> {
+) -> BindResult<Grads<'py>> {
     let func = "layer_norm_backward";
     with_float!(
         func,
@@ -397,7 +397,7 @@ pub fn layer_norm_backward<'py>(
 }
 
 /// (num_embeddings, embedding_dim) of a 2-D table.
-fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
+fn table_dims(func: &str, sw: &[usize]) -> BindResult<(usize, usize)> {
     match sw {
         [v, d] => Ok((*v, *d)),
         _ => Err(shape_error(format!(
@@ -410,7 +410,11 @@ fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
 /// Embedding lookup: rows of `weight` at the int64 indices `input`; the output has shape
 /// `input.shape + (embedding_dim,)`.
 #[pyfunction]
-pub fn embedding<'py>(py: Python<'py>, input: &Arr<'py>, weight: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn embedding<'py>(
+    py: Python<'py>,
+    input: &Arr<'py>,
+    weight: &Arr<'py>,
+) -> BindResult<Arr<'py>> {
     let func = "embedding";
     let idx = borrow_index(func, "input", input)?;
     with_float!(func, [("weight", weight)], |T| {
@@ -437,7 +441,7 @@ pub fn embedding_backward<'py>(
     input: &Arr<'py>,
     num_embeddings: usize,
     padding_idx: Option<usize>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "embedding_backward";
     let idx = borrow_index(func, "input", input)?;
     with_float!(func, [("grad_output", grad_output)], |T| {

@@ -13,7 +13,7 @@ use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error, to_py, BindResult};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -21,7 +21,7 @@ type Arr<'py> = Bound<'py, PyAny>;
 /// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
 /// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
 /// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
-fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
+fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> BindResult<()> {
     for s in shapes {
         checked_numel(s)
             .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
@@ -35,11 +35,16 @@ fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
     Ok(())
 }
 
-fn binary_op<'py>(py: Python<'py>, op: BinaryOp, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+fn binary_op<'py>(
+    py: Python<'py>,
+    op: BinaryOp,
+    a: &Arr<'py>,
+    b: &Arr<'py>,
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let so = broadcast_shapes(op.name(), &sa, &sb).map_err(to_py)?;
+        let so = broadcast_shapes(op.name(), &sa, &sb)?;
         ensure_room::<T>(op.name(), &[&sa, &sb, &so])?;
         let (da, db) = (data(&a)?, data(&b)?);
         let (v, s) = run(py, || elementwise::binary(op, &da, &sa, &db, &sb))?;
@@ -53,7 +58,7 @@ fn binary_grad<'py>(
     g: &Arr<'py>,
     a: &Arr<'py>,
     b: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = format!("{}_backward", op.name());
     with_float!(&name, [("grad_output", g), ("a", a), ("b", b)], |T| {
         let (g, a, b) = (borrow::<T>(g)?, borrow::<T>(a)?, borrow::<T>(b)?);
@@ -63,7 +68,7 @@ fn binary_grad<'py>(
         let (ga, gb) = run(py, || {
             elementwise::binary_backward(op, &dg, &sg, &da, &sa, &db, &sb)
         })?;
-        PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+        Ok(PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])?)
     })
 }
 
@@ -71,14 +76,14 @@ macro_rules! binary_bindings {
     ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
         /// Elementwise with NumPy broadcasting (see `ferrograd.ops`).
         #[pyfunction]
-        pub fn $fwd<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $fwd<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> BindResult<Arr<'py>> {
             binary_op(py, $op, a, b)
         }
         /// Gradients with respect to both inputs, reduced to their shapes.
         #[pyfunction]
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, a: &Arr<'py>, b: &Arr<'py>,
-        ) -> PyResult<Bound<'py, PyTuple>> {
+        ) -> BindResult<Bound<'py, PyTuple>> {
             binary_grad(py, $op, grad_output, a, b)
         }
     )+};
@@ -91,7 +96,7 @@ binary_bindings! {
     div, div_backward, BinaryOp::Div;
 }
 
-fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -108,7 +113,7 @@ fn unary_grad<'py>(
     op: UnaryOp,
     g: &Arr<'py>,
     x: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
@@ -130,12 +135,12 @@ macro_rules! unary_bindings {
     ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
         /// Elementwise unary operation (see `ferrograd.ops`).
         #[pyfunction]
-        pub fn $fwd<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $fwd<'py>(py: Python<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
             unary_op(py, stringify!($fwd), $op, x)
         }
         /// Gradient of the unary operation: `grad_output * f'(x)`.
         #[pyfunction]
-        pub fn $bwd<'py>(py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $bwd<'py>(py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
             unary_grad(py, stringify!($bwd), $op, grad_output, x)
         }
     )+};
@@ -151,7 +156,7 @@ unary_bindings! {
 }
 
 /// The bounds of `clamp` as a unary op; at least one is needed.
-fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> PyResult<UnaryOp> {
+fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> BindResult<UnaryOp> {
     if min.is_none() && max.is_none() {
         return Err(crate::errors::value_error(format!(
             "{func}: at least one of min and max must be given"
@@ -168,7 +173,7 @@ pub fn clamp<'py>(
     x: &Arr<'py>,
     min: Option<f64>,
     max: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     unary_op(py, "clamp", clamp_op("clamp", min, max)?, x)
 }
 
@@ -181,7 +186,7 @@ pub fn clamp_backward<'py>(
     x: &Arr<'py>,
     min: Option<f64>,
     max: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let op = clamp_op("clamp_backward", min, max)?;
     unary_grad(py, "clamp_backward", op, grad_output, x)
 }
@@ -189,7 +194,7 @@ pub fn clamp_backward<'py>(
 /// A copy of `x` (C order) in memory from the extension's allocator: large copies are made
 /// on the threads into reused blocks (see `ferrograd_core::runtime::reuse`).
 #[pyfunction]
-pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!("copy", [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -206,7 +211,7 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
 /// The rows `indices` of `x` (its first axis), one batch of a shuffled data loader: rows a
 /// few places ahead are prefetched while each is copied.
 #[pyfunction]
-pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> BindResult<Arr<'py>> {
     let func = "take_rows";
     let idx = borrow::<i64>(indices).map_err(|_| {
         crate::errors::dtype_error(format!("{func}: indices must be an int64 array"))
@@ -241,7 +246,7 @@ pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyRe
 
 /// `x ** exponent` for a scalar exponent.
 #[pyfunction]
-pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> PyResult<Arr<'py>> {
+pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> BindResult<Arr<'py>> {
     unary_op(py, "pow", UnaryOp::Pow(exponent), x)
 }
 
@@ -252,7 +257,7 @@ pub fn pow_backward<'py>(
     grad_output: &Arr<'py>,
     x: &Arr<'py>,
     exponent: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     unary_grad(py, "pow_backward", UnaryOp::Pow(exponent), grad_output, x)
 }
 
@@ -263,7 +268,7 @@ fn reduce_op<'py>(
     x: &Arr<'py>,
     axes: Option<Vec<isize>>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -284,7 +289,7 @@ fn reduce_grad<'py>(
     x: &Arr<'py>,
     axes: Option<Vec<isize>>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
@@ -304,7 +309,7 @@ macro_rules! reduce_bindings {
         #[pyo3(signature = (x, axes=None, keepdims=false))]
         pub fn $fwd<'py>(
             py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             reduce_op(py, $op, stringify!($fwd), x, axes, keepdims)
         }
         /// Gradient of the reduction, spread back over `x`'s shape.
@@ -313,7 +318,7 @@ macro_rules! reduce_bindings {
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>,
             axes: Option<Vec<isize>>, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             reduce_grad(py, $op, stringify!($bwd), grad_output, x, axes, keepdims)
         }
     )+};
@@ -332,7 +337,7 @@ fn arg_op<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -351,7 +356,7 @@ pub fn argmax<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     arg_op(py, ArgOp::Max, x, axis, keepdims)
 }
 
@@ -363,7 +368,7 @@ pub fn argmin<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     arg_op(py, ArgOp::Min, x, axis, keepdims)
 }
 
@@ -374,7 +379,7 @@ fn moment_op<'py>(
     axes: Option<Vec<isize>>,
     correction: f64,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -395,7 +400,7 @@ fn moment_grad<'py>(
     axes: Option<Vec<isize>>,
     correction: f64,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = format!("{}_backward", op.name());
     with_float!(&name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
@@ -426,7 +431,7 @@ macro_rules! moment_bindings {
         pub fn $fwd<'py>(
             py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, correction: f64,
             keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             moment_op(py, $op, x, axes, correction, keepdims)
         }
         /// Gradient with respect to `x`, as PyTorch computes it.
@@ -435,7 +440,7 @@ macro_rules! moment_bindings {
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>,
             correction: f64, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             moment_grad(py, $op, grad_output, x, axes, correction, keepdims)
         }
     )+};
@@ -452,7 +457,7 @@ pub fn sum_to_shape<'py>(
     py: Python<'py>,
     grad: &Arr<'py>,
     shape_: Vec<usize>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("sum_to_shape", [("grad", grad)], |T| {
         let g = borrow::<T>(grad)?;
         let sg = shape(&g);
@@ -463,7 +468,7 @@ pub fn sum_to_shape<'py>(
     })
 }
 
-fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> PyResult<Arr<'py>> {
+fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> BindResult<Arr<'py>> {
     let name = if log { "log_softmax" } else { "softmax" };
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
@@ -487,7 +492,7 @@ fn softmax_grad<'py>(
     y: &Arr<'py>,
     axis: isize,
     log: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = if log {
         "log_softmax_backward"
     } else {
@@ -515,14 +520,14 @@ fn softmax_grad<'py>(
 /// Softmax along `axis`, numerically stable.
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1))]
-pub fn softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+pub fn softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> BindResult<Arr<'py>> {
     softmax_op(py, x, axis, false)
 }
 
 /// Log-softmax along `axis`, numerically stable.
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1))]
-pub fn log_softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+pub fn log_softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> BindResult<Arr<'py>> {
     softmax_op(py, x, axis, true)
 }
 
@@ -534,7 +539,7 @@ pub fn softmax_backward<'py>(
     grad_output: &Arr<'py>,
     output: &Arr<'py>,
     axis: isize,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     softmax_grad(py, grad_output, output, axis, false)
 }
 
@@ -546,18 +551,18 @@ pub fn log_softmax_backward<'py>(
     grad_output: &Arr<'py>,
     output: &Arr<'py>,
     axis: isize,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     softmax_grad(py, grad_output, output, axis, true)
 }
 
 /// Reads the (batch, m, k) x (batch, k, n) layout of two 2-D or 3-D operands.
 /// Matrix product of 2-D or batched 3-D operands.
 #[pyfunction]
-pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!("matmul", [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let d = MatmulDims::of(&sa, &sb).map_err(to_py)?;
+        let d = MatmulDims::of(&sa, &sb)?;
         ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
         let (da, db) = (data(&a)?, data(&b)?);
         let v = run(py, || gemm::matmul(&da, &db, d))?;
@@ -572,19 +577,19 @@ pub fn matmul_backward<'py>(
     grad_output: &Arr<'py>,
     a: &Arr<'py>,
     b: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     with_float!(
         "matmul_backward",
         [("grad_output", grad_output), ("a", a), ("b", b)],
         |T| {
             let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
             let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
-            let d = MatmulDims::of(&sa, &sb).map_err(to_py)?;
-            d.check_grad(&sg, &sa, &sb).map_err(to_py)?;
+            let d = MatmulDims::of(&sa, &sb)?;
+            d.check_grad(&sg, &sa, &sb)?;
             ensure_room::<T>("matmul_backward", &[&sg, &sa, &sb])?;
             let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
             let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
-            PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+            Ok(PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])?)
         }
     )
 }
@@ -607,7 +612,7 @@ pub fn linear<'py>(
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
         let v = run(py, || gemm::linear(&dx, &dw, db.as_deref(), m, k, n))?;
-        Ok(out(py, v, &gemm::linear_out_shape(&sx, n))?)
+        out(py, v, &gemm::linear_out_shape(&sx, n))
     })
 }
 

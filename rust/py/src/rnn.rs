@@ -12,7 +12,7 @@ use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{run, shape_error};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -23,7 +23,7 @@ fn borrow_opt<'py, T: numpy::Element>(
     name: &str,
     input: &Arr<'py>,
     obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
+) -> BindResult<Option<In<'py, T>>> {
     obj.map(|o| {
         common_float(func, &[("input", input), (name, o)])?;
         borrow::<T>(o)
@@ -55,8 +55,8 @@ fn args<'py, T: numpy::Element>(
     bias_ih: Option<&Arr<'py>>,
     bias_hh: Option<&Arr<'py>>,
     c0: Option<&Arr<'py>>,
-) -> PyResult<Args<'py, T>> {
-    let cell = Cell::parse(func, mode).map_err(crate::errors::to_py)?;
+) -> BindResult<Args<'py, T>> {
+    let cell = Cell::parse(func, mode)?;
     common_float(
         func,
         &[
@@ -83,7 +83,7 @@ fn args<'py, T: numpy::Element>(
         b_hh: borrow_opt::<T>(func, "bias_hh", input, bias_hh)?,
     };
     let (sx, sh, swi, swh) = (shape(&a.x), shape(&a.h0), shape(&a.w_ih), shape(&a.w_hh));
-    let bad = |what: String| -> PyResult<Args<'py, T>> {
+    let bad = |what: String| -> BindResult<Args<'py, T>> {
         Err(shape_error(format!(
             "{func}: {what} (input {}, h0 {}, weight_ih {}, weight_hh {})",
             fmt_shape(&sx),
@@ -155,7 +155,7 @@ struct Data<'a, T: Clone> {
 }
 
 impl<'py, T: numpy::Element + Copy> Args<'py, T> {
-    fn data(&self) -> PyResult<Data<'_, T>> {
+    fn data(&self) -> BindResult<Data<'_, T>> {
         Ok(Data {
             x: data(&self.x)?,
             h0: data(&self.h0)?,
@@ -205,7 +205,7 @@ pub fn rnn_forward<'py>(
     bias_hh: Option<&Arr<'py>>,
     c0: Option<&Arr<'py>>,
     reverse: bool,
-) -> PyResult<(Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>)> {
     let func = "rnn_forward";
     with_float!(func, [("input", input)], |T| {
         let a = args::<T>(
@@ -244,7 +244,7 @@ pub fn rnn_backward<'py>(
     c0: Option<&Arr<'py>>,
     reverse: bool,
     need_input_grad: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "rnn_backward";
     with_float!(
         func,
@@ -287,7 +287,7 @@ pub fn rnn_backward<'py>(
             let sx = [d.steps, d.batch, d.input];
             let sh = [d.batch, d.hidden];
             let rows = cell.gates() * d.hidden;
-            let opt = |v: Option<Vec<T>>, s: &[usize]| -> PyResult<Option<Arr<'py>>> {
+            let opt = |v: Option<Vec<T>>, s: &[usize]| -> BindResult<Option<Arr<'py>>> {
                 v.map(|v| out(py, v, s)).transpose()
             };
             let items: [Option<Arr<'py>>; 7] = [
@@ -299,7 +299,7 @@ pub fn rnn_backward<'py>(
                 opt(gr.db_ih, &[rows])?,
                 opt(gr.db_hh, &[rows])?,
             ];
-            PyTuple::new(py, items)
+            Ok(PyTuple::new(py, items)?)
         }
     )
 }

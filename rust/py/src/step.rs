@@ -12,17 +12,17 @@ use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
-use crate::errors::{run, value_error, BindResult};
+use crate::errors::{run, value_error, BindError, BindResult};
 use crate::optim::borrow_mut_list;
 use crate::with_float;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
-fn bad(msg: String) -> PyErr {
+fn bad(msg: String) -> BindError {
     value_error(msg)
 }
 
-fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
+fn ints<const N: usize>(kind: &str, v: &[i64]) -> BindResult<[usize; N]> {
     if v.len() != N || v.iter().any(|&x| x < 0) {
         return Err(bad(format!(
             "StepPlan: layer '{kind}' needs {N} non-negative integers, got {v:?}"
@@ -35,13 +35,13 @@ fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
     Ok(out)
 }
 
-fn float_arg(kind: &str, v: &[f64]) -> PyResult<f64> {
+fn float_arg(kind: &str, v: &[f64]) -> BindResult<f64> {
     v.first()
         .copied()
         .ok_or_else(|| bad(format!("StepPlan: layer '{kind}' needs a float argument")))
 }
 
-fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> PyResult<Layer> {
+fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> BindResult<Layer> {
     Ok(match kind {
         "linear" => {
             let [in_f, out_f, bias] = ints::<3>(kind, i)?;
@@ -106,7 +106,7 @@ fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> PyResult<Layer> {
     })
 }
 
-fn parse_loss(name: &str, arg: f64) -> PyResult<LossSpec> {
+fn parse_loss(name: &str, arg: f64) -> BindResult<LossSpec> {
     Ok(match name {
         "cross_entropy" => LossSpec::CrossEntropy {
             label_smoothing: arg,
@@ -233,7 +233,7 @@ impl<T: FastMath> Update<'_, T> {
 
 fn slices<'a, T: Element>(
     arrs: &'a mut [PyReadwriteArrayDyn<'_, T>],
-) -> PyResult<Vec<&'a mut [T]>> {
+) -> BindResult<Vec<&'a mut [T]>> {
     arrs.iter_mut()
         .map(|a| {
             a.as_slice_mut()
@@ -280,7 +280,7 @@ impl StepPlan {
         opt: OptArgs<'_, 'py>,
         want: Float,
         options: StepOptions,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let func = "compiled step";
         if params.len() != self.plan.n_params() {
             return Err(bad(format!(
@@ -403,7 +403,7 @@ impl StepPlan {
         params: &[Obj<'py>],
         opt: OptArgs<'_, 'py>,
         options: StepOptions,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let want = float_of("compiled step", "x", x)?;
         with_float!(float: want, |T| {
             self.run_step::<T>(py, x, target, params, opt, want, options)
@@ -419,11 +419,15 @@ impl StepPlan {
     /// Builds a plan from `(kind, ints, floats)` layer descriptions and a loss name.
     #[new]
     #[pyo3(signature = (layers, loss, loss_arg=0.0))]
-    fn new(layers: Vec<(String, Vec<i64>, Vec<f64>)>, loss: &str, loss_arg: f64) -> PyResult<Self> {
+    fn new(
+        layers: Vec<(String, Vec<i64>, Vec<f64>)>,
+        loss: &str,
+        loss_arg: f64,
+    ) -> BindResult<Self> {
         let layers = layers
             .iter()
             .map(|(k, i, f)| parse_layer(k, i, f))
-            .collect::<PyResult<Vec<_>>>()?;
+            .collect::<BindResult<Vec<_>>>()?;
         Ok(StepPlan {
             plan: Plan {
                 layers,
@@ -463,7 +467,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let hp = optim::Adam {
             lr,
             beta1,
@@ -521,7 +525,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let hp = optim::Sgd {
             lr,
             momentum,
@@ -571,7 +575,7 @@ impl StepPlan {
         grads: Vec<Obj<'py>>,
         keep_output: bool,
         skip_non_finite: bool,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         if grads.len() != params.len() {
             return Err(bad(format!(
                 "compiled step: one gradient array per parameter is needed, got {} for {}",
@@ -606,8 +610,7 @@ fn check_weight_decays(
         return Err(bad(format!(
             "compiled step: weight_decays needs one value per parameter ({n}), got {}",
             w.len()
-        ))
-        .into());
+        )));
     }
     for &wd in w {
         check(wd)?;

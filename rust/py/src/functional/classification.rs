@@ -16,7 +16,7 @@ use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{dtype_error, run};
+use crate::errors::{dtype_error, run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -27,7 +27,7 @@ fn borrow_opt<'py, T: Element>(
     name: &str,
     input: &Arr<'py>,
     obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
+) -> BindResult<Option<In<'py, T>>> {
     match obj {
         None => Ok(None),
         Some(o) => {
@@ -38,7 +38,7 @@ fn borrow_opt<'py, T: Element>(
 }
 
 /// True when `target` holds int64 class indices; a `DTypeError` for other non-float dtypes.
-fn is_index_target(func: &str, target: &Arr<'_>) -> PyResult<bool> {
+fn is_index_target(func: &str, target: &Arr<'_>) -> BindResult<bool> {
     if target.cast::<PyArrayDyn<i64>>().is_ok() {
         return Ok(true);
     }
@@ -61,7 +61,7 @@ fn shape_opt<T: Element>(a: &Option<In<'_, T>>) -> Vec<usize> {
 }
 
 /// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
+fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> BindResult<Option<Cow<'a, [T]>>> {
     a.as_ref().map(data).transpose()
 }
 
@@ -78,7 +78,7 @@ struct CeArgs<'a, 'py> {
 }
 
 /// Borrows the arrays of a cross-entropy call as `T` and runs `f` on them without the GIL.
-fn ce_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> PyResult<R>
+fn ce_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: FastMath + Element,
     R: Send,
@@ -160,7 +160,7 @@ pub fn cross_entropy<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "cross_entropy";
     let a = CeArgs {
         func,
@@ -191,7 +191,7 @@ pub fn cross_entropy_backward<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "cross_entropy_backward";
     let a = CeArgs {
         func,
@@ -224,7 +224,7 @@ pub fn cross_entropy_with_grad<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "cross_entropy_with_grad";
     let a = CeArgs {
         func,
@@ -241,12 +241,12 @@ pub fn cross_entropy_with_grad<'py>(
             core::cross_entropy_with_grad(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         let sx = shape(&borrow::<T>(input)?);
-        PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])
+        Ok(PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])?)
     })
 }
 
 /// Borrows the arrays of an `nll_loss` call and runs `f` without the GIL.
-fn nll_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> PyResult<R>
+fn nll_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: Element + ferrograd_core::Real,
     R: Send,
@@ -300,7 +300,7 @@ pub fn nll_loss<'py>(
     weight: Option<&Arr<'py>>,
     ignore_index: i64,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "nll_loss";
     let a = CeArgs {
         func,
@@ -329,7 +329,7 @@ pub fn nll_loss_backward<'py>(
     weight: Option<&Arr<'py>>,
     ignore_index: i64,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "nll_loss_backward";
     let a = CeArgs {
         func,
@@ -368,7 +368,7 @@ type BinViews<'v, T> = (
 );
 
 /// Borrows the arrays of a binary loss call and runs `f` without the GIL.
-fn bin_call<T, R, F>(py: Python<'_>, a: &BinArgs<'_, '_>, f: F) -> PyResult<R>
+fn bin_call<T, R, F>(py: Python<'_>, a: &BinArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: Element + ferrograd_core::Real,
     R: Send,
@@ -414,7 +414,7 @@ pub fn binary_cross_entropy<'py>(
     target: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -443,7 +443,7 @@ pub fn binary_cross_entropy_backward<'py>(
     target: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_backward";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -472,7 +472,7 @@ pub fn binary_cross_entropy_with_logits<'py>(
     weight: Option<&Arr<'py>>,
     reduction: &str,
     pos_weight: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_with_logits";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -502,7 +502,7 @@ pub fn binary_cross_entropy_with_logits_backward<'py>(
     weight: Option<&Arr<'py>>,
     reduction: &str,
     pos_weight: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_with_logits_backward";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {

@@ -6,7 +6,7 @@ use ferrograd_core::loss::margin::{self as core, Arr, MultiMargin};
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, out, shape, In};
-use crate::errors::{dtype_error, run};
+use crate::errors::{dtype_error, run, BindResult};
 use crate::with_float;
 
 type Any<'py> = Bound<'py, PyAny>;
@@ -17,7 +17,7 @@ pub(super) fn borrow_as<'py, T: numpy::Element>(
     arg: &str,
     want: &str,
     obj: &Any<'py>,
-) -> PyResult<In<'py, T>> {
+) -> BindResult<In<'py, T>> {
     borrow::<T>(obj).map_err(|_| {
         let got = obj
             .getattr("dtype")
@@ -49,7 +49,7 @@ macro_rules! pointwise_bindings {
             target: &Any<'py>,
             $($arg: $ty,)*
             reduction: &str,
-        ) -> PyResult<Any<'py>> {
+        ) -> BindResult<Any<'py>> {
             let name = stringify!($fwd);
             let r = super::reduction(name, reduction, false)?;
             with_float!(name, [("input", input), ("target", target)], |T| {
@@ -73,7 +73,7 @@ macro_rules! pointwise_bindings {
             target: &Any<'py>,
             $($arg: $ty,)*
             reduction: &str,
-        ) -> PyResult<Any<'py>> {
+        ) -> BindResult<Any<'py>> {
             let name = stringify!($bwd);
             let r = super::reduction(name, reduction, false)?;
             with_float!(
@@ -119,7 +119,7 @@ pub fn multi_margin_loss<'py>(
     margin: f64,
     weight: Option<&Any<'py>>,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "multi_margin_loss";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;
@@ -158,7 +158,7 @@ pub fn multi_margin_loss_backward<'py>(
     margin: f64,
     weight: Option<&Any<'py>>,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "multi_margin_loss_backward";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;

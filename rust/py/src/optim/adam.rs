@@ -13,7 +13,7 @@ fn adam_impl<'py, T: Element + Real>(
     max_exp_avg_sqs: Option<&[Obj<'py>]>,
     steps: &[f64],
     hp: &optim::Adam,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "adam_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
@@ -69,7 +69,7 @@ pub fn adam_step<'py>(
     amsgrad: bool,
     maximize: bool,
     decoupled_weight_decay: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Adam {
         lr,
         beta1,

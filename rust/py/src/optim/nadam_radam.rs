@@ -14,7 +14,7 @@ fn adam_like_impl<'py, T: Element + Real, R: Send>(
     exp_avg_sqs: &[Obj<'py>],
     steps: &[f64],
     kernel: impl FnOnce(Vec<AdamLikeSlot<'_, T>>) -> ferrograd_core::Result<R> + Send,
-) -> PyResult<R> {
+) -> BindResult<R> {
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
     let mut m = g.state(func, "exp_avgs", exp_avgs, want)?;
@@ -74,7 +74,7 @@ pub fn nadam_step<'py>(
     momentum_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
-) -> PyResult<Vec<f64>> {
+) -> BindResult<Vec<f64>> {
     let func = "nadam_step";
     let hp = optim::Nadam {
         lr,
@@ -128,7 +128,7 @@ pub fn radam_step<'py>(
     weight_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "radam_step";
     let hp = optim::Radam {
         lr,

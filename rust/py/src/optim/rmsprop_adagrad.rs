@@ -12,7 +12,7 @@ fn rmsprop_impl<'py, T: Element + Real>(
     grad_avgs: Option<&[Obj<'py>]>,
     momentum_buffers: Option<&[Obj<'py>]>,
     hp: &optim::Rmsprop,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "rmsprop_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     let mut sq = g.state(func, "square_avgs", square_avgs, want)?;
@@ -62,7 +62,7 @@ pub fn rmsprop_step<'py>(
     momentum: f64,
     centered: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Rmsprop {
         lr,
         alpha,
@@ -87,7 +87,7 @@ fn adagrad_impl<'py, T: Element + Real>(
     state_sums: &[Obj<'py>],
     steps: &[f64],
     hp: &optim::Adagrad,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "adagrad_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
@@ -126,7 +126,7 @@ pub fn adagrad_step<'py>(
     weight_decay: f64,
     eps: f64,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Adagrad {
         lr,
         lr_decay,

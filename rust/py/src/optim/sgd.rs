@@ -11,7 +11,7 @@ fn sgd_impl<'py, T: Element + Real>(
     momentum_buffers: Option<&[Obj<'py>]>,
     fresh: &[bool],
     hp: &optim::Sgd,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "sgd_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     let mut bufs = g.opt_state(func, "momentum_buffers", momentum_buffers, want)?;
@@ -56,7 +56,7 @@ pub fn sgd_step<'py>(
     weight_decay: f64,
     nesterov: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Sgd {
         lr,
         momentum,
