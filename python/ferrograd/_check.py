@@ -222,7 +222,9 @@ def adam_group(
     each of ``flags`` (a bool, False when missing)."""
     group["lr"] = real(func, "lr", group["lr"], 0.0, finite=False)
     group["betas"] = pair(func, "betas", group["betas"], 0.0, 1.0, high_open=True)
-    for key in ("eps", "weight_decay", *reals):
+    group["eps"] = real(func, "eps", group["eps"], 0.0)
+    group["weight_decay"] = real(func, "weight_decay", group["weight_decay"], 0.0)
+    for key in reals:
         group[key] = real(func, key, group[key], 0.0)
     for key in flags:
         group[key] = flag(func, key, group.get(key, False))
