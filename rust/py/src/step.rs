@@ -2,8 +2,6 @@
 //! the model's layers, whose methods run forward, loss, backward and an optimizer update in one
 //! call, updating the parameter and optimizer-state arrays in place.
 
-use ferrograd_core::activation::{Activation, GeluApprox};
-use ferrograd_core::conv::{Conv2dSpec, Pool2dSpec};
 use ferrograd_core::loss::classification::FastMath;
 use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
@@ -11,6 +9,7 @@ use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
 use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
 
+use crate::args::Wrap;
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
 use crate::errors::{run, value_error, BindError, BindResult};
 use crate::optim::borrow_mut_list;
@@ -20,90 +19,6 @@ type Obj<'py> = Bound<'py, PyAny>;
 
 fn bad(msg: String) -> BindError {
     value_error(msg)
-}
-
-fn ints<const N: usize>(kind: &str, v: &[i64]) -> BindResult<[usize; N]> {
-    if v.len() != N || v.iter().any(|&x| x < 0) {
-        return Err(bad(format!(
-            "StepPlan: layer '{kind}' needs {N} non-negative integers, got {v:?}"
-        )));
-    }
-    let mut out = [0; N];
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = x as usize;
-    }
-    Ok(out)
-}
-
-fn float_arg(kind: &str, v: &[f64]) -> BindResult<f64> {
-    v.first()
-        .copied()
-        .ok_or_else(|| bad(format!("StepPlan: layer '{kind}' needs a float argument")))
-}
-
-fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> BindResult<Layer> {
-    Ok(match kind {
-        "linear" => {
-            let [in_f, out_f, bias] = ints::<3>(kind, i)?;
-            Layer::Linear {
-                in_f,
-                out_f,
-                bias: bias != 0,
-            }
-        }
-        "relu" => Layer::Act(Activation::Relu),
-        "sigmoid" => Layer::Act(Activation::Sigmoid),
-        "tanh" => Layer::Act(Activation::Tanh),
-        "silu" => Layer::Act(Activation::Silu),
-        "gelu" => Layer::Act(Activation::Gelu {
-            approximate: if f.first().copied().unwrap_or(0.0) != 0.0 {
-                GeluApprox::Tanh
-            } else {
-                GeluApprox::None
-            },
-        }),
-        "leaky_relu" => Layer::Act(Activation::LeakyRelu {
-            negative_slope: float_arg(kind, f)?,
-        }),
-        "elu" => Layer::Act(Activation::Elu {
-            alpha: float_arg(kind, f)?,
-        }),
-        "flatten" => Layer::Flatten,
-        "conv2d" => {
-            let [c_in, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias] = ints::<12>(kind, i)?;
-            Layer::Conv2d {
-                c_in,
-                c_out,
-                kernel: [kh, kw],
-                spec: Conv2dSpec::new([sh, sw], [ph, pw], [dh, dw], groups),
-                bias: bias != 0,
-            }
-        }
-        "max_pool2d" => {
-            let [kh, kw, sh, sw, ph, pw, dh, dw, ceil] = ints::<9>(kind, i)?;
-            Layer::MaxPool2d(Pool2dSpec {
-                kernel: [kh, kw],
-                stride: [sh, sw],
-                padding: [ph, pw],
-                dilation: [dh, dw],
-                ceil_mode: ceil != 0,
-            })
-        }
-        "avg_pool2d" => {
-            let [kh, kw, sh, sw, ph, pw, ceil, include] = ints::<8>(kind, i)?;
-            Layer::AvgPool2d {
-                spec: Pool2dSpec {
-                    kernel: [kh, kw],
-                    stride: [sh, sw],
-                    padding: [ph, pw],
-                    dilation: [1, 1],
-                    ceil_mode: ceil != 0,
-                },
-                count_include_pad: include != 0,
-            }
-        }
-        _ => return Err(bad(format!("StepPlan: unsupported layer '{kind}'"))),
-    })
 }
 
 fn parse_loss(name: &str, arg: f64) -> BindResult<LossSpec> {
@@ -419,15 +334,8 @@ impl StepPlan {
     /// Builds a plan from `(kind, ints, floats)` layer descriptions and a loss name.
     #[new]
     #[pyo3(signature = (layers, loss, loss_arg=0.0))]
-    fn new(
-        layers: Vec<(String, Vec<i64>, Vec<f64>)>,
-        loss: &str,
-        loss_arg: f64,
-    ) -> BindResult<Self> {
-        let layers = layers
-            .iter()
-            .map(|(k, i, f)| parse_layer(k, i, f))
-            .collect::<BindResult<Vec<_>>>()?;
+    fn new(layers: Vec<Wrap<Layer>>, loss: &str, loss_arg: f64) -> BindResult<Self> {
+        let layers = layers.into_iter().map(|Wrap(layer)| layer).collect();
         Ok(StepPlan {
             plan: Plan {
                 layers,
