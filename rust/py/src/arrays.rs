@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::errors::{dtype_error, shape_error, BindResult};
 use ferrograd_core::buf;
+use ferrograd_core::shape::{checked_numel, fmt_shape};
 
 /// A read-only float array borrowed from Python.
 pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
@@ -42,6 +43,23 @@ pub fn out<'py, T: Element>(
     let arr = ArrayD::from_shape_vec(IxDyn(shape), v)
         .map_err(|e| shape_error(format!("internal: result does not fit its shape: {e}")))?;
     Ok(arr.into_pyarray(py).into_any())
+}
+
+/// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
+/// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
+/// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
+pub fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> BindResult<()> {
+    for s in shapes {
+        checked_numel(s)
+            .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
+            .ok_or_else(|| {
+                shape_error(format!(
+                    "{func}: an array of shape {} is too big",
+                    fmt_shape(s)
+                ))
+            })?;
+    }
+    Ok(())
 }
 
 /// Which float type an array holds.

@@ -6,13 +6,12 @@
 //! as int64 arrays (the Python layer converts other integer dtypes).
 
 use ferrograd_core::norm as core;
-use ferrograd_core::shape::checked_numel;
 use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
+use crate::arrays::{borrow, common_float, data, ensure_room, out, shape, In};
 use crate::errors::{dtype_error, run, shape_error, BindResult};
 use crate::with_float;
 
@@ -71,20 +70,6 @@ fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> BindResult<In<'p
         )));
     }
     borrow::<i64>(obj)
-}
-
-/// Checks, before computing, that an output of `shape` can exist (a `ShapeError` when no
-/// array can be that large; memory that is not there is a `MemoryError` from the kernel).
-fn ensure_room<T>(func: &str, shape: &[usize]) -> BindResult<()> {
-    checked_numel(shape)
-        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
-        .ok_or_else(|| {
-            shape_error(format!(
-                "{func}: an output of shape {} is too big",
-                fmt_shape(shape)
-            ))
-        })?;
-    Ok(())
 }
 
 /// Training-mode batch norm over (N, C, *spatial); returns `(output, mean, invstd,
@@ -422,7 +407,7 @@ pub fn embedding<'py>(
         let (si, sw) = (shape(&idx), shape(&w));
         let (num, dim) = table_dims(func, &sw)?;
         let so: Vec<usize> = si.iter().copied().chain([dim]).collect();
-        ensure_room::<T>(func, &so)?;
+        ensure_room::<T>(func, &[&so])?;
         let (di, dw) = (data(&idx)?, data(&w)?);
         let v = run(py, || {
             ferrograd_core::embedding::embedding(&di, &si, &dw, num, dim)
@@ -457,7 +442,7 @@ pub fn embedding_backward<'py>(
         }
         let dim = sg[si.len()];
         let so = [num_embeddings, dim];
-        ensure_room::<T>(func, &so)?;
+        ensure_room::<T>(func, &[&so])?;
         let (di, dg) = (data(&idx)?, data(&g)?);
         let v = run(py, || {
             ferrograd_core::embedding::embedding_backward(

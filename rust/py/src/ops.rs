@@ -5,35 +5,18 @@ use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::moments::{self, Moment};
 use ferrograd_core::reduce::{self, ReduceOp};
+use ferrograd_core::shape::broadcast_shapes;
 use ferrograd_core::shape::fmt_shape;
-use ferrograd_core::shape::{broadcast_shapes, checked_numel};
 use ferrograd_core::softmax as activation;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, data, out, shape};
+use crate::arrays::{borrow, data, ensure_room, out, shape};
 use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
-
-/// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
-/// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
-/// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
-fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> BindResult<()> {
-    for s in shapes {
-        checked_numel(s)
-            .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
-            .ok_or_else(|| {
-                shape_error(format!(
-                    "{func}: an array of shape {} is too big",
-                    fmt_shape(s)
-                ))
-            })?;
-    }
-    Ok(())
-}
 
 fn binary_op<'py>(
     py: Python<'py>,
