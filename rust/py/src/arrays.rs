@@ -62,6 +62,28 @@ pub fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> BindResult<()> {
     Ok(())
 }
 
+/// Borrows the optional array argument `name` as `T` after checking that it has the float type
+/// of `input`.
+pub fn borrow_opt<'py, T: Element>(
+    func: &str,
+    name: &str,
+    input: &Bound<'py, PyAny>,
+    obj: Option<&Bound<'py, PyAny>>,
+) -> BindResult<Option<In<'py, T>>> {
+    obj.map(|o| {
+        common_float(func, &[("input", input), (name, o)])?;
+        borrow::<T>(o)
+    })
+    .transpose()
+}
+
+/// The data of an optional array (see [`data`]).
+pub fn data_opt<'a, T: Element + Copy>(
+    a: &'a Option<In<'_, T>>,
+) -> BindResult<Option<Cow<'a, [T]>>> {
+    a.as_ref().map(data).transpose()
+}
+
 /// Which float type an array holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Float {

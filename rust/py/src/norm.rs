@@ -9,9 +9,8 @@ use ferrograd_core::norm as core;
 use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
-use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, ensure_room, out, shape, In};
+use crate::arrays::{borrow, borrow_opt, data, data_opt, ensure_room, out, shape, In};
 use crate::errors::{dtype_error, run, shape_error, BindResult};
 use crate::with_float;
 
@@ -25,27 +24,6 @@ type TrainOut<'py> = (
     Option<Arr<'py>>,
     Option<Arr<'py>>,
 );
-
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> BindResult<Option<In<'py, T>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) => {
-            common_float(func, &[("input", input), (name, o)])?;
-            Ok(Some(borrow::<T>(o)?))
-        }
-    }
-}
-
-/// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> BindResult<Option<Cow<'a, [T]>>> {
-    a.as_ref().map(data).transpose()
-}
 
 /// Checks that an optional per-channel argument is 1-D.
 fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> BindResult<()> {

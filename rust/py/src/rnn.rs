@@ -11,25 +11,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
+use crate::arrays::{borrow, borrow_opt, common_float, data, out, shape, In};
 use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
-
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: numpy::Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> BindResult<Option<In<'py, T>>> {
-    obj.map(|o| {
-        common_float(func, &[("input", input), (name, o)])?;
-        borrow::<T>(o)
-    })
-    .transpose()
-}
 
 /// The borrowed arguments of one run, checked against each other.
 struct Args<'py, T: numpy::Element> {

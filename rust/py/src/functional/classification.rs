@@ -13,29 +13,12 @@ use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
+use crate::arrays::{borrow, borrow_opt, common_float, data, data_opt, out, shape, In};
 use crate::errors::{dtype_error, run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
-
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> BindResult<Option<In<'py, T>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) => {
-            common_float(func, &[("input", input), (name, o)])?;
-            Ok(Some(borrow::<T>(o)?))
-        }
-    }
-}
 
 /// True when `target` holds int64 class indices; a `DTypeError` for other non-float dtypes.
 fn is_index_target(func: &str, target: &Arr<'_>) -> BindResult<bool> {
@@ -58,11 +41,6 @@ fn is_index_target(func: &str, target: &Arr<'_>) -> BindResult<bool> {
 /// The shape of an optional array (empty when absent).
 fn shape_opt<T: Element>(a: &Option<In<'_, T>>) -> Vec<usize> {
     a.as_ref().map(shape).unwrap_or_default()
-}
-
-/// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> BindResult<Option<Cow<'a, [T]>>> {
-    a.as_ref().map(data).transpose()
 }
 
 /// The arguments of a `cross_entropy`-like call after parsing.
