@@ -84,6 +84,28 @@ pub fn data_opt<'a, T: Element + Copy>(
     a.as_ref().map(data).transpose()
 }
 
+/// The dtype of `obj` as NumPy names it (its type's name when it has no dtype), for messages.
+pub fn dtype_of(obj: &Bound<'_, PyAny>) -> String {
+    obj.getattr("dtype")
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| obj.get_type().to_string())
+}
+
+/// Borrows `obj` as an array of `T`, or a `DTypeError` saying that `arg` must be `want`.
+pub fn borrow_as<'py, T: Element>(
+    func: &str,
+    arg: &str,
+    want: &str,
+    obj: &Bound<'py, PyAny>,
+) -> BindResult<In<'py, T>> {
+    borrow::<T>(obj).map_err(|_| {
+        dtype_error(format!(
+            "{func}: {arg} must be {want}, got {}",
+            dtype_of(obj)
+        ))
+    })
+}
+
 /// Which float type an array holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Float {
@@ -98,12 +120,9 @@ pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> BindResult<Flo
     } else if obj.cast::<PyArrayDyn<f64>>().is_ok() {
         Ok(Float::F64)
     } else {
-        let what = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
         Err(dtype_error(format!(
-            "{func}: {arg} must be a float32 or float64 array, got {what}"
+            "{func}: {arg} must be a float32 or float64 array, got {}",
+            dtype_of(obj)
         )))
     }
 }

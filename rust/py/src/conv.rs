@@ -4,13 +4,13 @@
 
 use ferrograd_core::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
 use ferrograd_core::shape::{checked_numel, fmt_shape};
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::arrays::{borrow, common_float, data, out, shape};
-use crate::errors::{dtype_error, run, shape_error, value_error, BindResult};
+use crate::arrays::{borrow, borrow_as, common_float, data, out, shape};
+use crate::errors::{run, shape_error, value_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -251,16 +251,7 @@ pub fn max_pool2d_backward<'py>(
     input_shape: Vec<usize>,
 ) -> BindResult<Arr<'py>> {
     let func = "max_pool2d_backward";
-    let idx = indices.cast::<PyArrayDyn<i64>>().map_err(|_| {
-        let what = indices
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| indices.get_type().to_string());
-        dtype_error(format!(
-            "{func}: indices must be an int64 array, got {what}"
-        ))
-    })?;
-    let idx = idx.try_readonly()?;
+    let idx = borrow_as::<i64>(func, "indices", "an int64 array", indices)?;
     with_float!(func, [("grad_output", grad_output)], |T| {
         let g = borrow::<T>(grad_output)?;
         let (sg, si) = (shape(&g), idx.shape().to_vec());

@@ -7,11 +7,11 @@
 
 use ferrograd_core::norm as core;
 use ferrograd_core::shape::fmt_shape;
-use numpy::{Element, PyArrayDyn};
+use numpy::Element;
 use pyo3::prelude::*;
 
-use crate::arrays::{borrow, borrow_opt, data, data_opt, ensure_room, out, shape, In};
-use crate::errors::{dtype_error, run, shape_error, BindResult};
+use crate::arrays::{borrow, borrow_as, borrow_opt, data, data_opt, ensure_room, out, shape, In};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -34,20 +34,6 @@ fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> BindRe
         ))),
         _ => Ok(()),
     }
-}
-
-/// Borrows `obj` as an int64 index array, or a `DTypeError` naming `func` and `name`.
-fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> BindResult<In<'py, i64>> {
-    if obj.cast::<PyArrayDyn<i64>>().is_err() {
-        let what = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
-        return Err(dtype_error(format!(
-            "{func}: {name} must be an int64 array of indices, got {what}"
-        )));
-    }
-    borrow::<i64>(obj)
 }
 
 /// Training-mode batch norm over (N, C, *spatial); returns `(output, mean, invstd,
@@ -379,7 +365,7 @@ pub fn embedding<'py>(
     weight: &Arr<'py>,
 ) -> BindResult<Arr<'py>> {
     let func = "embedding";
-    let idx = borrow_index(func, "input", input)?;
+    let idx = borrow_as::<i64>(func, "input", "an int64 array of indices", input)?;
     with_float!(func, [("weight", weight)], |T| {
         let w = borrow::<T>(weight)?;
         let (si, sw) = (shape(&idx), shape(&w));
@@ -406,7 +392,7 @@ pub fn embedding_backward<'py>(
     padding_idx: Option<usize>,
 ) -> BindResult<Arr<'py>> {
     let func = "embedding_backward";
-    let idx = borrow_index(func, "input", input)?;
+    let idx = borrow_as::<i64>(func, "input", "an int64 array of indices", input)?;
     with_float!(func, [("grad_output", grad_output)], |T| {
         let g = borrow::<T>(grad_output)?;
         let (si, sg) = (shape(&idx), shape(&g));

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, data, ensure_room, out, shape};
+use crate::arrays::{borrow, borrow_as, data, ensure_room, out, shape};
 use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
@@ -196,9 +196,7 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
 #[pyfunction]
 pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> BindResult<Arr<'py>> {
     let func = "take_rows";
-    let idx = borrow::<i64>(indices).map_err(|_| {
-        crate::errors::dtype_error(format!("{func}: indices must be an int64 array"))
-    })?;
+    let idx = borrow_as::<i64>(func, "indices", "an int64 array", indices)?;
     let si = shape(&idx);
     if si.len() != 1 {
         return Err(shape_error(format!(

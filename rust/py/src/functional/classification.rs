@@ -14,7 +14,7 @@ use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::arrays::{borrow, borrow_opt, common_float, data, data_opt, out, shape, In};
+use crate::arrays::{borrow, borrow_opt, common_float, data, data_opt, dtype_of, out, shape, In};
 use crate::errors::{dtype_error, run, BindResult};
 use crate::with_float;
 
@@ -28,13 +28,10 @@ fn is_index_target(func: &str, target: &Arr<'_>) -> BindResult<bool> {
     if target.cast::<PyArrayDyn<f32>>().is_ok() || target.cast::<PyArrayDyn<f64>>().is_ok() {
         return Ok(false);
     }
-    let what = target
-        .getattr("dtype")
-        .map(|d| d.to_string())
-        .unwrap_or_else(|_| target.get_type().to_string());
     Err(dtype_error(format!(
         "{func}: target must be an int64 array of class indices or a float array of class \
-         probabilities, got {what}"
+         probabilities, got {}",
+        dtype_of(target)
     )))
 }
 

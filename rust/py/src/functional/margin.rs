@@ -5,27 +5,11 @@
 use ferrograd_core::loss::margin::{self as core, Arr, MultiMargin};
 use pyo3::prelude::*;
 
-use crate::arrays::{borrow, data, out, shape, In};
-use crate::errors::{dtype_error, run, BindResult};
+use crate::arrays::{borrow, borrow_as, data, out, shape};
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Any<'py> = Bound<'py, PyAny>;
-
-/// Borrows `obj` as an array of `T`, or a `DTypeError` saying it must be one of `want`.
-pub(super) fn borrow_as<'py, T: numpy::Element>(
-    func: &str,
-    arg: &str,
-    want: &str,
-    obj: &Any<'py>,
-) -> BindResult<In<'py, T>> {
-    borrow::<T>(obj).map_err(|_| {
-        let got = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
-        dtype_error(format!("{func}: {arg} must be {want}, got {got}"))
-    })
-}
 
 /// The NumPy name of the float type `T`.
 fn float_name<T>() -> &'static str {

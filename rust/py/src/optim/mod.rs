@@ -24,7 +24,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::arrays::{data, float_of, out, Float};
+use crate::arrays::{data, dtype_of, float_of, out, Float};
 use crate::errors::{dtype_error, run, shape_error, value_error, BindResult};
 use crate::with_float;
 
@@ -61,10 +61,7 @@ fn typed<'a, 'py, T: Element>(
         Err(_) => {
             let what = match float_of(func, arg, obj) {
                 Ok(f) => f.name().to_string(),
-                Err(_) => obj
-                    .getattr("dtype")
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|_| obj.get_type().to_string()),
+                Err(_) => dtype_of(obj),
             };
             Err(dtype_error(format!(
                 "{func}: {arg}[{i}] is {what} but params are {}",
