@@ -211,3 +211,20 @@ def reduction(func: str, value: Any, options: Sequence[str] = REDUCTIONS) -> str
         names = ", ".join(repr(o) for o in options[:-1]) + f" or {options[-1]!r}"
         raise ArgumentError(f"{func}: reduction must be {names}, got {value!r}")
     return value
+
+
+def adam_group(
+    func: str, group: dict[str, Any], reals: Sequence[str] = (), flags: Sequence[str] = ()
+) -> None:
+    """Checks and converts, in place, the hyperparameters of an Adam-family parameter group:
+    ``lr`` (at least 0, inf allowed), ``betas`` (each in [0, 1)), ``eps`` and
+    ``weight_decay`` (finite, at least 0), then each of ``reals`` (finite, at least 0) and
+    each of ``flags`` (a bool, False when missing)."""
+    group["lr"] = real(func, "lr", group["lr"], 0.0, finite=False)
+    group["betas"] = pair(func, "betas", group["betas"], 0.0, 1.0, high_open=True)
+    group["eps"] = real(func, "eps", group["eps"], 0.0)
+    group["weight_decay"] = real(func, "weight_decay", group["weight_decay"], 0.0)
+    for key in reals:
+        group[key] = real(func, key, group[key], 0.0)
+    for key in flags:
+        group[key] = flag(func, key, group.get(key, False))

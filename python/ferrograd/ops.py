@@ -779,16 +779,6 @@ def reshape_backward(grad_output: ArrayLike, x: ArrayLike) -> np.ndarray:
 # --------------------------------------------------------------------------- linear
 
 
-def _linear_args(func: str, x: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    x_, w_ = prepare(func, _matmul_probe, x=x, weight=weight)
-    if w_.ndim != 2 or x_.ndim == 0 or x_.shape[-1] != w_.shape[1]:
-        raise ShapeError(
-            f"{func}: input has shape {x_.shape} and weight {w_.shape}; expected (..., in) "
-            f"and (out, in)"
-        )
-    return x_, w_
-
-
 def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
     """``x @ weight.T + bias`` with ``weight`` in PyTorch's (out, in) layout.
 
@@ -801,30 +791,18 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np
     >>> ops.linear(np.ones((2, 3)), np.ones((4, 3)), np.arange(4.0)).tolist()[0]
     [3.0, 4.0, 5.0, 6.0]
     """
-    x_, w_ = _linear_args("linear", x, weight)
-    b_ = None
-    if bias is not None:
-        b_ = cast(as_array("linear", "bias", bias), x_.dtype)
-        if b_.shape != (w_.shape[0],):
-            raise ShapeError(f"linear: bias has shape {b_.shape}, expected ({w_.shape[0]},)")
-    lead = x_.shape[:-1]
-    out = _core.linear(_rows(x_), w_, b_)
-    return out.reshape(*lead, w_.shape[0]) if len(lead) != 1 else out
+    x_, w_ = prepare("linear", _matmul_probe, x=x, weight=weight)
+    b_ = None if bias is None else cast(as_array("linear", "bias", bias), x_.dtype)
+    return _core.linear(x_, w_, b_)
 
 
 def linear_backward(
     grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`linear`: ``(grad_x, grad_weight, grad_bias)``."""
-    x_, w_ = _linear_args("linear_backward", x, weight)
+    x_, w_ = prepare("linear_backward", _matmul_probe, x=x, weight=weight)
     g = cast(as_array("linear_backward", "grad_output", grad_output), x_.dtype)
-    if g.shape != (*x_.shape[:-1], w_.shape[0]):
-        raise ShapeError(
-            f"linear_backward: grad_output has shape {g.shape}, expected "
-            f"{(*x_.shape[:-1], w_.shape[0])}"
-        )
-    gx, gw, gb = _core.linear_backward(_rows(g), _rows(x_), w_)
-    return gx.reshape(x_.shape), gw, gb
+    return _core.linear_backward(g, x_, w_)
 
 
 # --------------------------------------------------------------------------- convolution, pooling

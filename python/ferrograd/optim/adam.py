@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import _check, _core
+from .. import _core
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from ._adam_family import AdamFamily
 
 __all__ = ["Adam", "AdamW"]
 
 
-class Adam(Optimizer):
+class Adam(AdamFamily):
     r"""Adam with PyTorch's update rule (``torch.optim.Adam``).
 
     For each parameter :math:`p` with gradient :math:`g` (negated when ``maximize``), at its
@@ -66,6 +66,8 @@ class Adam(Optimizer):
     [0.9, -2.1]
     """
 
+    _flags = ("amsgrad", "maximize", "decoupled_weight_decay")
+
     def __init__(
         self,
         params: Any,
@@ -78,7 +80,8 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        defaults = dict(
+        super().__init__(
+            params,
             lr=lr,
             betas=betas,
             eps=eps,
@@ -87,16 +90,6 @@ class Adam(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults)
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
-        group["betas"] = _check.pair(name, "betas", group["betas"], 0.0, 1.0, high_open=True)
-        group["eps"] = _check.real(name, "eps", group["eps"], 0.0)
-        group["weight_decay"] = _check.real(name, "weight_decay", group["weight_decay"], 0.0)
-        for key in ("amsgrad", "maximize", "decoupled_weight_decay"):
-            group[key] = _check.flag(name, key, group.get(key, False))
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import _check, _core
+from .. import _core
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from ._adam_family import AdamFamily
 
 __all__ = ["RAdam"]
 
 
-class RAdam(Optimizer):
+class RAdam(AdamFamily):
     r"""RAdam with PyTorch's update rule (``torch.optim.RAdam``).
 
     For each parameter :math:`p` with gradient :math:`g` (negated when ``maximize``), at its
@@ -68,6 +68,8 @@ class RAdam(Optimizer):
     [0.8]
     """
 
+    _flags = ("decoupled_weight_decay", "maximize")
+
     def __init__(
         self,
         params: Any,
@@ -79,7 +81,8 @@ class RAdam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = dict(
+        super().__init__(
+            params,
             lr=lr,
             betas=betas,
             eps=eps,
@@ -87,16 +90,6 @@ class RAdam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
         )
-        super().__init__(params, defaults)
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        name = "RAdam"
-        group["lr"] = _check.real(name, "lr", group["lr"], 0.0, finite=False)
-        group["betas"] = _check.pair(name, "betas", group["betas"], 0.0, 1.0, high_open=True)
-        group["eps"] = _check.real(name, "eps", group["eps"], 0.0)
-        group["weight_decay"] = _check.real(name, "weight_decay", group["weight_decay"], 0.0)
-        for key in ("decoupled_weight_decay", "maximize"):
-            group[key] = _check.flag(name, key, group.get(key, False))
 
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]

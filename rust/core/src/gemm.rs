@@ -8,6 +8,9 @@ use crate::real::Real;
 use crate::runtime::team;
 use crate::shape_err;
 
+mod dims;
+pub use dims::{linear_backward_dims, linear_dims, linear_out_shape, MatmulDims};
+
 /// Products of at least this many multiply-adds are split over threads.
 const PAR_MIN_MACS: usize = 1 << 20;
 
@@ -321,32 +324,6 @@ unsafe fn two_products<T: Real>(p: ProductArgs<T>, q: ProductArgs<T>) {
         .clamp(1, threads - 1);
     let pieces = p.pieces(p_parts).chain(q.pieces(threads - p_parts));
     Pieces(pieces.collect()).compute();
-}
-
-/// Shape of a (possibly batched) product `a @ b`: `batch` matrices of m x k times k x n.
-/// An operand that is not `batched` is one matrix shared by every item of the batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatmulDims {
-    pub batch: usize,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub a_batched: bool,
-    pub b_batched: bool,
-}
-
-impl MatmulDims {
-    fn check(&self, a: usize, b: usize) -> Result<()> {
-        let want_a = if self.a_batched { self.batch } else { 1 } * self.m * self.k;
-        let want_b = if self.b_batched { self.batch } else { 1 } * self.k * self.n;
-        if a != want_a || b != want_b {
-            return shape_err!(
-                "matmul: operands hold {a} and {b} elements, expected {want_a} and {want_b} \
-                 for {self:?}"
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Runs `f(item, out_item)` for each batch item; items go to different threads when each

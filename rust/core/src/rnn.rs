@@ -29,7 +29,7 @@ use crate::buf;
 use crate::error::Result;
 use crate::gemm::{gemm_strided, linear, Strided};
 use crate::real::Real;
-use crate::shape::checked_numel;
+use crate::shape::{checked_numel, fmt_shape};
 use crate::{shape_err, value_err};
 
 /// The recurrent cell.
@@ -162,7 +162,7 @@ pub struct Grads<T> {
 fn count(func: &str, shape: &[usize]) -> Result<usize> {
     match checked_numel(shape) {
         Some(n) => Ok(n),
-        None => shape_err!("{func}: sizes {shape:?} overflow"),
+        None => shape_err!("{func}: sizes {} overflow", fmt_shape(shape)),
     }
 }
 

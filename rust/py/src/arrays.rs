@@ -8,15 +8,16 @@ use numpy::{
 use pyo3::prelude::*;
 use std::borrow::Cow;
 
-use crate::errors::{dtype_error, shape_error, to_py};
+use crate::errors::{dtype_error, shape_error, BindResult};
 use ferrograd_core::buf;
+use ferrograd_core::shape::{checked_numel, fmt_shape};
 
 /// A read-only float array borrowed from Python.
 pub type In<'py, T> = PyReadonlyArrayDyn<'py, T>;
 
 /// The data of `a` in C order: borrowed when contiguous, copied once otherwise (a copy that
 /// does not fit in memory, such as of a huge broadcast view, is a `MemoryError`).
-pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> PyResult<Cow<'a, [T]>> {
+pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> BindResult<Cow<'a, [T]>> {
     // `as_slice` also accepts Fortran-ordered arrays, whose memory is not in C order.
     if a.is_c_contiguous() {
         if let Ok(s) = a.as_slice() {
@@ -24,7 +25,7 @@ pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> PyResult<Cow<'a, [T]>> {
         }
     }
     let n = a.len();
-    let v = buf::collect(n, a.as_array().iter().copied()).map_err(to_py)?;
+    let v = buf::collect(n, a.as_array().iter().copied())?;
     Ok(Cow::Owned(v))
 }
 
@@ -38,10 +39,71 @@ pub fn out<'py, T: Element>(
     py: Python<'py>,
     v: Vec<T>,
     shape: &[usize],
-) -> PyResult<Bound<'py, PyAny>> {
+) -> BindResult<Bound<'py, PyAny>> {
     let arr = ArrayD::from_shape_vec(IxDyn(shape), v)
         .map_err(|e| shape_error(format!("internal: result does not fit its shape: {e}")))?;
     Ok(arr.into_pyarray(py).into_any())
+}
+
+/// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
+/// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
+/// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
+pub fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> BindResult<()> {
+    for s in shapes {
+        checked_numel(s)
+            .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
+            .ok_or_else(|| {
+                shape_error(format!(
+                    "{func}: an array of shape {} is too big",
+                    fmt_shape(s)
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// Borrows the optional array argument `name` as `T` after checking that it has the float type
+/// of `input`.
+pub fn borrow_opt<'py, T: Element>(
+    func: &str,
+    name: &str,
+    input: &Bound<'py, PyAny>,
+    obj: Option<&Bound<'py, PyAny>>,
+) -> BindResult<Option<In<'py, T>>> {
+    obj.map(|o| {
+        common_float(func, &[("input", input), (name, o)])?;
+        borrow::<T>(o)
+    })
+    .transpose()
+}
+
+/// The data of an optional array (see [`data`]).
+pub fn data_opt<'a, T: Element + Copy>(
+    a: &'a Option<In<'_, T>>,
+) -> BindResult<Option<Cow<'a, [T]>>> {
+    a.as_ref().map(data).transpose()
+}
+
+/// The dtype of `obj` as NumPy names it (its type's name when it has no dtype), for messages.
+pub fn dtype_of(obj: &Bound<'_, PyAny>) -> String {
+    obj.getattr("dtype")
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| obj.get_type().to_string())
+}
+
+/// Borrows `obj` as an array of `T`, or a `DTypeError` saying that `arg` must be `want`.
+pub fn borrow_as<'py, T: Element>(
+    func: &str,
+    arg: &str,
+    want: &str,
+    obj: &Bound<'py, PyAny>,
+) -> BindResult<In<'py, T>> {
+    borrow::<T>(obj).map_err(|_| {
+        dtype_error(format!(
+            "{func}: {arg} must be {want}, got {}",
+            dtype_of(obj)
+        ))
+    })
 }
 
 /// Which float type an array holds.
@@ -52,55 +114,69 @@ pub enum Float {
 }
 
 /// The float type of `obj` (a NumPy array), or a `DTypeError` naming `arg` and `func`.
-pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<Float> {
+pub fn float_of(func: &str, arg: &str, obj: &Bound<'_, PyAny>) -> BindResult<Float> {
     if obj.cast::<PyArrayDyn<f32>>().is_ok() {
         Ok(Float::F32)
     } else if obj.cast::<PyArrayDyn<f64>>().is_ok() {
         Ok(Float::F64)
     } else {
-        let what = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
         Err(dtype_error(format!(
-            "{func}: {arg} must be a float32 or float64 array, got {what}"
+            "{func}: {arg} must be a float32 or float64 array, got {}",
+            dtype_of(obj)
         )))
     }
 }
 
 /// The float type shared by several arguments; a mismatch is a `DTypeError`.
-pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> PyResult<Float> {
+pub fn common_float(func: &str, args: &[(&str, &Bound<'_, PyAny>)]) -> BindResult<Float> {
     let first = float_of(func, args[0].0, args[0].1)?;
     for (name, obj) in &args[1..] {
         let f = float_of(func, name, obj)?;
         if f != first {
             return Err(dtype_error(format!(
                 "{func}: {name} is {} but {} is {}",
-                name_of(f),
+                f.name(),
                 args[0].0,
-                name_of(first)
+                first.name()
             )));
         }
     }
     Ok(first)
 }
 
-fn name_of(f: Float) -> &'static str {
-    match f {
-        Float::F32 => "float32",
-        Float::F64 => "float64",
+impl Float {
+    /// The NumPy name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Float::F32 => "float32",
+            Float::F64 => "float64",
+        }
     }
 }
 
 /// Borrows `obj` as a read-only array of `T` (the caller has checked the dtype).
-pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> PyResult<In<'py, T>> {
+pub fn borrow<'py, T: Element>(obj: &Bound<'py, PyAny>) -> BindResult<In<'py, T>> {
     let arr = obj.cast::<PyArrayDyn<T>>()?;
     Ok(arr.try_readonly()?)
 }
 
-/// Calls a generic body with `T` bound to the float type of the arguments.
+/// Calls a generic body with `T` bound to the float type of the arguments (the NumPy arrays
+/// given as `(name, object)` pairs, which must share it), or to a [`Float`] already known
+/// (`with_float!(float: f, |T| { ... })`).
 #[macro_export]
 macro_rules! with_float {
+    (float: $float:expr, |$T:ident| $body:block) => {{
+        match $float {
+            $crate::arrays::Float::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::arrays::Float::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    }};
     ($func:expr, [$(($name:expr, $obj:expr)),+ $(,)?], |$T:ident| $body:block) => {{
         match $crate::arrays::common_float($func, &[$(($name, $obj)),+])? {
             $crate::arrays::Float::F32 => {

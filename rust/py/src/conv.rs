@@ -4,13 +4,13 @@
 
 use ferrograd_core::conv::{self, Conv2dDims, Conv2dSpec, Pool2dDims, Pool2dSpec};
 use ferrograd_core::shape::{checked_numel, fmt_shape};
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::arrays::{borrow, common_float, data, out, shape};
-use crate::errors::{dtype_error, run, shape_error, to_py, value_error};
+use crate::arrays::{borrow, borrow_as, common_float, data, out, shape};
+use crate::errors::{run, shape_error, value_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -22,7 +22,7 @@ const CHECK_ROOM: usize = 1 << 24;
 /// from a reused pool that grows in place and cannot fail softly, unlike results (which the
 /// kernels allocate through `ferrograd_core::buf`): a size the allocator cannot give is a
 /// `MemoryError` here, before the kernel runs.
-fn ensure_scratch<T>(func: &str, most: usize) -> PyResult<()> {
+fn ensure_scratch<T>(func: &str, most: usize) -> BindResult<()> {
     if most >= CHECK_ROOM {
         Vec::<T>::new().try_reserve_exact(most).map_err(|_| {
             PyMemoryError::new_err(format!(
@@ -35,7 +35,7 @@ fn ensure_scratch<T>(func: &str, most: usize) -> PyResult<()> {
 }
 
 /// `v` as `len` sizes, each at least `min` (1 for strides, 0 for paddings).
-fn sizes<const N: usize>(func: &str, name: &str, v: &[i64], min: i64) -> PyResult<[usize; N]> {
+fn sizes<const N: usize>(func: &str, name: &str, v: &[i64], min: i64) -> BindResult<[usize; N]> {
     if v.len() != N {
         return Err(value_error(format!(
             "{func}: {name} must have {N} values, got {v:?}"
@@ -60,7 +60,7 @@ fn conv_spec(
     padding: &[i64],
     dilation: &[i64],
     groups: i64,
-) -> PyResult<Conv2dSpec> {
+) -> BindResult<Conv2dSpec> {
     let (padding, padding_end) = match padding.len() {
         4 => {
             let p = sizes::<4>(func, "padding", padding, 0)?;
@@ -99,7 +99,7 @@ pub fn conv2d<'py>(
     padding: Vec<i64>,
     dilation: Vec<i64>,
     groups: i64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let spec = conv_spec("conv2d", &stride, &padding, &dilation, groups)?;
     if let Some(b) = bias {
         common_float("conv2d", &[("input", input), ("bias", b)])?;
@@ -117,7 +117,7 @@ pub fn conv2d<'py>(
                 )));
             }
         }
-        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.map(|s| s[0]), spec).map_err(to_py)?;
+        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.map(|s| s[0]), spec)?;
         ensure_scratch::<T>("conv2d", d.col_len())?;
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
@@ -141,7 +141,7 @@ pub fn conv2d_backward<'py>(
     dilation: Vec<i64>,
     groups: i64,
     input_grad: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "conv2d_backward";
     let spec = conv_spec(func, &stride, &padding, &dilation, groups)?;
     with_float!(
@@ -158,7 +158,7 @@ pub fn conv2d_backward<'py>(
                 borrow::<T>(weight)?,
             );
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
-            let d = Conv2dDims::new(func, &sx, &sw, None, spec).map_err(to_py)?;
+            let d = Conv2dDims::new(func, &sx, &sw, None, spec)?;
             if sg != d.out_shape() {
                 return Err(shape_error(format!(
                     "{func}: grad_output has shape {}, expected the output shape {}",
@@ -174,7 +174,10 @@ pub fn conv2d_backward<'py>(
             } else {
                 py.None().into_bound(py)
             };
-            PyTuple::new(py, [gx, out(py, gw, &sw)?, out(py, gb, &[d.c_out])?])
+            Ok(PyTuple::new(
+                py,
+                [gx, out(py, gw, &sw)?, out(py, gb, &[d.c_out])?],
+            )?)
         }
     )
 }
@@ -186,7 +189,7 @@ fn pool_spec(
     padding: &[i64],
     dilation: &[i64],
     ceil_mode: bool,
-) -> PyResult<Pool2dSpec> {
+) -> BindResult<Pool2dSpec> {
     let kernel = sizes(func, "kernel_size", kernel_size, 1)?;
     Ok(Pool2dSpec {
         kernel,
@@ -218,7 +221,7 @@ pub fn max_pool2d<'py>(
     padding: Vec<i64>,
     dilation: Vec<i64>,
     ceil_mode: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "max_pool2d";
     let spec = pool_spec(
         func,
@@ -231,11 +234,11 @@ pub fn max_pool2d<'py>(
     with_float!(func, [("input", input)], |T| {
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
-        let d = Pool2dDims::new(func, &sx, spec).map_err(to_py)?;
+        let d = Pool2dDims::new(func, &sx, spec)?;
         let so = pool_out_shape(&sx, &d);
         let dx = data(&x)?;
         let (v, idx) = run(py, || conv::max_pool2d(&dx, &d))?;
-        PyTuple::new(py, [out(py, v, &so)?, out(py, idx, &so)?])
+        Ok(PyTuple::new(py, [out(py, v, &so)?, out(py, idx, &so)?])?)
     })
 }
 
@@ -246,18 +249,9 @@ pub fn max_pool2d_backward<'py>(
     grad_output: &Arr<'py>,
     indices: &Arr<'py>,
     input_shape: Vec<usize>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "max_pool2d_backward";
-    let idx = indices.cast::<PyArrayDyn<i64>>().map_err(|_| {
-        let what = indices
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| indices.get_type().to_string());
-        dtype_error(format!(
-            "{func}: indices must be an int64 array, got {what}"
-        ))
-    })?;
-    let idx = idx.try_readonly()?;
+    let idx = borrow_as::<i64>(func, "indices", "an int64 array", indices)?;
     with_float!(func, [("grad_output", grad_output)], |T| {
         let g = borrow::<T>(grad_output)?;
         let (sg, si) = (shape(&g), idx.shape().to_vec());
@@ -296,7 +290,7 @@ pub fn max_pool2d_backward<'py>(
     })
 }
 
-fn divisor(func: &str, divisor_override: Option<i64>) -> PyResult<Option<usize>> {
+fn divisor(func: &str, divisor_override: Option<i64>) -> BindResult<Option<usize>> {
     match divisor_override {
         Some(v) if v < 1 => Err(value_error(format!(
             "{func}: divisor_override must be positive, got {v}"
@@ -318,7 +312,7 @@ pub fn avg_pool2d<'py>(
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: Option<i64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "avg_pool2d";
     let spec = pool_spec(
         func,
@@ -332,7 +326,7 @@ pub fn avg_pool2d<'py>(
     with_float!(func, [("input", input)], |T| {
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
-        let d = Pool2dDims::new(func, &sx, spec).map_err(to_py)?;
+        let d = Pool2dDims::new(func, &sx, spec)?;
         let so = pool_out_shape(&sx, &d);
         let dx = data(&x)?;
         let v = run(py, || conv::avg_pool2d(&dx, &d, count_include_pad, div))?;
@@ -354,7 +348,7 @@ pub fn avg_pool2d_backward<'py>(
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: Option<i64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "avg_pool2d_backward";
     let spec = pool_spec(
         func,
@@ -368,7 +362,7 @@ pub fn avg_pool2d_backward<'py>(
     with_float!(func, [("grad_output", grad_output)], |T| {
         let g = borrow::<T>(grad_output)?;
         let sg = shape(&g);
-        let d = Pool2dDims::new(func, &input_shape, spec).map_err(to_py)?;
+        let d = Pool2dDims::new(func, &input_shape, spec)?;
         let so = pool_out_shape(&input_shape, &d);
         if sg != so {
             return Err(shape_error(format!(

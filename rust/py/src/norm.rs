@@ -6,13 +6,12 @@
 //! as int64 arrays (the Python layer converts other integer dtypes).
 
 use ferrograd_core::norm as core;
-use ferrograd_core::shape::checked_numel;
-use numpy::{Element, PyArrayDyn};
+use ferrograd_core::shape::fmt_shape;
+use numpy::Element;
 use pyo3::prelude::*;
-use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{dtype_error, run, shape_error};
+use crate::arrays::{borrow, borrow_as, borrow_opt, data, data_opt, ensure_room, out, shape, In};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -26,58 +25,15 @@ type TrainOut<'py> = (
     Option<Arr<'py>>,
 );
 
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) => {
-            common_float(func, &[("input", input), (name, o)])?;
-            Ok(Some(borrow::<T>(o)?))
-        }
-    }
-}
-
-/// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
-    a.as_ref().map(data).transpose()
-}
-
 /// Checks that an optional per-channel argument is 1-D.
-fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> PyResult<()> {
+fn check_1d<T: Element>(func: &str, name: &str, a: &Option<In<'_, T>>) -> BindResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s.len() != 1 => Err(shape_error(format!(
-            "{func}: {name} must be 1-D, got shape {s:?}"
+            "{func}: {name} must be 1-D, got shape {}",
+            fmt_shape(&s)
         ))),
         _ => Ok(()),
     }
-}
-
-/// Borrows `obj` as an int64 index array, or a `DTypeError` naming `func` and `name`.
-fn borrow_index<'py>(func: &str, name: &str, obj: &Arr<'py>) -> PyResult<In<'py, i64>> {
-    if obj.cast::<PyArrayDyn<i64>>().is_err() {
-        let what = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
-        return Err(dtype_error(format!(
-            "{func}: {name} must be an int64 array of indices, got {what}"
-        )));
-    }
-    borrow::<i64>(obj)
-}
-
-/// Checks, before computing, that an output of `shape` can exist (a `ShapeError` when no
-/// array can be that large; memory that is not there is a `MemoryError` from the kernel).
-fn ensure_room<T>(func: &str, shape: &[usize]) -> PyResult<()> {
-    checked_numel(shape)
-        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
-        .ok_or_else(|| shape_error(format!("{func}: an output of shape {shape:?} is too big")))?;
-    Ok(())
 }
 
 /// Training-mode batch norm over (N, C, *spatial); returns `(output, mean, invstd,
@@ -95,7 +51,7 @@ pub fn batch_norm_train<'py>(
     running_var: Option<&Arr<'py>>,
     momentum: f64,
     eps: f64,
-) -> PyResult<TrainOut<'py>> {
+) -> BindResult<TrainOut<'py>> {
     let func = "batch_norm";
     if running_mean.is_some() != running_var.is_some() {
         return Err(shape_error(format!(
@@ -160,7 +116,7 @@ pub fn batch_norm_eval<'py>(
     weight: Option<&Arr<'py>>,
     bias: Option<&Arr<'py>>,
     eps: f64,
-) -> PyResult<(Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>)> {
     let func = "batch_norm";
     with_float!(
         func,
@@ -219,7 +175,7 @@ pub fn batch_norm_backward<'py>(
     weight: Option<&Arr<'py>>,
     training: bool,
     param_grads: bool,
-) -> PyResult<Grads<'py>> {
+) -> BindResult<Grads<'py>> {
     let func = "batch_norm_backward";
     with_float!(
         func,
@@ -237,7 +193,9 @@ pub fn batch_norm_backward<'py>(
             let (sx, sg) = (shape(&x), shape(&g));
             if sx != sg {
                 return Err(shape_error(format!(
-                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                    "{func}: grad_output has shape {} but input has shape {}",
+                    fmt_shape(&sg),
+                    fmt_shape(&sx)
                 )));
             }
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
@@ -266,12 +224,14 @@ fn layer_split(
     func: &str,
     sx: &[usize],
     normalized_shape: &[usize],
-) -> PyResult<(usize, usize, Vec<usize>)> {
+) -> BindResult<(usize, usize, Vec<usize>)> {
     let k = normalized_shape.len();
     if k == 0 || sx.len() < k || sx[sx.len() - k..] != *normalized_shape {
         return Err(shape_error(format!(
-            "{func}: normalized_shape {normalized_shape:?} must be non-empty and equal the \
-             trailing axes of the input, got input of shape {sx:?}"
+            "{func}: normalized_shape {} must be non-empty and equal the \
+             trailing axes of the input, got input of shape {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(sx)
         )));
     }
     let lead = sx[..sx.len() - k].to_vec();
@@ -288,10 +248,12 @@ fn check_affine<T: Element>(
     name: &str,
     a: &Option<In<'_, T>>,
     normalized_shape: &[usize],
-) -> PyResult<()> {
+) -> BindResult<()> {
     match a.as_ref().map(shape) {
         Some(s) if s != normalized_shape => Err(shape_error(format!(
-            "{func}: {name} must have shape normalized_shape = {normalized_shape:?}, got {s:?}"
+            "{func}: {name} must have shape normalized_shape = {}, got {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(&s)
         ))),
         _ => Ok(()),
     }
@@ -308,7 +270,7 @@ pub fn layer_norm<'py>(
     weight: Option<&Arr<'py>>,
     bias: Option<&Arr<'py>>,
     eps: f64,
-) -> PyResult<(Arr<'py>, Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>, Arr<'py>)> {
     let func = "layer_norm";
     with_float!(func, [("input", input)], |T| {
         let x = borrow::<T>(input)?;
@@ -345,7 +307,7 @@ pub fn layer_norm_backward<'py>(
     invstd: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     param_grads: bool,
-) -> PyResult<Grads<'py>> {
+) -> BindResult<Grads<'py>> {
     let func = "layer_norm_backward";
     with_float!(
         func,
@@ -362,7 +324,9 @@ pub fn layer_norm_backward<'py>(
             let (sx, sg) = (shape(&x), shape(&g));
             if sx != sg {
                 return Err(shape_error(format!(
-                    "{func}: grad_output has shape {sg:?} but input has shape {sx:?}"
+                    "{func}: grad_output has shape {} but input has shape {}",
+                    fmt_shape(&sg),
+                    fmt_shape(&sx)
                 )));
             }
             let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
@@ -382,11 +346,12 @@ pub fn layer_norm_backward<'py>(
 }
 
 /// (num_embeddings, embedding_dim) of a 2-D table.
-fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
+fn table_dims(func: &str, sw: &[usize]) -> BindResult<(usize, usize)> {
     match sw {
         [v, d] => Ok((*v, *d)),
         _ => Err(shape_error(format!(
-            "{func}: weight must be 2-D (num_embeddings, embedding_dim), got shape {sw:?}"
+            "{func}: weight must be 2-D (num_embeddings, embedding_dim), got shape {}",
+            fmt_shape(sw)
         ))),
     }
 }
@@ -394,15 +359,19 @@ fn table_dims(func: &str, sw: &[usize]) -> PyResult<(usize, usize)> {
 /// Embedding lookup: rows of `weight` at the int64 indices `input`; the output has shape
 /// `input.shape + (embedding_dim,)`.
 #[pyfunction]
-pub fn embedding<'py>(py: Python<'py>, input: &Arr<'py>, weight: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn embedding<'py>(
+    py: Python<'py>,
+    input: &Arr<'py>,
+    weight: &Arr<'py>,
+) -> BindResult<Arr<'py>> {
     let func = "embedding";
-    let idx = borrow_index(func, "input", input)?;
+    let idx = borrow_as::<i64>(func, "input", "an int64 array of indices", input)?;
     with_float!(func, [("weight", weight)], |T| {
         let w = borrow::<T>(weight)?;
         let (si, sw) = (shape(&idx), shape(&w));
         let (num, dim) = table_dims(func, &sw)?;
         let so: Vec<usize> = si.iter().copied().chain([dim]).collect();
-        ensure_room::<T>(func, &so)?;
+        ensure_room::<T>(func, &[&so])?;
         let (di, dw) = (data(&idx)?, data(&w)?);
         let v = run(py, || {
             ferrograd_core::embedding::embedding(&di, &si, &dw, num, dim)
@@ -421,21 +390,23 @@ pub fn embedding_backward<'py>(
     input: &Arr<'py>,
     num_embeddings: usize,
     padding_idx: Option<usize>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "embedding_backward";
-    let idx = borrow_index(func, "input", input)?;
+    let idx = borrow_as::<i64>(func, "input", "an int64 array of indices", input)?;
     with_float!(func, [("grad_output", grad_output)], |T| {
         let g = borrow::<T>(grad_output)?;
         let (si, sg) = (shape(&idx), shape(&g));
         if sg.len() != si.len() + 1 || sg[..si.len()] != si[..] {
             return Err(shape_error(format!(
                 "{func}: grad_output must have shape input.shape + (embedding_dim,) = \
-                 {si:?} + (d,), got {sg:?}"
+                 {} + (d,), got {}",
+                fmt_shape(&si),
+                fmt_shape(&sg)
             )));
         }
         let dim = sg[si.len()];
         let so = [num_embeddings, dim];
-        ensure_room::<T>(func, &so)?;
+        ensure_room::<T>(func, &[&so])?;
         let (di, dg) = (data(&idx)?, data(&g)?);
         let v = run(py, || {
             ferrograd_core::embedding::embedding_backward(

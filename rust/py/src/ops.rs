@@ -5,35 +5,29 @@ use ferrograd_core::elementwise::{self, BinaryOp, UnaryOp};
 use ferrograd_core::gemm::{self, MatmulDims};
 use ferrograd_core::moments::{self, Moment};
 use ferrograd_core::reduce::{self, ReduceOp};
-use ferrograd_core::shape::{broadcast_shapes, checked_numel};
+use ferrograd_core::shape::broadcast_shapes;
+use ferrograd_core::shape::fmt_shape;
 use ferrograd_core::softmax as activation;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error, to_py};
+use crate::arrays::{borrow, borrow_as, data, ensure_room, out, shape};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
-/// Checks, before anything is copied or computed, that arrays of each of `shapes` can exist:
-/// sizes no array can have are a `ShapeError` (NumPy's "array is too big"). Memory that is
-/// not there is found where it is allocated (`ferrograd_core::buf`), as a `MemoryError`.
-fn ensure_room<T>(func: &str, shapes: &[&[usize]]) -> PyResult<()> {
-    for s in shapes {
-        checked_numel(s)
-            .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
-            .ok_or_else(|| shape_error(format!("{func}: an array of shape {s:?} is too big")))?;
-    }
-    Ok(())
-}
-
-fn binary_op<'py>(py: Python<'py>, op: BinaryOp, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+fn binary_op<'py>(
+    py: Python<'py>,
+    op: BinaryOp,
+    a: &Arr<'py>,
+    b: &Arr<'py>,
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let so = broadcast_shapes(op.name(), &sa, &sb).map_err(to_py)?;
+        let so = broadcast_shapes(op.name(), &sa, &sb)?;
         ensure_room::<T>(op.name(), &[&sa, &sb, &so])?;
         let (da, db) = (data(&a)?, data(&b)?);
         let (v, s) = run(py, || elementwise::binary(op, &da, &sa, &db, &sb))?;
@@ -47,7 +41,7 @@ fn binary_grad<'py>(
     g: &Arr<'py>,
     a: &Arr<'py>,
     b: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = format!("{}_backward", op.name());
     with_float!(&name, [("grad_output", g), ("a", a), ("b", b)], |T| {
         let (g, a, b) = (borrow::<T>(g)?, borrow::<T>(a)?, borrow::<T>(b)?);
@@ -57,7 +51,7 @@ fn binary_grad<'py>(
         let (ga, gb) = run(py, || {
             elementwise::binary_backward(op, &dg, &sg, &da, &sa, &db, &sb)
         })?;
-        PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+        Ok(PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])?)
     })
 }
 
@@ -65,14 +59,14 @@ macro_rules! binary_bindings {
     ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
         /// Elementwise with NumPy broadcasting (see `ferrograd.ops`).
         #[pyfunction]
-        pub fn $fwd<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $fwd<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> BindResult<Arr<'py>> {
             binary_op(py, $op, a, b)
         }
         /// Gradients with respect to both inputs, reduced to their shapes.
         #[pyfunction]
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, a: &Arr<'py>, b: &Arr<'py>,
-        ) -> PyResult<Bound<'py, PyTuple>> {
+        ) -> BindResult<Bound<'py, PyTuple>> {
             binary_grad(py, $op, grad_output, a, b)
         }
     )+};
@@ -85,7 +79,7 @@ binary_bindings! {
     div, div_backward, BinaryOp::Div;
 }
 
-fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+fn unary_op<'py>(py: Python<'py>, name: &str, op: UnaryOp, x: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -102,13 +96,15 @@ fn unary_grad<'py>(
     op: UnaryOp,
     g: &Arr<'py>,
     x: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
         if sg != sx {
             return Err(shape_error(format!(
-                "{name}: grad_output has shape {sg:?} but x has shape {sx:?}"
+                "{name}: grad_output has shape {} but x has shape {}",
+                fmt_shape(&sg),
+                fmt_shape(&sx)
             )));
         }
         ensure_room::<T>(name, &[&sx])?;
@@ -122,12 +118,12 @@ macro_rules! unary_bindings {
     ($($fwd:ident, $bwd:ident, $op:expr);+ $(;)?) => {$(
         /// Elementwise unary operation (see `ferrograd.ops`).
         #[pyfunction]
-        pub fn $fwd<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $fwd<'py>(py: Python<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
             unary_op(py, stringify!($fwd), $op, x)
         }
         /// Gradient of the unary operation: `grad_output * f'(x)`.
         #[pyfunction]
-        pub fn $bwd<'py>(py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+        pub fn $bwd<'py>(py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
             unary_grad(py, stringify!($bwd), $op, grad_output, x)
         }
     )+};
@@ -143,7 +139,7 @@ unary_bindings! {
 }
 
 /// The bounds of `clamp` as a unary op; at least one is needed.
-fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> PyResult<UnaryOp> {
+fn clamp_op(func: &str, min: Option<f64>, max: Option<f64>) -> BindResult<UnaryOp> {
     if min.is_none() && max.is_none() {
         return Err(crate::errors::value_error(format!(
             "{func}: at least one of min and max must be given"
@@ -160,7 +156,7 @@ pub fn clamp<'py>(
     x: &Arr<'py>,
     min: Option<f64>,
     max: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     unary_op(py, "clamp", clamp_op("clamp", min, max)?, x)
 }
 
@@ -173,7 +169,7 @@ pub fn clamp_backward<'py>(
     x: &Arr<'py>,
     min: Option<f64>,
     max: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let op = clamp_op("clamp_backward", min, max)?;
     unary_grad(py, "clamp_backward", op, grad_output, x)
 }
@@ -181,7 +177,7 @@ pub fn clamp_backward<'py>(
 /// A copy of `x` (C order) in memory from the extension's allocator: large copies are made
 /// on the threads into reused blocks (see `ferrograd_core::runtime::reuse`).
 #[pyfunction]
-pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!("copy", [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -198,15 +194,14 @@ pub fn copy<'py>(py: Python<'py>, x: &Arr<'py>) -> PyResult<Arr<'py>> {
 /// The rows `indices` of `x` (its first axis), one batch of a shuffled data loader: rows a
 /// few places ahead are prefetched while each is copied.
 #[pyfunction]
-pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> BindResult<Arr<'py>> {
     let func = "take_rows";
-    let idx = borrow::<i64>(indices).map_err(|_| {
-        crate::errors::dtype_error(format!("{func}: indices must be an int64 array"))
-    })?;
+    let idx = borrow_as::<i64>(func, "indices", "an int64 array", indices)?;
     let si = shape(&idx);
     if si.len() != 1 {
         return Err(shape_error(format!(
-            "{func}: indices must be 1-D, got shape {si:?}"
+            "{func}: indices must be 1-D, got shape {}",
+            fmt_shape(&si)
         )));
     }
     let rows = data(&idx)?;
@@ -232,7 +227,7 @@ pub fn take_rows<'py>(py: Python<'py>, x: &Arr<'py>, indices: &Arr<'py>) -> PyRe
 
 /// `x ** exponent` for a scalar exponent.
 #[pyfunction]
-pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> PyResult<Arr<'py>> {
+pub fn pow<'py>(py: Python<'py>, x: &Arr<'py>, exponent: f64) -> BindResult<Arr<'py>> {
     unary_op(py, "pow", UnaryOp::Pow(exponent), x)
 }
 
@@ -243,7 +238,7 @@ pub fn pow_backward<'py>(
     grad_output: &Arr<'py>,
     x: &Arr<'py>,
     exponent: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     unary_grad(py, "pow_backward", UnaryOp::Pow(exponent), grad_output, x)
 }
 
@@ -254,7 +249,7 @@ fn reduce_op<'py>(
     x: &Arr<'py>,
     axes: Option<Vec<isize>>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -275,7 +270,7 @@ fn reduce_grad<'py>(
     x: &Arr<'py>,
     axes: Option<Vec<isize>>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
         let (sg, sx) = (shape(&g), shape(&x));
@@ -295,7 +290,7 @@ macro_rules! reduce_bindings {
         #[pyo3(signature = (x, axes=None, keepdims=false))]
         pub fn $fwd<'py>(
             py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             reduce_op(py, $op, stringify!($fwd), x, axes, keepdims)
         }
         /// Gradient of the reduction, spread back over `x`'s shape.
@@ -304,7 +299,7 @@ macro_rules! reduce_bindings {
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>,
             axes: Option<Vec<isize>>, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             reduce_grad(py, $op, stringify!($bwd), grad_output, x, axes, keepdims)
         }
     )+};
@@ -323,7 +318,7 @@ fn arg_op<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -342,7 +337,7 @@ pub fn argmax<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     arg_op(py, ArgOp::Max, x, axis, keepdims)
 }
 
@@ -354,7 +349,7 @@ pub fn argmin<'py>(
     x: &Arr<'py>,
     axis: Option<isize>,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     arg_op(py, ArgOp::Min, x, axis, keepdims)
 }
 
@@ -365,7 +360,7 @@ fn moment_op<'py>(
     axes: Option<Vec<isize>>,
     correction: f64,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(op.name(), [("x", x)], |T| {
         let x = borrow::<T>(x)?;
         let sx = shape(&x);
@@ -386,7 +381,7 @@ fn moment_grad<'py>(
     axes: Option<Vec<isize>>,
     correction: f64,
     keepdims: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = format!("{}_backward", op.name());
     with_float!(&name, [("grad_output", g), ("x", x)], |T| {
         let (g, x) = (borrow::<T>(g)?, borrow::<T>(x)?);
@@ -417,7 +412,7 @@ macro_rules! moment_bindings {
         pub fn $fwd<'py>(
             py: Python<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>, correction: f64,
             keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             moment_op(py, $op, x, axes, correction, keepdims)
         }
         /// Gradient with respect to `x`, as PyTorch computes it.
@@ -426,7 +421,7 @@ macro_rules! moment_bindings {
         pub fn $bwd<'py>(
             py: Python<'py>, grad_output: &Arr<'py>, x: &Arr<'py>, axes: Option<Vec<isize>>,
             correction: f64, keepdims: bool,
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             moment_grad(py, $op, grad_output, x, axes, correction, keepdims)
         }
     )+};
@@ -443,7 +438,7 @@ pub fn sum_to_shape<'py>(
     py: Python<'py>,
     grad: &Arr<'py>,
     shape_: Vec<usize>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("sum_to_shape", [("grad", grad)], |T| {
         let g = borrow::<T>(grad)?;
         let sg = shape(&g);
@@ -454,7 +449,7 @@ pub fn sum_to_shape<'py>(
     })
 }
 
-fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> PyResult<Arr<'py>> {
+fn softmax_op<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize, log: bool) -> BindResult<Arr<'py>> {
     let name = if log { "log_softmax" } else { "softmax" };
     with_float!(name, [("x", x)], |T| {
         let x = borrow::<T>(x)?;
@@ -478,7 +473,7 @@ fn softmax_grad<'py>(
     y: &Arr<'py>,
     axis: isize,
     log: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = if log {
         "log_softmax_backward"
     } else {
@@ -489,7 +484,9 @@ fn softmax_grad<'py>(
         let (sg, sy) = (shape(&g), shape(&y));
         if sg != sy {
             return Err(shape_error(format!(
-                "{name}: grad_output has shape {sg:?} but the output has shape {sy:?}"
+                "{name}: grad_output has shape {} but the output has shape {}",
+                fmt_shape(&sg),
+                fmt_shape(&sy)
             )));
         }
         ensure_room::<T>(name, &[&sy])?;
@@ -504,14 +501,14 @@ fn softmax_grad<'py>(
 /// Softmax along `axis`, numerically stable.
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1))]
-pub fn softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+pub fn softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> BindResult<Arr<'py>> {
     softmax_op(py, x, axis, false)
 }
 
 /// Log-softmax along `axis`, numerically stable.
 #[pyfunction]
 #[pyo3(signature = (x, axis=-1))]
-pub fn log_softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> PyResult<Arr<'py>> {
+pub fn log_softmax<'py>(py: Python<'py>, x: &Arr<'py>, axis: isize) -> BindResult<Arr<'py>> {
     softmax_op(py, x, axis, true)
 }
 
@@ -523,7 +520,7 @@ pub fn softmax_backward<'py>(
     grad_output: &Arr<'py>,
     output: &Arr<'py>,
     axis: isize,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     softmax_grad(py, grad_output, output, axis, false)
 }
 
@@ -535,74 +532,22 @@ pub fn log_softmax_backward<'py>(
     grad_output: &Arr<'py>,
     output: &Arr<'py>,
     axis: isize,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     softmax_grad(py, grad_output, output, axis, true)
 }
 
 /// Reads the (batch, m, k) x (batch, k, n) layout of two 2-D or 3-D operands.
-fn matmul_dims(sa: &[usize], sb: &[usize]) -> PyResult<MatmulDims> {
-    let bad = || {
-        shape_error(format!(
-            "matmul: a has shape {sa:?} and b has shape {sb:?}; expected (m, k) or (batch, m, k) \
-             for a and (k, n) or (batch, k, n) for b with matching k and batch"
-        ))
-    };
-    let split = |s: &[usize]| -> Option<(usize, usize, usize, bool)> {
-        match s.len() {
-            2 => Some((1, s[0], s[1], false)),
-            3 => Some((s[0], s[1], s[2], true)),
-            _ => None,
-        }
-    };
-    let (ba, m, k, mut a_batched) = split(sa).ok_or_else(bad)?;
-    let (bb, k2, n, mut b_batched) = split(sb).ok_or_else(bad)?;
-    if k != k2 {
-        return Err(bad());
-    }
-    let batch = match (a_batched, b_batched) {
-        (true, true) if ba == bb => ba,
-        (true, true) if ba == 1 => {
-            a_batched = false;
-            bb
-        }
-        (true, true) if bb == 1 => {
-            b_batched = false;
-            ba
-        }
-        (true, true) => return Err(bad()),
-        (true, false) => ba,
-        (false, true) => bb,
-        (false, false) => 1,
-    };
-    Ok(MatmulDims {
-        batch,
-        m,
-        k,
-        n,
-        a_batched,
-        b_batched,
-    })
-}
-
-fn matmul_out_shape(sa: &[usize], sb: &[usize], d: &MatmulDims) -> Vec<usize> {
-    if sa.len() == 2 && sb.len() == 2 {
-        vec![d.m, d.n]
-    } else {
-        vec![d.batch, d.m, d.n]
-    }
-}
-
 /// Matrix product of 2-D or batched 3-D operands.
 #[pyfunction]
-pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!("matmul", [("a", a), ("b", b)], |T| {
         let (a, b) = (borrow::<T>(a)?, borrow::<T>(b)?);
         let (sa, sb) = (shape(&a), shape(&b));
-        let d = matmul_dims(&sa, &sb)?;
+        let d = MatmulDims::of(&sa, &sb)?;
         ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
         let (da, db) = (data(&a)?, data(&b)?);
         let v = run(py, || gemm::matmul(&da, &db, d))?;
-        out(py, v, &matmul_out_shape(&sa, &sb, &d))
+        out(py, v, &d.out_shape(&sa, &sb))
     })
 }
 
@@ -613,29 +558,25 @@ pub fn matmul_backward<'py>(
     grad_output: &Arr<'py>,
     a: &Arr<'py>,
     b: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     with_float!(
         "matmul_backward",
         [("grad_output", grad_output), ("a", a), ("b", b)],
         |T| {
             let (g, a, b) = (borrow::<T>(grad_output)?, borrow::<T>(a)?, borrow::<T>(b)?);
             let (sg, sa, sb) = (shape(&g), shape(&a), shape(&b));
-            let d = matmul_dims(&sa, &sb)?;
-            if sg != matmul_out_shape(&sa, &sb, &d) {
-                return Err(shape_error(format!(
-                    "matmul_backward: grad_output has shape {sg:?}, expected {:?}",
-                    matmul_out_shape(&sa, &sb, &d)
-                )));
-            }
+            let d = MatmulDims::of(&sa, &sb)?;
+            d.check_grad(&sg, &sa, &sb)?;
             ensure_room::<T>("matmul_backward", &[&sg, &sa, &sb])?;
             let (dg, da, db) = (data(&g)?, data(&a)?, data(&b)?);
             let (ga, gb) = run(py, || gemm::matmul_backward(&dg, &da, &db, d))?;
-            PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])
+            Ok(PyTuple::new(py, [out(py, ga, &sa)?, out(py, gb, &sb)?])?)
         }
     )
 }
 
-/// `x @ weight^T + bias` for `x` (m, k), `weight` (n, k) (PyTorch's layout), `bias` (n,).
+/// `x @ weight^T + bias` for `x` (..., in), `weight` (out, in) (PyTorch's layout), `bias`
+/// (out,); the result has shape (..., out).
 #[pyfunction]
 #[pyo3(signature = (x, weight, bias=None))]
 pub fn linear<'py>(
@@ -643,22 +584,16 @@ pub fn linear<'py>(
     x: &Arr<'py>,
     weight: &Arr<'py>,
     bias: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("linear", [("x", x), ("weight", weight)], |T| {
         let (x, w) = (borrow::<T>(x)?, borrow::<T>(weight)?);
         let b = bias.map(borrow::<T>).transpose()?;
-        let (sx, sw) = (shape(&x), shape(&w));
-        if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
-            return Err(shape_error(format!(
-                "linear: input has shape {sx:?} and weight {sw:?}; expected (N, in) and (out, in)"
-            )));
-        }
+        let (sx, sw, sb) = (shape(&x), shape(&w), b.as_ref().map(shape));
+        let (m, k, n) = gemm::linear_dims("linear", &sx, &sw, sb.as_deref())?;
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
-        let v = run(py, || {
-            gemm::linear(&dx, &dw, db.as_deref(), sx[0], sx[1], sw[0])
-        })?;
-        out(py, v, &[sx[0], sw[0]])
+        let v = run(py, || gemm::linear(&dx, &dw, db.as_deref(), m, k, n))?;
+        out(py, v, &gemm::linear_out_shape(&sx, n))
     })
 }
 
@@ -669,7 +604,7 @@ pub fn linear_backward<'py>(
     grad_output: &Arr<'py>,
     x: &Arr<'py>,
     weight: &Arr<'py>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     with_float!(
         "linear_backward",
         [("grad_output", grad_output), ("x", x), ("weight", weight)],
@@ -680,19 +615,11 @@ pub fn linear_backward<'py>(
                 borrow::<T>(weight)?,
             );
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
-            if sx.len() != 2 || sw.len() != 2 || sg != [sx[0], sw[0]] || sx[1] != sw[1] {
-                return Err(shape_error(format!(
-                    "linear_backward: grad_output {sg:?}, x {sx:?} and weight {sw:?} do not fit"
-                )));
-            }
+            let (m, k, n) = gemm::linear_backward_dims(&sg, &sx, &sw)?;
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
-            let (gx, gw, gb) = run(py, || {
-                gemm::linear_backward(&dg, &dx, &dw, sx[0], sx[1], sw[0])
-            })?;
-            PyTuple::new(
-                py,
-                [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[sw[0]])?],
-            )
+            let (gx, gw, gb) = run(py, || gemm::linear_backward(&dg, &dx, &dw, m, k, n))?;
+            let outs = [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[n])?];
+            Ok(PyTuple::new(py, outs)?)
         }
     )
 }

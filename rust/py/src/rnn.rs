@@ -6,29 +6,16 @@
 //! (batch, hidden) and the weights use PyTorch's layouts.
 
 use ferrograd_core::rnn::{self as core, Cell, Run, SeqDims, Weights};
+use ferrograd_core::shape::fmt_shape;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{run, shape_error};
+use crate::arrays::{borrow, borrow_opt, common_float, data, out, shape, In};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
-
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: numpy::Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
-    obj.map(|o| {
-        common_float(func, &[("input", input), (name, o)])?;
-        borrow::<T>(o)
-    })
-    .transpose()
-}
 
 /// The borrowed arguments of one run, checked against each other.
 struct Args<'py, T: numpy::Element> {
@@ -54,8 +41,8 @@ fn args<'py, T: numpy::Element>(
     bias_ih: Option<&Arr<'py>>,
     bias_hh: Option<&Arr<'py>>,
     c0: Option<&Arr<'py>>,
-) -> PyResult<Args<'py, T>> {
-    let cell = Cell::parse(func, mode).map_err(crate::errors::to_py)?;
+) -> BindResult<Args<'py, T>> {
+    let cell = Cell::parse(func, mode)?;
     common_float(
         func,
         &[
@@ -82,9 +69,13 @@ fn args<'py, T: numpy::Element>(
         b_hh: borrow_opt::<T>(func, "bias_hh", input, bias_hh)?,
     };
     let (sx, sh, swi, swh) = (shape(&a.x), shape(&a.h0), shape(&a.w_ih), shape(&a.w_hh));
-    let bad = |what: String| -> PyResult<Args<'py, T>> {
+    let bad = |what: String| -> BindResult<Args<'py, T>> {
         Err(shape_error(format!(
-            "{func}: {what} (input {sx:?}, h0 {sh:?}, weight_ih {swi:?}, weight_hh {swh:?})"
+            "{func}: {what} (input {}, h0 {}, weight_ih {}, weight_hh {})",
+            fmt_shape(&sx),
+            fmt_shape(&sh),
+            fmt_shape(&swi),
+            fmt_shape(&swh)
         )))
     };
     if sx.len() != 3 || sh.len() != 2 || swi.len() != 2 || swh.len() != 2 {
@@ -108,8 +99,8 @@ fn args<'py, T: numpy::Element>(
         if let Some(b) = b {
             if shape(b) != [swh[0]] {
                 return bad(format!(
-                    "{name} has shape {:?}, expected ({},)",
-                    shape(b),
+                    "{name} has shape {}, expected ({},)",
+                    fmt_shape(&shape(b)),
                     swh[0]
                 ));
             }
@@ -119,7 +110,10 @@ fn args<'py, T: numpy::Element>(
         (Some(c), Cell::Lstm) if shape(c) == sh => {}
         (None, Cell::Lstm) => return bad("the LSTM needs c0 of h0's shape".into()),
         (Some(c), Cell::Lstm) => {
-            return bad(format!("c0 has shape {:?}, expected h0's", shape(c)));
+            return bad(format!(
+                "c0 has shape {}, expected h0's",
+                fmt_shape(&shape(c))
+            ));
         }
         (Some(_), _) => return bad(format!("only the LSTM takes c0, not {mode}")),
         (None, _) => {}
@@ -147,7 +141,7 @@ struct Data<'a, T: Clone> {
 }
 
 impl<'py, T: numpy::Element + Copy> Args<'py, T> {
-    fn data(&self) -> PyResult<Data<'_, T>> {
+    fn data(&self) -> BindResult<Data<'_, T>> {
         Ok(Data {
             x: data(&self.x)?,
             h0: data(&self.h0)?,
@@ -197,7 +191,7 @@ pub fn rnn_forward<'py>(
     bias_hh: Option<&Arr<'py>>,
     c0: Option<&Arr<'py>>,
     reverse: bool,
-) -> PyResult<(Arr<'py>, Arr<'py>)> {
+) -> BindResult<(Arr<'py>, Arr<'py>)> {
     let func = "rnn_forward";
     with_float!(func, [("input", input)], |T| {
         let a = args::<T>(
@@ -236,7 +230,7 @@ pub fn rnn_backward<'py>(
     c0: Option<&Arr<'py>>,
     reverse: bool,
     need_input_grad: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "rnn_backward";
     with_float!(
         func,
@@ -265,8 +259,9 @@ pub fn rnn_backward<'py>(
             ] {
                 if shape(arr) != want {
                     return Err(shape_error(format!(
-                        "{func}: {name} has shape {:?}, expected {want:?}",
-                        shape(arr)
+                        "{func}: {name} has shape {}, expected {}",
+                        fmt_shape(&shape(arr)),
+                        fmt_shape(want)
                     )));
                 }
             }
@@ -278,7 +273,7 @@ pub fn rnn_backward<'py>(
             let sx = [d.steps, d.batch, d.input];
             let sh = [d.batch, d.hidden];
             let rows = cell.gates() * d.hidden;
-            let opt = |v: Option<Vec<T>>, s: &[usize]| -> PyResult<Option<Arr<'py>>> {
+            let opt = |v: Option<Vec<T>>, s: &[usize]| -> BindResult<Option<Arr<'py>>> {
                 v.map(|v| out(py, v, s)).transpose()
             };
             let items: [Option<Arr<'py>>; 7] = [
@@ -290,7 +285,7 @@ pub fn rnn_backward<'py>(
                 opt(gr.db_ih, &[rows])?,
                 opt(gr.db_hh, &[rows])?,
             ];
-            PyTuple::new(py, items)
+            Ok(PyTuple::new(py, items)?)
         }
     )
 }

@@ -2,8 +2,6 @@
 //! the model's layers, whose methods run forward, loss, backward and an optimizer update in one
 //! call, updating the parameter and optimizer-state arrays in place.
 
-use ferrograd_core::activation::{Activation, GeluApprox};
-use ferrograd_core::conv::{Conv2dSpec, Pool2dSpec};
 use ferrograd_core::loss::classification::FastMath;
 use ferrograd_core::loss::regression::RegressionLoss;
 use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
@@ -11,101 +9,19 @@ use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
 use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
 
+use crate::args::Wrap;
 use crate::arrays::{borrow, data, float_of, out, shape, Float};
-use crate::errors::{run, to_py, value_error};
+use crate::errors::{run, value_error, BindError, BindResult};
 use crate::optim::borrow_mut_list;
+use crate::with_float;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
-fn bad(msg: String) -> PyErr {
+fn bad(msg: String) -> BindError {
     value_error(msg)
 }
 
-fn ints<const N: usize>(kind: &str, v: &[i64]) -> PyResult<[usize; N]> {
-    if v.len() != N || v.iter().any(|&x| x < 0) {
-        return Err(bad(format!(
-            "StepPlan: layer '{kind}' needs {N} non-negative integers, got {v:?}"
-        )));
-    }
-    let mut out = [0; N];
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = x as usize;
-    }
-    Ok(out)
-}
-
-fn float_arg(kind: &str, v: &[f64]) -> PyResult<f64> {
-    v.first()
-        .copied()
-        .ok_or_else(|| bad(format!("StepPlan: layer '{kind}' needs a float argument")))
-}
-
-fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> PyResult<Layer> {
-    Ok(match kind {
-        "linear" => {
-            let [in_f, out_f, bias] = ints::<3>(kind, i)?;
-            Layer::Linear {
-                in_f,
-                out_f,
-                bias: bias != 0,
-            }
-        }
-        "relu" => Layer::Act(Activation::Relu),
-        "sigmoid" => Layer::Act(Activation::Sigmoid),
-        "tanh" => Layer::Act(Activation::Tanh),
-        "silu" => Layer::Act(Activation::Silu),
-        "gelu" => Layer::Act(Activation::Gelu {
-            approximate: if f.first().copied().unwrap_or(0.0) != 0.0 {
-                GeluApprox::Tanh
-            } else {
-                GeluApprox::None
-            },
-        }),
-        "leaky_relu" => Layer::Act(Activation::LeakyRelu {
-            negative_slope: float_arg(kind, f)?,
-        }),
-        "elu" => Layer::Act(Activation::Elu {
-            alpha: float_arg(kind, f)?,
-        }),
-        "flatten" => Layer::Flatten,
-        "conv2d" => {
-            let [c_in, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias] = ints::<12>(kind, i)?;
-            Layer::Conv2d {
-                c_in,
-                c_out,
-                kernel: [kh, kw],
-                spec: Conv2dSpec::new([sh, sw], [ph, pw], [dh, dw], groups),
-                bias: bias != 0,
-            }
-        }
-        "max_pool2d" => {
-            let [kh, kw, sh, sw, ph, pw, dh, dw, ceil] = ints::<9>(kind, i)?;
-            Layer::MaxPool2d(Pool2dSpec {
-                kernel: [kh, kw],
-                stride: [sh, sw],
-                padding: [ph, pw],
-                dilation: [dh, dw],
-                ceil_mode: ceil != 0,
-            })
-        }
-        "avg_pool2d" => {
-            let [kh, kw, sh, sw, ph, pw, ceil, include] = ints::<8>(kind, i)?;
-            Layer::AvgPool2d {
-                spec: Pool2dSpec {
-                    kernel: [kh, kw],
-                    stride: [sh, sw],
-                    padding: [ph, pw],
-                    dilation: [1, 1],
-                    ceil_mode: ceil != 0,
-                },
-                count_include_pad: include != 0,
-            }
-        }
-        _ => return Err(bad(format!("StepPlan: unsupported layer '{kind}'"))),
-    })
-}
-
-fn parse_loss(name: &str, arg: f64) -> PyResult<LossSpec> {
+fn parse_loss(name: &str, arg: f64) -> BindResult<LossSpec> {
     Ok(match name {
         "cross_entropy" => LossSpec::CrossEntropy {
             label_smoothing: arg,
@@ -232,7 +148,7 @@ impl<T: FastMath> Update<'_, T> {
 
 fn slices<'a, T: Element>(
     arrs: &'a mut [PyReadwriteArrayDyn<'_, T>],
-) -> PyResult<Vec<&'a mut [T]>> {
+) -> BindResult<Vec<&'a mut [T]>> {
     arrs.iter_mut()
         .map(|a| {
             a.as_slice_mut()
@@ -279,7 +195,7 @@ impl StepPlan {
         opt: OptArgs<'_, 'py>,
         want: Float,
         options: StepOptions,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let func = "compiled step";
         if params.len() != self.plan.n_params() {
             return Err(bad(format!(
@@ -392,6 +308,24 @@ impl StepPlan {
     }
 }
 
+impl StepPlan {
+    /// [`StepPlan::run_step`] with `T` the float type of `x`.
+    fn dispatch<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: &[Obj<'py>],
+        opt: OptArgs<'_, 'py>,
+        options: StepOptions,
+    ) -> BindResult<StepResult<'py>> {
+        let want = float_of("compiled step", "x", x)?;
+        with_float!(float: want, |T| {
+            self.run_step::<T>(py, x, target, params, opt, want, options)
+        })
+    }
+}
+
 /// The loss, the model's output (when asked for) and whether the update ran.
 type StepResult<'py> = (f64, Option<Bound<'py, PyAny>>, bool);
 
@@ -400,11 +334,8 @@ impl StepPlan {
     /// Builds a plan from `(kind, ints, floats)` layer descriptions and a loss name.
     #[new]
     #[pyo3(signature = (layers, loss, loss_arg=0.0))]
-    fn new(layers: Vec<(String, Vec<i64>, Vec<f64>)>, loss: &str, loss_arg: f64) -> PyResult<Self> {
-        let layers = layers
-            .iter()
-            .map(|(k, i, f)| parse_layer(k, i, f))
-            .collect::<PyResult<Vec<_>>>()?;
+    fn new(layers: Vec<Wrap<Layer>>, loss: &str, loss_arg: f64) -> BindResult<Self> {
+        let layers = layers.into_iter().map(|Wrap(layer)| layer).collect();
         Ok(StepPlan {
             plan: Plan {
                 layers,
@@ -444,7 +375,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let hp = optim::Adam {
             lr,
             beta1,
@@ -455,14 +386,18 @@ impl StepPlan {
             maximize,
             decoupled_weight_decay,
         };
-        hp.validate().map_err(to_py)?;
         let n = params.len();
         if exp_avgs.len() != n || exp_avg_sqs.len() != n || steps.len() != n {
             return Err(bad(
                 "compiled step: one Adam state entry per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), n)?;
+        check_weight_decays(
+            weight_decays.as_deref(),
+            n,
+            hp.weight_decay,
+            |weight_decay| optim::Adam { weight_decay, ..hp }.validate(),
+        )?;
         let opt = OptArgs::Adam {
             hp,
             exp_avgs: &exp_avgs,
@@ -471,15 +406,11 @@ impl StepPlan {
             steps: &steps,
             weight_decays: weight_decays.as_deref(),
         };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 
     /// One step with an SGD update; returns what [`StepPlan::adam`] returns.
@@ -502,7 +433,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         let hp = optim::Sgd {
             lr,
             momentum,
@@ -511,7 +442,6 @@ impl StepPlan {
             nesterov,
             maximize,
         };
-        hp.validate().map_err(to_py)?;
         if momentum_buffers
             .as_ref()
             .is_some_and(|b| b.len() != params.len())
@@ -520,22 +450,23 @@ impl StepPlan {
                 "compiled step: one momentum buffer per parameter is needed".into(),
             ));
         }
-        check_weight_decays(weight_decays.as_deref(), params.len())?;
+        check_weight_decays(
+            weight_decays.as_deref(),
+            params.len(),
+            hp.weight_decay,
+            |weight_decay| optim::Sgd { weight_decay, ..hp }.validate(),
+        )?;
         let opt = OptArgs::Sgd {
             hp,
             momentum_buffers: momentum_buffers.as_deref(),
             fresh: &fresh,
             weight_decays: weight_decays.as_deref(),
         };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 
     /// Forward, loss and backward without an update: the gradients are written into `grads`
@@ -552,7 +483,7 @@ impl StepPlan {
         grads: Vec<Obj<'py>>,
         keep_output: bool,
         skip_non_finite: bool,
-    ) -> PyResult<StepResult<'py>> {
+    ) -> BindResult<StepResult<'py>> {
         if grads.len() != params.len() {
             return Err(bad(format!(
                 "compiled step: one gradient array per parameter is needed, got {} for {}",
@@ -561,20 +492,25 @@ impl StepPlan {
             )));
         }
         let opt = OptArgs::Grads { grads: &grads };
-        let want = float_of("compiled step", "x", x)?;
         let options = StepOptions {
             keep_output,
             skip_non_finite,
         };
-        match want {
-            Float::F32 => self.run_step::<f32>(py, x, target, &params, opt, want, options),
-            Float::F64 => self.run_step::<f64>(py, x, target, &params, opt, want, options),
-        }
+        self.dispatch(py, x, target, &params, opt, options)
     }
 }
 
-/// Per-parameter weight decays: one per parameter, each >= 0 (checked before anything runs).
-fn check_weight_decays(weight_decays: Option<&[f64]>, n: usize) -> PyResult<()> {
+/// Checks the update's hyperparameters (`check`, the kernel's own validation, given a weight
+/// decay) with the shared weight decay and with each per-parameter one, and that there is one
+/// per parameter, before anything runs: the update is split by weight decay, and a bad value
+/// found half-way would leave it half done.
+fn check_weight_decays(
+    weight_decays: Option<&[f64]>,
+    n: usize,
+    shared: f64,
+    check: impl Fn(f64) -> ferrograd_core::Result<()>,
+) -> BindResult<()> {
+    check(shared)?;
     let Some(w) = weight_decays else {
         return Ok(());
     };
@@ -584,8 +520,8 @@ fn check_weight_decays(weight_decays: Option<&[f64]>, n: usize) -> PyResult<()> 
             w.len()
         )));
     }
-    if let Some(bad_value) = w.iter().find(|v| v.is_nan() || **v < 0.0) {
-        return Err(bad(format!("Invalid weight_decay value: {bad_value}")));
+    for &wd in w {
+        check(wd)?;
     }
     Ok(())
 }

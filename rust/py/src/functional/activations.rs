@@ -7,12 +7,12 @@ use ferrograd_core::shape::fmt_shape;
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error, to_py};
+use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
-fn forward<'py>(py: Python<'py>, act: Activation, input: &Arr<'py>) -> PyResult<Arr<'py>> {
+fn forward<'py>(py: Python<'py>, act: Activation, input: &Arr<'py>) -> BindResult<Arr<'py>> {
     with_float!(act.name(), [("input", input)], |T| {
         let x = borrow::<T>(input)?;
         let (sx, dx) = (shape(&x), data(&x)?);
@@ -26,7 +26,7 @@ fn backward<'py>(
     act: Activation,
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = format!("{}_backward", act.name());
     with_float!(
         &name,
@@ -50,7 +50,7 @@ fn backward<'py>(
 
 /// `max(input, 0)`.
 #[pyfunction]
-pub fn relu<'py>(py: Python<'py>, input: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn relu<'py>(py: Python<'py>, input: &Arr<'py>) -> BindResult<Arr<'py>> {
     forward(py, Activation::Relu, input)
 }
 
@@ -60,7 +60,7 @@ pub fn relu_backward<'py>(
     py: Python<'py>,
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(py, Activation::Relu, grad_output, input)
 }
 
@@ -71,7 +71,7 @@ pub fn leaky_relu<'py>(
     py: Python<'py>,
     input: &Arr<'py>,
     negative_slope: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     forward(py, Activation::LeakyRelu { negative_slope }, input)
 }
 
@@ -83,7 +83,7 @@ pub fn leaky_relu_backward<'py>(
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
     negative_slope: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(
         py,
         Activation::LeakyRelu { negative_slope },
@@ -94,7 +94,7 @@ pub fn leaky_relu_backward<'py>(
 
 /// Logistic sigmoid, stable for large `|input|`.
 #[pyfunction]
-pub fn sigmoid<'py>(py: Python<'py>, input: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn sigmoid<'py>(py: Python<'py>, input: &Arr<'py>) -> BindResult<Arr<'py>> {
     forward(py, Activation::Sigmoid, input)
 }
 
@@ -104,13 +104,13 @@ pub fn sigmoid_backward<'py>(
     py: Python<'py>,
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(py, Activation::Sigmoid, grad_output, input)
 }
 
 /// Hyperbolic tangent.
 #[pyfunction]
-pub fn tanh<'py>(py: Python<'py>, input: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn tanh<'py>(py: Python<'py>, input: &Arr<'py>) -> BindResult<Arr<'py>> {
     forward(py, Activation::Tanh, input)
 }
 
@@ -120,19 +120,19 @@ pub fn tanh_backward<'py>(
     py: Python<'py>,
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(py, Activation::Tanh, grad_output, input)
 }
 
-fn gelu_kind(func: &str, approximate: &str) -> PyResult<Activation> {
-    let approximate = GeluApprox::parse(func, approximate).map_err(to_py)?;
+fn gelu_kind(func: &str, approximate: &str) -> BindResult<Activation> {
+    let approximate = GeluApprox::parse(func, approximate)?;
     Ok(Activation::Gelu { approximate })
 }
 
 /// GELU, exact (`approximate="none"`) or with the tanh approximation.
 #[pyfunction]
 #[pyo3(signature = (input, approximate="none"))]
-pub fn gelu<'py>(py: Python<'py>, input: &Arr<'py>, approximate: &str) -> PyResult<Arr<'py>> {
+pub fn gelu<'py>(py: Python<'py>, input: &Arr<'py>, approximate: &str) -> BindResult<Arr<'py>> {
     forward(py, gelu_kind("gelu", approximate)?, input)
 }
 
@@ -144,7 +144,7 @@ pub fn gelu_backward<'py>(
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
     approximate: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(
         py,
         gelu_kind("gelu_backward", approximate)?,
@@ -156,7 +156,7 @@ pub fn gelu_backward<'py>(
 /// ELU: `input` where positive, `alpha * (exp(input) - 1)` elsewhere.
 #[pyfunction]
 #[pyo3(signature = (input, alpha=1.0))]
-pub fn elu<'py>(py: Python<'py>, input: &Arr<'py>, alpha: f64) -> PyResult<Arr<'py>> {
+pub fn elu<'py>(py: Python<'py>, input: &Arr<'py>, alpha: f64) -> BindResult<Arr<'py>> {
     forward(py, Activation::Elu { alpha }, input)
 }
 
@@ -168,13 +168,13 @@ pub fn elu_backward<'py>(
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
     alpha: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(py, Activation::Elu { alpha }, grad_output, input)
 }
 
 /// SiLU (swish): `input * sigmoid(input)`.
 #[pyfunction]
-pub fn silu<'py>(py: Python<'py>, input: &Arr<'py>) -> PyResult<Arr<'py>> {
+pub fn silu<'py>(py: Python<'py>, input: &Arr<'py>) -> BindResult<Arr<'py>> {
     forward(py, Activation::Silu, input)
 }
 
@@ -184,7 +184,7 @@ pub fn silu_backward<'py>(
     py: Python<'py>,
     grad_output: &Arr<'py>,
     input: &Arr<'py>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(py, Activation::Silu, grad_output, input)
 }
 
@@ -196,7 +196,7 @@ pub fn softplus<'py>(
     input: &Arr<'py>,
     beta: f64,
     threshold: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     forward(py, Activation::Softplus { beta, threshold }, input)
 }
 
@@ -209,71 +209,13 @@ pub fn softplus_backward<'py>(
     input: &Arr<'py>,
     beta: f64,
     threshold: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     backward(
         py,
         Activation::Softplus { beta, threshold },
         grad_output,
         input,
     )
-}
-
-fn softmax_grad<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-    log: bool,
-) -> PyResult<Arr<'py>> {
-    let name = if log {
-        "log_softmax_backward"
-    } else {
-        "softmax_backward"
-    };
-    with_float!(
-        name,
-        [("grad_output", grad_output), ("input", input)],
-        |T| {
-            let (g, x) = (borrow::<T>(grad_output)?, borrow::<T>(input)?);
-            let (sg, sx) = (shape(&g), shape(&x));
-            if sg != sx {
-                return Err(shape_error(format!(
-                    "{name}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
-            let (dg, dx) = (data(&g)?, data(&x)?);
-            let v = run(py, || {
-                activation::softmax_backward_input(&dg, &dx, &sx, dim, log)
-            })?;
-            out(py, v, &sx)
-        }
-    )
-}
-
-/// Gradient of softmax along `dim`, from the input.
-#[pyfunction]
-#[pyo3(signature = (grad_output, input, dim=-1))]
-pub fn softmax_backward_input<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-) -> PyResult<Arr<'py>> {
-    softmax_grad(py, grad_output, input, dim, false)
-}
-
-/// Gradient of log-softmax along `dim`, from the input.
-#[pyfunction]
-#[pyo3(signature = (grad_output, input, dim=-1))]
-pub fn log_softmax_backward_input<'py>(
-    py: Python<'py>,
-    grad_output: &Arr<'py>,
-    input: &Arr<'py>,
-    dim: isize,
-) -> PyResult<Arr<'py>> {
-    softmax_grad(py, grad_output, input, dim, true)
 }
 
 /// Registers this file's functions on the module.
@@ -298,8 +240,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         silu_backward,
         softplus,
         softplus_backward,
-        softmax_backward_input,
-        log_softmax_backward_input,
     );
     Ok(())
 }

@@ -9,59 +9,35 @@ use ferrograd_core::loss::classification::{
     self as core, ClassOptions, ClassTarget, FastMath, View,
 };
 use ferrograd_core::loss::Reduction;
+use ferrograd_core::shape::fmt_shape;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use std::borrow::Cow;
 
-use crate::arrays::{borrow, common_float, data, out, shape, In};
-use crate::errors::{dtype_error, run};
+use crate::arrays::{borrow, borrow_opt, common_float, data, data_opt, dtype_of, out, shape, In};
+use crate::errors::{dtype_error, run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
 
-/// An optional float argument of the input's dtype, borrowed.
-fn borrow_opt<'py, T: Element>(
-    func: &str,
-    name: &str,
-    input: &Arr<'py>,
-    obj: Option<&Arr<'py>>,
-) -> PyResult<Option<In<'py, T>>> {
-    match obj {
-        None => Ok(None),
-        Some(o) => {
-            common_float(func, &[("input", input), (name, o)])?;
-            Ok(Some(borrow::<T>(o)?))
-        }
-    }
-}
-
 /// True when `target` holds int64 class indices; a `DTypeError` for other non-float dtypes.
-fn is_index_target(func: &str, target: &Arr<'_>) -> PyResult<bool> {
+fn is_index_target(func: &str, target: &Arr<'_>) -> BindResult<bool> {
     if target.cast::<PyArrayDyn<i64>>().is_ok() {
         return Ok(true);
     }
     if target.cast::<PyArrayDyn<f32>>().is_ok() || target.cast::<PyArrayDyn<f64>>().is_ok() {
         return Ok(false);
     }
-    let what = target
-        .getattr("dtype")
-        .map(|d| d.to_string())
-        .unwrap_or_else(|_| target.get_type().to_string());
     Err(dtype_error(format!(
         "{func}: target must be an int64 array of class indices or a float array of class \
-         probabilities, got {what}"
+         probabilities, got {}",
+        dtype_of(target)
     )))
 }
 
 /// The shape of an optional array (empty when absent).
 fn shape_opt<T: Element>(a: &Option<In<'_, T>>) -> Vec<usize> {
     a.as_ref().map(shape).unwrap_or_default()
-}
-
-/// The data of an optional array.
-fn data_opt<'a, T: Element + Copy>(a: &'a Option<In<'_, T>>) -> PyResult<Option<Cow<'a, [T]>>> {
-    a.as_ref().map(data).transpose()
 }
 
 /// The arguments of a `cross_entropy`-like call after parsing.
@@ -77,7 +53,7 @@ struct CeArgs<'a, 'py> {
 }
 
 /// Borrows the arrays of a cross-entropy call as `T` and runs `f` on them without the GIL.
-fn ce_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> PyResult<R>
+fn ce_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: FastMath + Element,
     R: Send,
@@ -120,8 +96,9 @@ where
     );
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
-            "{}: weight must be 1-D with one value per class, got shape {sw:?}",
-            a.func
+            "{}: weight must be 1-D with one value per class, got shape {}",
+            a.func,
+            fmt_shape(&sw)
         )));
     }
     let (ignore_index, reduction, label_smoothing) =
@@ -158,7 +135,7 @@ pub fn cross_entropy<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "cross_entropy";
     let a = CeArgs {
         func,
@@ -189,7 +166,7 @@ pub fn cross_entropy_backward<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "cross_entropy_backward";
     let a = CeArgs {
         func,
@@ -222,7 +199,7 @@ pub fn cross_entropy_with_grad<'py>(
     ignore_index: i64,
     reduction: &str,
     label_smoothing: f64,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let func = "cross_entropy_with_grad";
     let a = CeArgs {
         func,
@@ -239,12 +216,12 @@ pub fn cross_entropy_with_grad<'py>(
             core::cross_entropy_with_grad(g.ok_or_else(missing_grad)?, x, t, o)
         })?;
         let sx = shape(&borrow::<T>(input)?);
-        PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])
+        Ok(PyTuple::new(py, [out(py, v, &s)?, out(py, g, &sx)?])?)
     })
 }
 
 /// Borrows the arrays of an `nll_loss` call and runs `f` without the GIL.
-fn nll_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> PyResult<R>
+fn nll_call<T, R, F>(py: Python<'_>, a: &CeArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: Element + ferrograd_core::Real,
     R: Send,
@@ -270,8 +247,9 @@ where
     let (dx, dt, dw, dg) = (data(&x)?, data(&t)?, data_opt(&w)?, data_opt(&g)?);
     if dw.is_some() && sw.len() != 1 {
         return Err(crate::errors::shape_error(format!(
-            "{}: weight must be 1-D with one value per class, got shape {sw:?}",
-            a.func
+            "{}: weight must be 1-D with one value per class, got shape {}",
+            a.func,
+            fmt_shape(&sw)
         )));
     }
     let (ignore_index, reduction) = (a.ignore_index, a.reduction);
@@ -297,7 +275,7 @@ pub fn nll_loss<'py>(
     weight: Option<&Arr<'py>>,
     ignore_index: i64,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "nll_loss";
     let a = CeArgs {
         func,
@@ -326,7 +304,7 @@ pub fn nll_loss_backward<'py>(
     weight: Option<&Arr<'py>>,
     ignore_index: i64,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "nll_loss_backward";
     let a = CeArgs {
         func,
@@ -365,7 +343,7 @@ type BinViews<'v, T> = (
 );
 
 /// Borrows the arrays of a binary loss call and runs `f` without the GIL.
-fn bin_call<T, R, F>(py: Python<'_>, a: &BinArgs<'_, '_>, f: F) -> PyResult<R>
+fn bin_call<T, R, F>(py: Python<'_>, a: &BinArgs<'_, '_>, f: F) -> BindResult<R>
 where
     T: Element + ferrograd_core::Real,
     R: Send,
@@ -411,7 +389,7 @@ pub fn binary_cross_entropy<'py>(
     target: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -440,7 +418,7 @@ pub fn binary_cross_entropy_backward<'py>(
     target: &Arr<'py>,
     weight: Option<&Arr<'py>>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_backward";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -469,7 +447,7 @@ pub fn binary_cross_entropy_with_logits<'py>(
     weight: Option<&Arr<'py>>,
     reduction: &str,
     pos_weight: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_with_logits";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {
@@ -499,7 +477,7 @@ pub fn binary_cross_entropy_with_logits_backward<'py>(
     weight: Option<&Arr<'py>>,
     reduction: &str,
     pos_weight: Option<&Arr<'py>>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let func = "binary_cross_entropy_with_logits_backward";
     let r = super::reduction(func, reduction, false)?;
     let a = BinArgs {

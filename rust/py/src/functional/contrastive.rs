@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::run;
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Any<'py> = Bound<'py, PyAny>;
@@ -22,7 +22,7 @@ pub fn cosine_embedding_loss<'py>(
     target: &Any<'py>,
     margin: f64,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "cosine_embedding_loss";
     let r = super::reduction(name, reduction, false)?;
     with_float!(
@@ -61,7 +61,7 @@ pub fn cosine_embedding_loss_backward<'py>(
     target: &Any<'py>,
     margin: f64,
     reduction: &str,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = "cosine_embedding_loss_backward";
     let r = super::reduction(name, reduction, false)?;
     with_float!(
@@ -87,7 +87,7 @@ pub fn cosine_embedding_loss_backward<'py>(
                     r,
                 )
             })?;
-            PyTuple::new(py, [out(py, g1, &sa)?, out(py, g2, &sb)?])
+            Ok(PyTuple::new(py, [out(py, g1, &sa)?, out(py, g2, &sb)?])?)
         }
     )
 }
@@ -109,7 +109,7 @@ pub fn triplet_margin_loss<'py>(
     eps: f64,
     swap: bool,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "triplet_margin_loss";
     let o = Triplet {
         margin,
@@ -164,7 +164,7 @@ pub fn triplet_margin_loss_backward<'py>(
     eps: f64,
     swap: bool,
     reduction: &str,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = "triplet_margin_loss_backward";
     let o = Triplet {
         margin,
@@ -199,10 +199,10 @@ pub fn triplet_margin_loss_backward<'py>(
                     &o,
                 )
             })?;
-            PyTuple::new(
+            Ok(PyTuple::new(
                 py,
                 [out(py, ga, &sa)?, out(py, gp, &sp)?, out(py, gn, &sn)?],
-            )
+            )?)
         }
     )
 }
@@ -216,7 +216,7 @@ pub fn nt_xent_loss<'py>(
     z2: &Any<'py>,
     temperature: f64,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "nt_xent_loss";
     let r = super::reduction(name, reduction, false)?;
     with_float!(name, [("z1", z1), ("z2", z2)], |T| {
@@ -240,7 +240,7 @@ pub fn nt_xent_loss_backward<'py>(
     z2: &Any<'py>,
     temperature: f64,
     reduction: &str,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = "nt_xent_loss_backward";
     let r = super::reduction(name, reduction, false)?;
     with_float!(
@@ -263,7 +263,7 @@ pub fn nt_xent_loss_backward<'py>(
                     r,
                 )
             })?;
-            PyTuple::new(py, [out(py, g1, &sa)?, out(py, g2, &sb)?])
+            Ok(PyTuple::new(py, [out(py, g1, &sa)?, out(py, g2, &sb)?])?)
         }
     )
 }

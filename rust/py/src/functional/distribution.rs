@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::run;
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -20,7 +20,7 @@ pub fn entropy<'py>(
     p: &Arr<'py>,
     dim: isize,
     base: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("entropy", [("p", p)], |T| {
         let p = borrow::<T>(p)?;
         let (sp, dp) = (shape(&p), data(&p)?);
@@ -38,7 +38,7 @@ pub fn entropy_backward<'py>(
     p: &Arr<'py>,
     dim: isize,
     base: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!(
         "entropy_backward",
         [("grad_output", grad_output), ("p", p)],
@@ -61,7 +61,7 @@ pub fn cross_entropy_dist<'py>(
     q: &Arr<'py>,
     dim: isize,
     base: Option<f64>,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     with_float!("cross_entropy_dist", [("p", p), ("q", q)], |T| {
         let (p, q) = (borrow::<T>(p)?, borrow::<T>(q)?);
         let (sp, sq) = (shape(&p), shape(&q));
@@ -83,7 +83,7 @@ pub fn cross_entropy_dist_backward<'py>(
     q: &Arr<'py>,
     dim: isize,
     base: Option<f64>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> BindResult<Bound<'py, PyTuple>> {
     let name = "cross_entropy_dist_backward";
     with_float!(
         name,
@@ -95,7 +95,7 @@ pub fn cross_entropy_dist_backward<'py>(
             let (gp, gq) = run(py, || {
                 core::cross_entropy_dist_backward(&dg, &sg, &dp, &sp, &dq, &sq, dim, base)
             })?;
-            PyTuple::new(py, [out(py, gp, &sp)?, out(py, gq, &sq)?])
+            Ok(PyTuple::new(py, [out(py, gp, &sp)?, out(py, gq, &sq)?])?)
         }
     )
 }
@@ -109,7 +109,7 @@ pub fn kl_div<'py>(
     target: &Arr<'py>,
     reduction: &str,
     log_target: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let r = super::reduction("kl_div", reduction, true)?;
     with_float!("kl_div", [("input", input), ("target", target)], |T| {
         let (x, t) = (borrow::<T>(input)?, borrow::<T>(target)?);
@@ -130,7 +130,7 @@ pub fn kl_div_backward<'py>(
     target: &Arr<'py>,
     reduction: &str,
     log_target: bool,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = "kl_div_backward";
     let r = super::reduction(name, reduction, true)?;
     with_float!(

@@ -5,27 +5,11 @@
 use ferrograd_core::loss::margin::{self as core, Arr, MultiMargin};
 use pyo3::prelude::*;
 
-use crate::arrays::{borrow, data, out, shape, In};
-use crate::errors::{dtype_error, run};
+use crate::arrays::{borrow, borrow_as, data, out, shape};
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Any<'py> = Bound<'py, PyAny>;
-
-/// Borrows `obj` as an array of `T`, or a `DTypeError` saying it must be one of `want`.
-pub(super) fn borrow_as<'py, T: numpy::Element>(
-    func: &str,
-    arg: &str,
-    want: &str,
-    obj: &Any<'py>,
-) -> PyResult<In<'py, T>> {
-    borrow::<T>(obj).map_err(|_| {
-        let got = obj
-            .getattr("dtype")
-            .map(|d| d.to_string())
-            .unwrap_or_else(|_| obj.get_type().to_string());
-        dtype_error(format!("{func}: {arg} must be {want}, got {got}"))
-    })
-}
 
 /// The NumPy name of the float type `T`.
 fn float_name<T>() -> &'static str {
@@ -49,7 +33,7 @@ macro_rules! pointwise_bindings {
             target: &Any<'py>,
             $($arg: $ty,)*
             reduction: &str,
-        ) -> PyResult<Any<'py>> {
+        ) -> BindResult<Any<'py>> {
             let name = stringify!($fwd);
             let r = super::reduction(name, reduction, false)?;
             with_float!(name, [("input", input), ("target", target)], |T| {
@@ -73,7 +57,7 @@ macro_rules! pointwise_bindings {
             target: &Any<'py>,
             $($arg: $ty,)*
             reduction: &str,
-        ) -> PyResult<Any<'py>> {
+        ) -> BindResult<Any<'py>> {
             let name = stringify!($bwd);
             let r = super::reduction(name, reduction, false)?;
             with_float!(
@@ -119,7 +103,7 @@ pub fn multi_margin_loss<'py>(
     margin: f64,
     weight: Option<&Any<'py>>,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "multi_margin_loss";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;
@@ -158,7 +142,7 @@ pub fn multi_margin_loss_backward<'py>(
     margin: f64,
     weight: Option<&Any<'py>>,
     reduction: &str,
-) -> PyResult<Any<'py>> {
+) -> BindResult<Any<'py>> {
     let name = "multi_margin_loss_backward";
     let r = super::reduction(name, reduction, false)?;
     let y = borrow_as::<i64>(name, "target", "an int64 array", target)?;

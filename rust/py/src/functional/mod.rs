@@ -3,7 +3,7 @@
 use ferrograd_core::loss::Reduction;
 use pyo3::prelude::*;
 
-use crate::errors::to_py;
+use crate::errors::BindResult;
 
 mod activations;
 mod classification;
@@ -13,8 +13,8 @@ mod margin;
 mod regression;
 
 /// Parses a `reduction` argument (a `ValueError` names the allowed values).
-pub fn reduction(func: &str, s: &str, allow_batchmean: bool) -> PyResult<Reduction> {
-    Reduction::parse(func, s, allow_batchmean).map_err(to_py)
+pub fn reduction(func: &str, s: &str, allow_batchmean: bool) -> BindResult<Reduction> {
+    Ok(Reduction::parse(func, s, allow_batchmean)?)
 }
 
 /// Registers every functional binding on the module.

@@ -6,7 +6,7 @@ use ferrograd_core::loss::Reduction;
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::run;
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -17,7 +17,7 @@ fn forward<'py>(
     input: &Arr<'py>,
     target: &Arr<'py>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = kind.name();
     let r = super::reduction(name, reduction, false)?;
     with_float!(name, [("input", input), ("target", target)], |T| {
@@ -36,7 +36,7 @@ fn backward<'py>(
     input: &Arr<'py>,
     target: &Arr<'py>,
     reduction: &str,
-) -> PyResult<Arr<'py>> {
+) -> BindResult<Arr<'py>> {
     let name = format!("{}_backward", kind.name());
     let r = super::reduction(&name, reduction, false)?;
     with_float!(
@@ -73,7 +73,7 @@ macro_rules! regression_bindings {
             target: &Arr<'py>,
             reduction: &str,
             $($arg: f64,)*
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             forward(py, $kind, input, target, reduction)
         }
 
@@ -87,7 +87,7 @@ macro_rules! regression_bindings {
             target: &Arr<'py>,
             reduction: &str,
             $($arg: f64,)*
-        ) -> PyResult<Arr<'py>> {
+        ) -> BindResult<Arr<'py>> {
             backward(py, $kind, grad_output, input, target, reduction)
         }
     )+};

@@ -13,7 +13,7 @@ fn adam_impl<'py, T: Element + Real>(
     max_exp_avg_sqs: Option<&[Obj<'py>]>,
     steps: &[f64],
     hp: &optim::Adam,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "adam_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
@@ -69,7 +69,7 @@ pub fn adam_step<'py>(
     amsgrad: bool,
     maximize: bool,
     decoupled_weight_decay: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Adam {
         lr,
         beta1,
@@ -80,31 +80,9 @@ pub fn adam_step<'py>(
         maximize,
         decoupled_weight_decay,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("adam_step", params.first(), "params")?;
-    let x = max_exp_avg_sqs.as_deref();
-    match want {
-        Float::F32 => adam_impl::<f32>(
-            py,
-            want,
-            &params,
-            &grads,
-            &exp_avgs,
-            &exp_avg_sqs,
-            x,
-            &steps,
-            &hp,
-        ),
-        Float::F64 => adam_impl::<f64>(
-            py,
-            want,
-            &params,
-            &grads,
-            &exp_avgs,
-            &exp_avg_sqs,
-            x,
-            &steps,
-            &hp,
-        ),
-    }
+    let (m, v, x) = (&exp_avgs, &exp_avg_sqs, max_exp_avg_sqs.as_deref());
+    with_float!(float: want, |T| {
+        adam_impl::<T>(py, want, &params, &grads, m, v, x, &steps, &hp)
+    })
 }

@@ -16,6 +16,7 @@ mod sgd;
 use std::borrow::Cow;
 
 use ferrograd_core::optim::{self, Penalty};
+use ferrograd_core::shape::fmt_shape;
 use ferrograd_core::Real;
 use numpy::{
     BorrowError, Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
@@ -23,20 +24,14 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use crate::arrays::{data, float_of, out, Float};
-use crate::errors::{dtype_error, run, shape_error, value_error};
+use crate::arrays::{data, dtype_of, float_of, out, Float};
+use crate::errors::{dtype_error, run, shape_error, value_error, BindResult};
+use crate::with_float;
 
 type Obj<'py> = Bound<'py, PyAny>;
 
-fn dtype_name(f: Float) -> &'static str {
-    match f {
-        Float::F32 => "float32",
-        Float::F64 => "float64",
-    }
-}
-
 /// The float type of the first parameter (float64 for an empty list: nothing to do).
-fn group_float(func: &str, first: Option<&Obj<'_>>, arg: &str) -> PyResult<Float> {
+fn group_float(func: &str, first: Option<&Obj<'_>>, arg: &str) -> BindResult<Float> {
     match first {
         Some(a) => float_of(func, &format!("{arg}[0]"), a),
         None => Ok(Float::F64),
@@ -44,7 +39,7 @@ fn group_float(func: &str, first: Option<&Obj<'_>>, arg: &str) -> PyResult<Float
 }
 
 /// Checks that a state list has one entry per parameter.
-fn check_count(func: &str, arg: &str, got: usize, want: usize) -> PyResult<()> {
+fn check_count(func: &str, arg: &str, got: usize, want: usize) -> BindResult<()> {
     if got != want {
         return Err(value_error(format!(
             "{func}: {want} params but {got} {arg}"
@@ -60,30 +55,29 @@ fn typed<'a, 'py, T: Element>(
     i: usize,
     obj: &'a Obj<'py>,
     want: Float,
-) -> PyResult<&'a Bound<'py, PyArrayDyn<T>>> {
+) -> BindResult<&'a Bound<'py, PyArrayDyn<T>>> {
     match obj.cast::<PyArrayDyn<T>>() {
         Ok(a) => Ok(a),
         Err(_) => {
             let what = match float_of(func, arg, obj) {
-                Ok(f) => dtype_name(f).to_string(),
-                Err(_) => obj
-                    .getattr("dtype")
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|_| obj.get_type().to_string()),
+                Ok(f) => f.name().to_string(),
+                Err(_) => dtype_of(obj),
             };
             Err(dtype_error(format!(
                 "{func}: {arg}[{i}] is {what} but params are {}",
-                dtype_name(want)
+                want.name()
             )))
         }
     }
 }
 
 /// Checks that `got` (the shape of `arg[i]`) equals the shape of `params[i]`.
-fn check_shape(func: &str, arg: &str, i: usize, got: &[usize], want: &[usize]) -> PyResult<()> {
+fn check_shape(func: &str, arg: &str, i: usize, got: &[usize], want: &[usize]) -> BindResult<()> {
     if got != want {
         return Err(shape_error(format!(
-            "{func}: {arg}[{i}] has shape {got:?} but params[{i}] has shape {want:?}"
+            "{func}: {arg}[{i}] has shape {} but params[{i}] has shape {}",
+            fmt_shape(got),
+            fmt_shape(want)
         )));
     }
     Ok(())
@@ -97,7 +91,7 @@ pub(crate) fn borrow_mut_list<'py, T: Element>(
     objs: &[Obj<'py>],
     shapes: Option<&[Vec<usize>]>,
     want: Float,
-) -> PyResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
+) -> BindResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
     let mut out = Vec::with_capacity(objs.len());
     for (i, obj) in objs.iter().enumerate() {
         let a = typed::<T>(func, arg, i, obj, want)?;
@@ -130,7 +124,7 @@ fn borrow_list<'py, T: Element>(
     objs: &[Obj<'py>],
     shapes: &[Vec<usize>],
     want: Float,
-) -> PyResult<Vec<PyReadonlyArrayDyn<'py, T>>> {
+) -> BindResult<Vec<PyReadonlyArrayDyn<'py, T>>> {
     let mut out = Vec::with_capacity(objs.len());
     for (i, obj) in objs.iter().enumerate() {
         let a = typed::<T>(func, arg, i, obj, want)?;
@@ -150,7 +144,7 @@ fn slices_mut<'a, T: Element>(
     func: &str,
     arg: &str,
     guards: &'a mut [PyReadwriteArrayDyn<'_, T>],
-) -> PyResult<Vec<&'a mut [T]>> {
+) -> BindResult<Vec<&'a mut [T]>> {
     guards
         .iter_mut()
         .enumerate()
@@ -167,7 +161,7 @@ fn opt_slices<'a, T: Element>(
     arg: &str,
     guards: &'a mut Option<Vec<PyReadwriteArrayDyn<'_, T>>>,
     n: usize,
-) -> PyResult<Vec<Option<&'a mut [T]>>> {
+) -> BindResult<Vec<Option<&'a mut [T]>>> {
     match guards {
         Some(g) => Ok(slices_mut(func, arg, g)?.into_iter().map(Some).collect()),
         None => Ok((0..n).map(|_| None).collect()),
@@ -182,7 +176,7 @@ struct Group<'py, T: Element> {
 }
 
 impl<'py, T: Element + Copy> Group<'py, T> {
-    fn new(func: &str, params: &[Obj<'py>], grads: &[Obj<'py>], want: Float) -> PyResult<Self> {
+    fn new(func: &str, params: &[Obj<'py>], grads: &[Obj<'py>], want: Float) -> BindResult<Self> {
         check_count(func, "grads", grads.len(), params.len())?;
         let params = borrow_mut_list::<T>(func, "params", params, None, want)?;
         let shapes: Vec<Vec<usize>> = params.iter().map(|p| p.shape().to_vec()).collect();
@@ -200,7 +194,7 @@ impl<'py, T: Element + Copy> Group<'py, T> {
         arg: &str,
         objs: &[Obj<'py>],
         want: Float,
-    ) -> PyResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
+    ) -> BindResult<Vec<PyReadwriteArrayDyn<'py, T>>> {
         check_count(func, arg, objs.len(), self.params.len())?;
         borrow_mut_list::<T>(func, arg, objs, Some(&self.shapes), want)
     }
@@ -211,18 +205,18 @@ impl<'py, T: Element + Copy> Group<'py, T> {
         arg: &str,
         objs: Option<&[Obj<'py>]>,
         want: Float,
-    ) -> PyResult<Option<Vec<PyReadwriteArrayDyn<'py, T>>>> {
+    ) -> BindResult<Option<Vec<PyReadwriteArrayDyn<'py, T>>>> {
         objs.map(|o| self.state(func, arg, o, want)).transpose()
     }
 }
 
 fn grad_data<'a, T: Element + Copy>(
     grads: &'a [PyReadonlyArrayDyn<'_, T>],
-) -> PyResult<Vec<Cow<'a, [T]>>> {
+) -> BindResult<Vec<Cow<'a, [T]>>> {
     grads.iter().map(data).collect()
 }
 
-fn check_steps(func: &str, steps: &[f64], n: usize) -> PyResult<()> {
+fn check_steps(func: &str, steps: &[f64], n: usize) -> BindResult<()> {
     check_count(func, "steps", steps.len(), n)
 }
 
@@ -230,7 +224,7 @@ fn check_steps(func: &str, steps: &[f64], n: usize) -> PyResult<()> {
 fn by_float<'a, 'py>(
     func: &str,
     arrays: &'a [Obj<'py>],
-) -> PyResult<(Vec<&'a Obj<'py>>, Vec<&'a Obj<'py>>)> {
+) -> BindResult<(Vec<&'a Obj<'py>>, Vec<&'a Obj<'py>>)> {
     let (mut a32, mut a64) = (Vec::new(), Vec::new());
     for (i, a) in arrays.iter().enumerate() {
         match float_of(func, &format!("arrays[{i}]"), a)? {
@@ -246,12 +240,12 @@ fn reduce<T: Element + Real>(
     py: Python<'_>,
     arrays: &[&Obj<'_>],
     f: impl FnOnce(&[&[T]]) -> ferrograd_core::Result<f64> + Send,
-) -> PyResult<f64> {
+) -> BindResult<f64> {
     let guards = arrays
         .iter()
         .map(|a| Ok(a.cast::<PyArrayDyn<T>>()?.try_readonly()?))
-        .collect::<PyResult<Vec<_>>>()?;
-    let owned: Vec<Cow<[T]>> = guards.iter().map(data).collect::<PyResult<_>>()?;
+        .collect::<BindResult<Vec<_>>>()?;
+    let owned: Vec<Cow<[T]>> = guards.iter().map(data).collect::<BindResult<_>>()?;
     let refs: Vec<&[T]> = owned.iter().map(|c| c.as_ref()).collect();
     run(py, || f(&refs))
 }

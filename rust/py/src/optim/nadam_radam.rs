@@ -14,7 +14,7 @@ fn adam_like_impl<'py, T: Element + Real, R: Send>(
     exp_avg_sqs: &[Obj<'py>],
     steps: &[f64],
     kernel: impl FnOnce(Vec<AdamLikeSlot<'_, T>>) -> ferrograd_core::Result<R> + Send,
-) -> PyResult<R> {
+) -> BindResult<R> {
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
     let mut m = g.state(func, "exp_avgs", exp_avgs, want)?;
@@ -74,7 +74,7 @@ pub fn nadam_step<'py>(
     momentum_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
-) -> PyResult<Vec<f64>> {
+) -> BindResult<Vec<f64>> {
     let func = "nadam_step";
     let hp = optim::Nadam {
         lr,
@@ -86,13 +86,11 @@ pub fn nadam_step<'py>(
         decoupled_weight_decay,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     check_count(func, "mu_products", mu_products.len(), params.len())?;
     let want = group_float(func, params.first(), "params")?;
     let (p, g, m, v) = (&params, &grads, &exp_avgs, &exp_avg_sqs);
-    macro_rules! go {
-        ($T:ty) => {
-            adam_like_impl::<$T, _>(py, func, want, p, g, m, v, &steps, |slots| {
+    with_float!(float: want, |T| {
+        adam_like_impl::<T, _>(py, func, want, p, g, m, v, &steps, |slots| {
                 let slots = slots
                     .into_iter()
                     .zip(&mu_products)
@@ -107,12 +105,7 @@ pub fn nadam_step<'py>(
                     .collect();
                 optim::nadam_step(&hp, slots)
             })
-        };
-    }
-    match want {
-        Float::F32 => go!(f32),
-        Float::F64 => go!(f64),
-    }
+    })
 }
 
 /// One RAdam step over a parameter group, in place (PyTorch's `torch.optim.RAdam` rule).
@@ -135,7 +128,7 @@ pub fn radam_step<'py>(
     weight_decay: f64,
     decoupled_weight_decay: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "radam_step";
     let hp = optim::Radam {
         lr,
@@ -146,12 +139,10 @@ pub fn radam_step<'py>(
         decoupled_weight_decay,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float(func, params.first(), "params")?;
     let (p, g, m, v) = (&params, &grads, &exp_avgs, &exp_avg_sqs);
-    macro_rules! go {
-        ($T:ty) => {
-            adam_like_impl::<$T, _>(py, func, want, p, g, m, v, &steps, |slots| {
+    with_float!(float: want, |T| {
+        adam_like_impl::<T, _>(py, func, want, p, g, m, v, &steps, |slots| {
                 let slots = slots
                     .into_iter()
                     .map(|s| optim::RadamSlot {
@@ -164,10 +155,5 @@ pub fn radam_step<'py>(
                     .collect();
                 optim::radam_step(&hp, slots)
             })
-        };
-    }
-    match want {
-        Float::F32 => go!(f32),
-        Float::F64 => go!(f64),
-    }
+    })
 }

@@ -5,7 +5,7 @@ use super::*;
 /// The `norm_type`-norm of all elements of all `arrays` taken as one vector (`inf`: the
 /// largest absolute value), computed in float64. Arrays may mix float32 and float64.
 #[pyfunction]
-pub fn total_norm<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, norm_type: f64) -> PyResult<f64> {
+pub fn total_norm<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, norm_type: f64) -> BindResult<f64> {
     if norm_type.is_nan() || norm_type <= 0.0 {
         return Err(value_error(format!(
             "total_norm: norm_type must be positive or inf, got {norm_type}"
@@ -39,7 +39,7 @@ fn inplace<'py, T: Element + Real>(
     want: Float,
     arrays: &[&Obj<'py>],
     f: impl FnOnce(Vec<&mut [T]>) -> ferrograd_core::Result<()> + Send,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let objs: Vec<Obj<'py>> = arrays.iter().map(|a| (*a).clone()).collect();
     let mut guards = borrow_mut_list::<T>(func, "arrays", &objs, None, want)?;
     let slices = slices_mut(func, "arrays", &mut guards)?;
@@ -49,7 +49,7 @@ fn inplace<'py, T: Element + Real>(
 /// Multiplies every element of every array by `factor`, in place (float32 and float64 arrays,
 /// writeable, C-contiguous, each given once).
 #[pyfunction]
-pub fn scale_inplace<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, factor: f64) -> PyResult<()> {
+pub fn scale_inplace<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, factor: f64) -> BindResult<()> {
     let func = "scale_inplace";
     let (a32, a64) = by_float(func, &arrays)?;
     inplace::<f32>(py, func, Float::F32, &a32, |s| {
@@ -70,7 +70,7 @@ pub fn clamp_inplace_py<'py>(
     arrays: Vec<Obj<'py>>,
     min: f64,
     max: f64,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "clamp_inplace";
     if min.is_nan() || max.is_nan() || min > max {
         return Err(value_error(format!(

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn penalty_kind(func: &str, kind: &str) -> PyResult<Penalty> {
+fn penalty_kind(func: &str, kind: &str) -> BindResult<Penalty> {
     match kind {
         "l1" => Ok(Penalty::L1),
         "l2" => Ok(Penalty::L2),
@@ -15,7 +15,7 @@ fn penalty_kind(func: &str, kind: &str) -> PyResult<Penalty> {
 /// `sum |w|` (`kind="l1"`) or `sum w²` (`kind="l2"`) over every element of every array, in
 /// float64.
 #[pyfunction]
-pub fn weight_penalty<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, kind: &str) -> PyResult<f64> {
+pub fn weight_penalty<'py>(py: Python<'py>, arrays: Vec<Obj<'py>>, kind: &str) -> BindResult<f64> {
     let k = penalty_kind("weight_penalty", kind)?;
     let (a32, a64) = by_float("weight_penalty", &arrays)?;
     let s32 = reduce::<f32>(py, &a32, |r| Ok(optim::penalty(r, k)))?;
@@ -31,13 +31,12 @@ pub fn weight_penalty_backward<'py>(
     grad_output: f64,
     x: &Obj<'py>,
     kind: &str,
-) -> PyResult<Obj<'py>> {
+) -> BindResult<Obj<'py>> {
     let func = "weight_penalty_backward";
     let k = penalty_kind(func, kind)?;
-    match float_of(func, "x", x)? {
-        Float::F32 => penalty_grad::<f32>(py, grad_output, x, k),
-        Float::F64 => penalty_grad::<f64>(py, grad_output, x, k),
-    }
+    with_float!(func, [("x", x)], |T| {
+        penalty_grad::<T>(py, grad_output, x, k)
+    })
 }
 
 fn penalty_grad<'py, T: Element + Real>(
@@ -45,7 +44,7 @@ fn penalty_grad<'py, T: Element + Real>(
     grad_output: f64,
     x: &Obj<'py>,
     k: Penalty,
-) -> PyResult<Obj<'py>> {
+) -> BindResult<Obj<'py>> {
     let a = x.cast::<PyArrayDyn<T>>()?.try_readonly()?;
     let shape = a.shape().to_vec();
     let d = data(&a)?;

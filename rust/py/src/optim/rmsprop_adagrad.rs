@@ -12,7 +12,7 @@ fn rmsprop_impl<'py, T: Element + Real>(
     grad_avgs: Option<&[Obj<'py>]>,
     momentum_buffers: Option<&[Obj<'py>]>,
     hp: &optim::Rmsprop,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "rmsprop_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     let mut sq = g.state(func, "square_avgs", square_avgs, want)?;
@@ -62,7 +62,7 @@ pub fn rmsprop_step<'py>(
     momentum: f64,
     centered: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Rmsprop {
         lr,
         alpha,
@@ -72,13 +72,11 @@ pub fn rmsprop_step<'py>(
         centered,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("rmsprop_step", params.first(), "params")?;
     let (ga, mb) = (grad_avgs.as_deref(), momentum_buffers.as_deref());
-    match want {
-        Float::F32 => rmsprop_impl::<f32>(py, want, &params, &grads, &square_avgs, ga, mb, &hp),
-        Float::F64 => rmsprop_impl::<f64>(py, want, &params, &grads, &square_avgs, ga, mb, &hp),
-    }
+    with_float!(float: want, |T| {
+        rmsprop_impl::<T>(py, want, &params, &grads, &square_avgs, ga, mb, &hp)
+    })
 }
 
 fn adagrad_impl<'py, T: Element + Real>(
@@ -89,7 +87,7 @@ fn adagrad_impl<'py, T: Element + Real>(
     state_sums: &[Obj<'py>],
     steps: &[f64],
     hp: &optim::Adagrad,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "adagrad_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     check_steps(func, steps, g.params.len())?;
@@ -128,7 +126,7 @@ pub fn adagrad_step<'py>(
     weight_decay: f64,
     eps: f64,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Adagrad {
         lr,
         lr_decay,
@@ -136,10 +134,8 @@ pub fn adagrad_step<'py>(
         eps,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("adagrad_step", params.first(), "params")?;
-    match want {
-        Float::F32 => adagrad_impl::<f32>(py, want, &params, &grads, &state_sums, &steps, &hp),
-        Float::F64 => adagrad_impl::<f64>(py, want, &params, &grads, &state_sums, &steps, &hp),
-    }
+    with_float!(float: want, |T| {
+        adagrad_impl::<T>(py, want, &params, &grads, &state_sums, &steps, &hp)
+    })
 }

@@ -11,7 +11,7 @@ fn sgd_impl<'py, T: Element + Real>(
     momentum_buffers: Option<&[Obj<'py>]>,
     fresh: &[bool],
     hp: &optim::Sgd,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let func = "sgd_step";
     let mut g = Group::<T>::new(func, params, grads, want)?;
     let mut bufs = g.opt_state(func, "momentum_buffers", momentum_buffers, want)?;
@@ -56,7 +56,7 @@ pub fn sgd_step<'py>(
     weight_decay: f64,
     nesterov: bool,
     maximize: bool,
-) -> PyResult<()> {
+) -> BindResult<()> {
     let hp = optim::Sgd {
         lr,
         momentum,
@@ -65,11 +65,9 @@ pub fn sgd_step<'py>(
         nesterov,
         maximize,
     };
-    hp.validate().map_err(crate::errors::to_py)?;
     let want = group_float("sgd_step", params.first(), "params")?;
     let mb = momentum_buffers.as_deref();
-    match want {
-        Float::F32 => sgd_impl::<f32>(py, want, &params, &grads, mb, &fresh, &hp),
-        Float::F64 => sgd_impl::<f64>(py, want, &params, &grads, mb, &fresh, &hp),
-    }
+    with_float!(float: want, |T| {
+        sgd_impl::<T>(py, want, &params, &grads, mb, &fresh, &hp)
+    })
 }
