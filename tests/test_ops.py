@@ -754,3 +754,33 @@ def test_finite_differences_catch_a_wrong_gradient() -> None:
     x = _rng_values((2, 3), 0.5, 2.0, 9)
     with pytest.raises(FerrogradError, match="differs"):
         ferrograd.check_backward(ops.log, lambda g, v: ops.log_backward(g, v) * 1.01, [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "layout", ["transposed a", "transposed b", "both transposed", "sliced", "reversed", "broadcast"]
+)
+@pytest.mark.parametrize("mkn", [(7, 5, 3), (40, 33, 10), (129, 64, 1), (300, 70, 90)])
+def test_matmul_reads_strided_views_in_place(dtype: Any, layout: str, mkn: tuple) -> None:
+    # 2-D views go to the core with their strides (no copy); results must not depend on it.
+    m, k, n = mkn
+    rng = np.random.default_rng(m * k + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    if layout == "transposed a":
+        a = np.ascontiguousarray(a.T).T
+    elif layout == "transposed b":
+        b = np.ascontiguousarray(b.T).T
+    elif layout == "both transposed":
+        a, b = np.asfortranarray(a), np.asfortranarray(b)
+    elif layout == "sliced":
+        a = rng.standard_normal((m, 2 * k + 1)).astype(dtype)[:, 1::2]
+        b = rng.standard_normal((k + 3, n + 2)).astype(dtype)[2:-1, 1:-1]
+    elif layout == "reversed":
+        a = np.ascontiguousarray(a[::-1])[::-1]
+        b = b[:, ::-1]
+    else:
+        b = np.broadcast_to(rng.standard_normal((1, n)).astype(dtype), (k, n))
+    out = ops.matmul(a, b)
+    assert out.dtype == dtype and out.shape == (m, n) and out.flags.c_contiguous
+    assert_close(out, R.matmul_ref(a, b), dtype, reduce_len=k, atol=sum_atol(dtype, k, 10.0))

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _check, _core
 from ._arrays import (
+    FLOAT_TYPES,
     as_array,
     as_float,
     as_int64,
@@ -691,6 +692,15 @@ class _MatmulPlan:
 
 def matmul(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Matrix product with ``np.matmul``'s rules: 1-D, 2-D and batched (broadcast) operands."""
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.ndim == 2
+        and b.ndim == 2
+        and a.dtype == b.dtype
+        and a.dtype in FLOAT_TYPES
+    ):
+        return _core.matmul(a, b)  # transposed and sliced views are read in place
     a_, b_ = prepare("matmul", _matmul_probe, a=a, b=b)
     if a_.ndim == 2 and b_.ndim == 2:
         return _core.matmul(a_, b_)

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::errors::{dtype_error, shape_error, BindResult};
 use ferrograd_core::buf;
+use ferrograd_core::gemm::Strided;
 use ferrograd_core::shape::{checked_numel, fmt_shape};
 
 /// A read-only float array borrowed from Python.
@@ -27,6 +28,27 @@ pub fn data<'a, T: Element + Copy>(a: &'a In<'_, T>) -> BindResult<Cow<'a, [T]>>
     let n = a.len();
     let v = buf::collect(n, a.as_array().iter().copied())?;
     Ok(Cow::Owned(v))
+}
+
+/// A 2-D array read in place through its strides, so a transpose or a column slice needs no
+/// copy; `None` for other ranks and for negative or misaligned strides (the caller copies).
+pub fn matrix_view<'a, T: Element>(a: &'a In<'_, T>) -> Option<Strided<'a, T>> {
+    let (sh, st) = (a.shape(), a.strides());
+    let size = std::mem::size_of::<T>() as isize;
+    if sh.len() != 2 || st.iter().any(|&s| s < 0 || s % size != 0) {
+        return None;
+    }
+    let (rs, cs) = ((st[0] / size) as usize, (st[1] / size) as usize);
+    let len = if sh[0] == 0 || sh[1] == 0 {
+        return Some(Strided { data: &[], rs, cs });
+    } else {
+        (sh[0] - 1) * rs + (sh[1] - 1) * cs + 1
+    };
+    // SAFETY: NumPy addresses element (i, j) at `data + i * rs + j * cs` for every index in
+    // the shape, so these `len` elements are in the array's memory; the read-only borrow
+    // keeps it alive and free of writers for the lifetime of the view.
+    let data = unsafe { std::slice::from_raw_parts(a.data() as *const T, len) };
+    Some(Strided { data, rs, cs })
 }
 
 /// The shape of `a`.

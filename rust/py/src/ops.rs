@@ -8,11 +8,12 @@ use ferrograd_core::reduce::{self, ReduceOp};
 use ferrograd_core::shape::broadcast_shapes;
 use ferrograd_core::shape::fmt_shape;
 use ferrograd_core::softmax as activation;
+use numpy::PyUntypedArrayMethods;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
-use crate::arrays::{borrow, borrow_as, data, ensure_room, out, shape};
+use crate::arrays::{borrow, borrow_as, data, ensure_room, matrix_view, out, shape};
 use crate::errors::{run, shape_error, BindResult};
 use crate::with_float;
 
@@ -545,6 +546,12 @@ pub fn matmul<'py>(py: Python<'py>, a: &Arr<'py>, b: &Arr<'py>) -> BindResult<Ar
         let (sa, sb) = (shape(&a), shape(&b));
         let d = MatmulDims::of(&sa, &sb)?;
         ensure_room::<T>("matmul", &[&sa, &sb, &[d.batch, d.m, d.n]])?;
+        if sa.len() == 2 && sb.len() == 2 && !(a.is_c_contiguous() && b.is_c_contiguous()) {
+            if let (Some(va), Some(vb)) = (matrix_view(&a), matrix_view(&b)) {
+                let v = run(py, || gemm::matmul_strided(va, vb, (d.m, d.k, d.n)))?;
+                return out(py, v, &[d.m, d.n]);
+            }
+        }
         let (da, db) = (data(&a)?, data(&b)?);
         let v = run(py, || gemm::matmul(&da, &db, d))?;
         out(py, v, &d.out_shape(&sa, &sb))
