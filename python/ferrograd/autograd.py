@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -133,6 +134,10 @@ def needs_grad(values: Sequence[Any]) -> bool:
     return is_grad_enabled() and any(isinstance(x, _TENSOR) and x.requires_grad for x in values)
 
 
+#: Numbers the recorded ops in order, so that backward can run them newest first.
+_SEQ = itertools.count(1)
+
+
 def record(data: Any, parents: Sequence[Any], backward: BackwardFn, name: str = "") -> Any:
     """The Tensor holding ``data``, the result of an op on ``parents``.
 
@@ -143,8 +148,12 @@ def record(data: Any, parents: Sequence[Any], backward: BackwardFn, name: str = 
     out = _TENSOR.__new__(_TENSOR)
     out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
     out.grad = None
-    if needs_grad(parents):
+    tensor = _TENSOR
+    if getattr(_state, "enabled", True) and any(
+        isinstance(x, tensor) and x.requires_grad for x in parents
+    ):
         out.requires_grad = True
+        out._seq = next(_SEQ)
         out._parents = tuple(parents)
         out._backward = backward
         out._op = name
@@ -482,6 +491,36 @@ def _has_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     )
 
 
+def _binder(
+    sig: inspect.Signature,
+) -> Callable[[tuple[Any, ...], dict[str, Any]], tuple[list[Any], dict[str, Any]]]:
+    """``bind(args, kwargs)`` giving ``(positional, by_name)`` as ``sig.bind`` would (the
+    arguments given, positional ones first, no defaults filled in), without its cost on the
+    common call: positional arguments, then keyword options that are no Tensors."""
+    params = list(sig.parameters.values())
+    names = [p.name for p in params]
+    plain = all(
+        p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        for p in params
+    )
+    positional = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        if plain and len(args) <= positional:
+            named = dict(zip(names, args))
+            if not kwargs:
+                return list(args), named
+            if not any(k in named or k not in names for k in kwargs) and not any(
+                isinstance(v, _TENSOR) for v in kwargs.values()
+            ):
+                named.update(kwargs)
+                return list(args), named
+        bound = sig.bind(*args, **kwargs)
+        return list(bound.args), dict(bound.arguments)
+
+    return bind
+
+
 def differentiable(
     name: str, rule: Rule, fwd: Callable[..., Any], bwd: Callable[..., Any]
 ) -> Callable[..., Any]:
@@ -492,20 +531,20 @@ def differentiable(
     bsig = inspect.signature(bwd).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in bsig.values())
     saves = rule.saves_output
+    bind = _binder(sig)
 
     @functools.wraps(fwd)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not _has_tensor(args, kwargs):
             return fwd(*args, **kwargs)
-        bound = sig.bind(*args, **kwargs)
-        pos = list(bound.args)
+        pos, named = bind(args, kwargs)
         arrays = [_data(a) for a in pos]
-        kw_arrays = {k: _data(v) for k, v in bound.kwargs.items()}
+        kw_arrays = {k: _data(v) for k, v in kwargs.items() if k not in params[: len(pos)]}
         out = fwd(*arrays, **kw_arrays)
 
         # Arguments go to the backward by name; forward-only options (such as ``inplace``)
         # that the backward does not take are left out.
-        named = {k: _data(v) for k, v in bound.arguments.items()}
+        named = {k: _data(v) for k, v in named.items()}
         bkw = named if takes_any else {k: v for k, v in named.items() if k in bsig}
         if saves:
             bkw["output"] = out
@@ -547,20 +586,24 @@ def differentiable_fused(
     plain = differentiable(name, rule, fwd, bwd)
     sig = inspect.signature(fwd)
     first = next(iter(sig.parameters))
+    bind = _binder(sig)
 
     @functools.wraps(fwd)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bound = sig.bind(*args, **kwargs)
-        x = bound.arguments.get(first)
-        others = [v for k, v in bound.arguments.items() if k != first]
+        pos, arguments = bind(args, kwargs)
+        x = arguments.get(first)
         if (
             not isinstance(x, _TENSOR)
             or not needs_grad([x])
-            or any(isinstance(v, _TENSOR) and v.requires_grad for v in others)
-            or bound.arguments.get("reduction", "mean") == "none"
+            or any(
+                isinstance(v, _TENSOR) and v.requires_grad
+                for k, v in arguments.items()
+                if k != first
+            )
+            or arguments.get("reduction", "mean") == "none"
         ):
             return plain(*args, **kwargs)
-        named = {k: _data(v) for k, v in bound.arguments.items()}
+        named = {k: _data(v) for k, v in arguments.items()}
         try:
             loss, grad_one = fused(**named)
         except Exception:
@@ -587,7 +630,7 @@ def differentiable_fused(
                 grad *= grad.dtype.type(scale)
             return (Owned(grad),)
 
-        return record(loss, list(bound.args), backward, name)
+        return record(loss, pos, backward, name)
 
     return wrapper
 

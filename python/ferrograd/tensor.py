@@ -17,7 +17,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import heapq
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -92,7 +93,16 @@ class Tensor:
         Whether :meth:`backward` should compute a gradient for this tensor.
     """
 
-    __slots__ = ("__weakref__", "_backward", "_op", "_parents", "data", "grad", "requires_grad")
+    __slots__ = (
+        "__weakref__",
+        "_backward",
+        "_op",
+        "_parents",
+        "_seq",
+        "data",
+        "grad",
+        "requires_grad",
+    )
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -270,32 +280,40 @@ class Tensor:
         # Each pending gradient, and whether it is owned: referenced by nothing outside this
         # loop, so that a leaf can take it as its .grad without a copy.
         grads: dict[int, tuple[np.ndarray, bool]] = {id(self): (g, False)}
-        for node in _topological(self):
-            entry = grads.pop(id(node), None)
-            if entry is None:
-                continue
-            g, owned = entry
-            if node._backward is None:
+        # Nodes run newest first: every op is recorded after its inputs, so by the time a node
+        # is popped every node that consumed it has passed its gradient on (leaves, numbered
+        # 0, come last). The heap holds each node once, from when its first gradient arrives.
+        heap: list[tuple[int, int, Tensor]] = [(-getattr(self, "_seq", 0), id(self), self)]
+        pop, push = heapq.heappop, heapq.heappush
+        while heap:
+            node = pop(heap)[2]
+            g, owned = grads.pop(id(node))
+            rule = node._backward
+            if rule is None:
                 node.grad = g if owned and node.grad is None else _leaf_grad(node.grad, g)
                 continue
-            rule = node._backward
             if not retain:
                 node._backward = _freed
             for parent, pg in zip(node._parents, rule(g)):
-                fresh = isinstance(pg, Owned)
+                fresh = type(pg) is Owned
                 if fresh:
                     pg = pg.array
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
-                pg = np.asarray(pg)
-                if pg.dtype != parent.dtype:
-                    pg = pg.astype(parent.dtype)
-                if pg.shape != parent.shape:
-                    pg = ops.sum_to_shape(pg, parent.shape)
+                data = parent.data
+                if type(pg) is not np.ndarray:
+                    pg = np.asarray(pg)
+                if pg.dtype != data.dtype:
+                    pg = pg.astype(data.dtype)
+                if pg.shape != data.shape:
+                    pg = ops.sum_to_shape(pg, data.shape)
                 key = id(parent)
                 prev = grads.get(key)
-                # A sum is a new array, so it is owned.
-                grads[key] = (pg, fresh) if prev is None else (_sum(prev[0], pg), True)
+                if prev is None:
+                    grads[key] = (pg, fresh)
+                    push(heap, (-getattr(parent, "_seq", 0), key, parent))
+                else:  # a sum is a new array, so it is owned
+                    grads[key] = (_sum(prev[0], pg), True)
 
     # Arithmetic operators (+, -, *, /, @, unary -, **, indexing) and the elementwise,
     # reduction and activation methods come from the rules in ferrograd.autograd (installed
@@ -578,26 +596,6 @@ def _freed(g: Any) -> Any:
         "saved for it after they were freed); pass retain_graph=True to the first backward "
         "call if you need to run it again"
     )
-
-
-def _topological(root: Tensor) -> Iterator[Tensor]:
-    """Nodes from ``root`` down, each before all of its inputs (iterative, no recursion)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for p in node._parents:
-            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
-    return reversed(order)
 
 
 # ---------------------------------------------------------------------- the ops on Tensors
