@@ -27,6 +27,7 @@ import contextlib
 import functools
 import inspect
 import itertools
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -145,13 +146,17 @@ def record(data: Any, parents: Sequence[Any], backward: BackwardFn, name: str = 
     then ``backward(g)`` must return one gradient (or None, or an :class:`Owned`) per parent.
     ``name`` names the op in ``grad_fn``.
     """
-    out = _TENSOR.__new__(_TENSOR)
-    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-    out.grad = None
     tensor = _TENSOR
-    if getattr(_state, "enabled", True) and any(
-        isinstance(x, tensor) and x.requires_grad for x in parents
-    ):
+    out = tensor.__new__(tensor)
+    out.data = data if type(data) is np.ndarray else np.asarray(data)
+    out.grad = None
+    tracked = False
+    if getattr(_state, "enabled", True):
+        for x in parents:  # a loop, not any(<generator>): this runs for every op
+            if isinstance(x, tensor) and x.requires_grad:
+                tracked = True
+                break
+    if tracked:
         out.requires_grad = True
         out._seq = next(_SEQ)
         out._parents = tuple(parents)
@@ -159,6 +164,7 @@ def record(data: Any, parents: Sequence[Any], backward: BackwardFn, name: str = 
         out._op = name
     else:
         out.requires_grad = False
+        out._seq = 0
         out._parents = ()
         out._backward = None
         out._op = ""
@@ -262,7 +268,8 @@ def _where_backward(g: np.ndarray, a: Any, b: Any, cond: np.ndarray) -> tuple[An
 
 
 def _linear_backward(g: np.ndarray, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
-    return ops.linear_backward(g, x, w)
+    gx, gw, gb = ops.linear_backward(g, x, w)
+    return Owned(gx), Owned(gw), Owned(gb)  # new arrays: the leaves may keep them as .grad
 
 
 def _norm(x: np.ndarray, p: float, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -486,9 +493,14 @@ def _with_target_grad(bwd: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _has_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    return any(isinstance(a, _TENSOR) for a in args) or any(
-        isinstance(v, _TENSOR) for v in kwargs.values()
-    )
+    tensor = _TENSOR
+    for a in args:  # loops, not any(<generator>): this runs on every functional call
+        if isinstance(a, tensor):
+            return True
+    for v in kwargs.values():
+        if isinstance(v, tensor):
+            return True
+    return False
 
 
 def _binder(
@@ -504,15 +516,18 @@ def _binder(
         for p in params
     )
     positional = sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    known = frozenset(names)
 
     def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         if plain and len(args) <= positional:
             named = dict(zip(names, args))
             if not kwargs:
                 return list(args), named
-            if not any(k in named or k not in names for k in kwargs) and not any(
-                isinstance(v, _TENSOR) for v in kwargs.values()
-            ):
+            tensor = _TENSOR
+            for k, v in kwargs.items():  # loops, not any(<generator>): this runs on every call
+                if k in named or k not in known or isinstance(v, tensor):
+                    break
+            else:
                 named.update(kwargs)
                 return list(args), named
         bound = sig.bind(*args, **kwargs)
@@ -530,6 +545,7 @@ def differentiable(
     params = list(sig.parameters)
     bsig = inspect.signature(bwd).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in bsig.values())
+    backward_takes = frozenset(bsig)
     saves = rule.saves_output
     bind = _binder(sig)
 
@@ -538,14 +554,26 @@ def differentiable(
         if not _has_tensor(args, kwargs):
             return fwd(*args, **kwargs)
         pos, named = bind(args, kwargs)
-        arrays = [_data(a) for a in pos]
-        kw_arrays = {k: _data(v) for k, v in kwargs.items() if k not in params[: len(pos)]}
-        out = fwd(*arrays, **kw_arrays)
+        tensor = _TENSOR
+        arrays = [a.data if isinstance(a, tensor) else a for a in pos]
+        if kwargs:
+            taken = params[: len(pos)]
+            kw_arrays = {
+                k: v.data if isinstance(v, tensor) else v
+                for k, v in kwargs.items()
+                if k not in taken
+            }
+            out = fwd(*arrays, **kw_arrays)
+        else:
+            out = fwd(*arrays)
 
         # Arguments go to the backward by name; forward-only options (such as ``inplace``)
         # that the backward does not take are left out.
-        named = {k: _data(v) for k, v in named.items()}
-        bkw = named if takes_any else {k: v for k, v in named.items() if k in bsig}
+        bkw = {
+            k: v.data if isinstance(v, tensor) else v
+            for k, v in named.items()
+            if takes_any or k in backward_takes
+        }
         if saves:
             bkw["output"] = out
 
@@ -592,18 +620,23 @@ def differentiable_fused(
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         pos, arguments = bind(args, kwargs)
         x = arguments.get(first)
-        if (
-            not isinstance(x, _TENSOR)
-            or not needs_grad([x])
-            or any(
-                isinstance(v, _TENSOR) and v.requires_grad
-                for k, v in arguments.items()
-                if k != first
-            )
-            or arguments.get("reduction", "mean") == "none"
-        ):
+        tensor = _TENSOR
+        fusable = (
+            isinstance(x, tensor)
+            and x.requires_grad
+            and getattr(_state, "enabled", True)
+            and arguments.get("reduction", "mean") != "none"
+        )
+        named = {}
+        for k, v in arguments.items():
+            if isinstance(v, tensor):
+                if k != first and v.requires_grad:
+                    fusable = False
+                    break
+                v = v.data
+            named[k] = v
+        if not fusable:
             return plain(*args, **kwargs)
-        named = {k: _data(v) for k, v in arguments.items()}
         try:
             loss, grad_one = fused(**named)
         except Exception:
@@ -614,11 +647,11 @@ def differentiable_fused(
 
         def backward(g: Any) -> tuple[Any]:
             g = np.asarray(g)
-            scale = g.reshape(())
+            scale = float(g.reshape(()).item())
             grad = None
-            if np.isfinite(scale):
-                # pop() without a test first, so two threads running backward through one
-                # graph never both take it.
+            if math.isfinite(scale) and held:
+                # pop() without relying on the test, so two threads running backward through
+                # one graph never both take it.
                 with contextlib.suppress(IndexError):
                     grad = held.pop()
             if grad is None:
@@ -626,7 +659,7 @@ def differentiable_fused(
                 # gradient that is not finite (inf * 0 would put NaN where the gradient is 0
                 # by construction, on ignored rows): the general path.
                 return (bwd(g, **named),)
-            if scale != 1:
+            if scale != 1.0:
                 grad *= grad.dtype.type(scale)
             return (Owned(grad),)
 

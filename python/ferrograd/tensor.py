@@ -117,6 +117,7 @@ class Tensor:
         self._parents: tuple[Any, ...] = ()
         self._backward: BackwardFn | None = None
         self._op = ""
+        self._seq = 0
 
     # ------------------------------------------------------------------ basics
     @property

@@ -31,6 +31,8 @@ class _Activation(Module):
         return {k: getattr(self, k) for k in self._names}
 
     def forward(self, input: Any) -> Any:
+        if not self._names:  # no settings (ReLU, Sigmoid, ...): the plain call is cheaper
+            return getattr(F, self._fn)(input)
         return getattr(F, self._fn)(input, **self.settings)
 
     def extra_repr(self) -> str:

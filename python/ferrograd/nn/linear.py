@@ -55,7 +55,9 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Any) -> Tensor:
-        return T.linear(cast_input("Linear", x, self.weight.dtype), self.weight, self.bias)
+        params = self._parameters  # read directly: Module.__getattr__ costs a lookup each
+        weight = params["weight"]
+        return T.linear(cast_input("Linear", x, weight.data.dtype), weight, params["bias"])
 
     def extra_repr(self) -> str:
         return (
