@@ -107,7 +107,7 @@ pub fn sigmoid_pair<T: Real>(x: T) -> (T, T) {
 /// `tanh(x) / x` on `|x| <= 1/4` as a polynomial in `x^2`: degree-7 interpolation at the
 /// Chebyshev nodes of `[0, 1/16]` (relative error of `tanh` below 1e-15).
 #[allow(clippy::excessive_precision)]
-const TANH_SMALL: [f64; 8] = [
+pub(crate) const TANH_SMALL: [f64; 8] = [
     1.0,
     -0.33333333333327325,
     0.13333333331783412,

@@ -96,9 +96,7 @@ pub(super) fn im2col<T: Real>(x: &[T], d: &Conv2dDims, items: usize, col: &mut [
             let src = &x[p.plane + iy * w + x0 as usize..p.plane + (iy + 1) * w];
             let dst = &mut block[oy * ow + lo..oy * ow + hi];
             if sw == 1 {
-                for (o, &v) in dst.iter_mut().zip(src) {
-                    *o = v;
-                }
+                copy_run(dst, src);
             } else {
                 for (o, &v) in dst.iter_mut().zip(src.iter().step_by(sw)) {
                     *o = v;
@@ -107,6 +105,38 @@ pub(super) fn im2col<T: Real>(x: &[T], d: &Conv2dDims, items: usize, col: &mut [
         }
         clear_borders(block, ow, p.ys, p.xs);
     });
+}
+
+/// Copies `src[..dst.len()]` into `dst`. The rows of small images are a few elements long,
+/// where a call of the library's `memcpy` per row (what a plain copy loop becomes) costs
+/// several times the copy: short runs are moved in blocks of fixed size instead.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n > 64 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        let block: [T; 8] = src[i..i + 8].try_into().expect("8 elements");
+        dst[i..i + 8].copy_from_slice(&block);
+        i += 8;
+    }
+    if i + 4 <= n {
+        let block: [T; 4] = src[i..i + 4].try_into().expect("4 elements");
+        dst[i..i + 4].copy_from_slice(&block);
+        i += 4;
+    }
+    if i + 2 <= n {
+        let block: [T; 2] = src[i..i + 2].try_into().expect("2 elements");
+        dst[i..i + 2].copy_from_slice(&block);
+        i += 2;
+    }
+    if i < n {
+        dst[i] = src[i];
+    }
 }
 
 /// Adds the columns of `col` back onto the input positions they were read from (the adjoint
@@ -209,5 +239,24 @@ pub(super) fn rows_view<T>(buf: &[T], first: usize, rows: usize, cols: usize) ->
         data: &buf[first * cols..(first + rows) * cols],
         rs: cols,
         cs: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_run;
+
+    #[test]
+    fn copy_run_copies_every_length() {
+        let src: Vec<f32> = (0..100).map(|v| v as f32 + 0.5).collect();
+        for n in 0..=90 {
+            let mut dst = vec![-1.0f32; n + 3];
+            copy_run(&mut dst[..n], &src[1..]);
+            assert_eq!(&dst[..n], &src[1..n + 1], "length {n}");
+            assert!(
+                dst[n..].iter().all(|&v| v == -1.0),
+                "length {n} wrote past its end"
+            );
+        }
     }
 }

@@ -8,11 +8,11 @@ pub mod classification;
 pub mod contrastive;
 mod cross_entropy;
 pub mod distribution;
-mod fastmath;
+pub(crate) mod fastmath;
 pub mod margin;
 mod nll;
 pub mod regression;
-mod simd;
+pub(crate) mod simd;
 
 use crate::error::Result;
 use crate::real::Real;

@@ -24,11 +24,17 @@
 //! assert_eq!(forward(&run).unwrap().states, vec![1.0, 0.0]);
 //! ```
 
-use crate::activation::sigmoid;
-use crate::buf;
+mod backward;
+mod blocks;
+mod forward;
+mod gates;
+#[cfg(test)]
+mod naive;
+
+pub use backward::backward;
+pub use forward::forward;
+
 use crate::error::Result;
-use crate::gemm::{gemm_strided, linear, Strided};
-use crate::real::Real;
 use crate::shape::{checked_numel, fmt_shape};
 use crate::{shape_err, value_err};
 
@@ -223,270 +229,6 @@ fn position(steps: usize, step: usize, reverse: bool) -> usize {
     }
 }
 
-/// Runs one layer in one direction over the sequence `x` from the states `h0` (and `c0`).
-pub fn forward<T: Real>(run: &Run<'_, T>) -> Result<Forward<T>> {
-    check("rnn_forward", run)?;
-    let Run {
-        cell,
-        d,
-        x,
-        h0,
-        c0,
-        w,
-        reverse,
-    } = *run;
-    let (n, h) = (d.batch, d.hidden);
-    let g = cell.gates() * h;
-    let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
-    // the input projection of every step in one product
-    let xp = linear(x, w.w_ih, w.b_ih, d.steps * n, d.input, g)?;
-    let mut states = buf::zeros(d.steps * n * sw)?;
-    let mut saved = buf::zeros(d.steps * n * vw)?;
-    let mut hp = buf::zeros(n * g)?;
-    let mut h_prev = buf::copied(h0)?;
-    let mut c_prev = buf::copied(c0.unwrap_or_default())?;
-    let w_hh_t = Strided {
-        data: w.w_hh,
-        rs: 1,
-        cs: h,
-    };
-    for step in 0..d.steps {
-        let t = position(d.steps, step, reverse);
-        // hp = h_prev @ w_hh^T + b_hh
-        if let Some(b) = w.b_hh {
-            for row in 0..n {
-                hp[row * g..(row + 1) * g].copy_from_slice(b);
-            }
-        }
-        let hv = Strided {
-            data: &h_prev,
-            rs: h,
-            cs: 1,
-        };
-        gemm_strided(&mut hp, (n, h, g), hv, w_hh_t, w.b_hh.is_some(), true)?;
-        for b in 0..n {
-            let xr = &xp[(t * n + b) * g..(t * n + b + 1) * g];
-            let hr = &hp[b * g..(b + 1) * g];
-            let sr = &mut states[(t * n + b) * sw..(t * n + b + 1) * sw];
-            let vr = &mut saved[(t * n + b) * vw..(t * n + b + 1) * vw];
-            for k in 0..h {
-                match cell {
-                    Cell::RnnTanh => sr[k] = (xr[k] + hr[k]).tanh(),
-                    Cell::RnnRelu => sr[k] = (xr[k] + hr[k]).max(T::zero()),
-                    Cell::Lstm => {
-                        let i = sigmoid(xr[k] + hr[k]);
-                        let f = sigmoid(xr[h + k] + hr[h + k]);
-                        let gg = (xr[2 * h + k] + hr[2 * h + k]).tanh();
-                        let o = sigmoid(xr[3 * h + k] + hr[3 * h + k]);
-                        let c = f * c_prev[b * h + k] + i * gg;
-                        sr[k] = o * c.tanh();
-                        sr[h + k] = c;
-                        vr[k] = i;
-                        vr[h + k] = f;
-                        vr[2 * h + k] = gg;
-                        vr[3 * h + k] = o;
-                    }
-                    Cell::Gru => {
-                        let r = sigmoid(xr[k] + hr[k]);
-                        let z = sigmoid(xr[h + k] + hr[h + k]);
-                        let hn = hr[2 * h + k];
-                        let nn = (xr[2 * h + k] + r * hn).tanh();
-                        sr[k] = (T::one() - z) * nn + z * h_prev[b * h + k];
-                        vr[k] = r;
-                        vr[h + k] = z;
-                        vr[2 * h + k] = nn;
-                        vr[3 * h + k] = hn;
-                    }
-                }
-            }
-        }
-        for b in 0..n {
-            let sr = &states[(t * n + b) * sw..(t * n + b + 1) * sw];
-            h_prev[b * h..(b + 1) * h].copy_from_slice(&sr[..h]);
-            if cell == Cell::Lstm {
-                c_prev[b * h..(b + 1) * h].copy_from_slice(&sr[h..]);
-            }
-        }
-    }
-    Ok(Forward { states, saved })
-}
-
-/// Column sums of a (rows, cols) matrix.
-fn column_sums<T: Real>(a: &[T], cols: usize) -> Result<Vec<T>> {
-    let mut out = buf::zeros(cols)?;
-    if cols > 0 {
-        for row in a.chunks_exact(cols) {
-            for (acc, &v) in out.iter_mut().zip(row) {
-                *acc = *acc + v;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Gradients of [`forward`] given `grad_states`, the gradient of its `states` (h and, for
-/// the LSTM, c at every step). `states` and `saved` are what [`forward`] returned for the
-/// same run; `dx` is computed only when `need_dx`.
-pub fn backward<T: Real>(
-    run: &Run<'_, T>,
-    grad_states: &[T],
-    states: &[T],
-    saved: &[T],
-    need_dx: bool,
-) -> Result<Grads<T>> {
-    let func = "rnn_backward";
-    check(func, run)?;
-    let Run {
-        cell,
-        d,
-        x,
-        h0,
-        c0,
-        w,
-        reverse,
-    } = *run;
-    let (n, h) = (d.batch, d.hidden);
-    let g = cell.gates() * h;
-    let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
-    check_len(func, "grad_states", grad_states, d.steps * n * sw)?;
-    check_len(func, "states", states, d.steps * n * sw)?;
-    check_len(func, "saved", saved, d.steps * n * vw)?;
-    let gs = grad_states;
-    let gru = cell == Cell::Gru;
-
-    // d loss / d (input projection) and d loss / d (W_hh h + b_hh) at every step; they are
-    // the same but for the GRU's n gate
-    let mut d_xp = buf::zeros(d.steps * n * g)?;
-    let mut d_hp = buf::zeros(if gru { d_xp.len() } else { 0 })?;
-    // the state each step starts from, for the gradient of w_hh
-    let mut h_prevs = buf::zeros(d.steps * n * h)?;
-    let mut dh = buf::zeros(n * h)?;
-    let mut dc = buf::zeros(if cell == Cell::Lstm { n * h } else { 0 })?;
-    let mut dh_next = buf::zeros(n * h)?;
-    let w_hh = Strided {
-        data: w.w_hh,
-        rs: h,
-        cs: 1,
-    };
-    for step in (0..d.steps).rev() {
-        let t = position(d.steps, step, reverse);
-        let prev = (step > 0).then(|| position(d.steps, step - 1, reverse));
-        for b in 0..n {
-            let row = t * n + b;
-            let (prev_h, prev_c): (&[T], &[T]) = match prev {
-                Some(p) => {
-                    let s = &states[(p * n + b) * sw..(p * n + b + 1) * sw];
-                    (&s[..h], &s[h..])
-                }
-                None => (
-                    &h0[b * h..(b + 1) * h],
-                    c0.map_or(&[][..], |c| &c[b * h..(b + 1) * h]),
-                ),
-            };
-            h_prevs[row * h..(row + 1) * h].copy_from_slice(prev_h);
-            let sr = &states[row * sw..(row + 1) * sw];
-            let gr = &gs[row * sw..(row + 1) * sw];
-            let vr = &saved[row * vw..(row + 1) * vw];
-            let dxr = &mut d_xp[row * g..(row + 1) * g];
-            for k in 0..h {
-                let dhv = dh[b * h + k] + gr[k];
-                match cell {
-                    Cell::RnnTanh => dxr[k] = dhv * (T::one() - sr[k] * sr[k]),
-                    Cell::RnnRelu => {
-                        dxr[k] = if sr[k] > T::zero() { dhv } else { T::zero() };
-                    }
-                    Cell::Lstm => {
-                        let (i, f, gg, o) = (vr[k], vr[h + k], vr[2 * h + k], vr[3 * h + k]);
-                        let tc = sr[h + k].tanh();
-                        let dcv = dc[b * h + k] + gr[h + k] + dhv * o * (T::one() - tc * tc);
-                        dxr[k] = dcv * gg * i * (T::one() - i);
-                        dxr[h + k] = dcv * prev_c[k] * f * (T::one() - f);
-                        dxr[2 * h + k] = dcv * i * (T::one() - gg * gg);
-                        dxr[3 * h + k] = dhv * tc * o * (T::one() - o);
-                        dc[b * h + k] = dcv * f;
-                    }
-                    Cell::Gru => {
-                        let (r, z, nn, hn) = (vr[k], vr[h + k], vr[2 * h + k], vr[3 * h + k]);
-                        let dn = dhv * (T::one() - z) * (T::one() - nn * nn);
-                        let dz = dhv * (prev_h[k] - nn) * z * (T::one() - z);
-                        let dr = dn * hn * r * (T::one() - r);
-                        dxr[k] = dr;
-                        dxr[h + k] = dz;
-                        dxr[2 * h + k] = dn;
-                        let dhr = &mut d_hp[row * g..(row + 1) * g];
-                        dhr[k] = dr;
-                        dhr[h + k] = dz;
-                        dhr[2 * h + k] = dn * r;
-                        dh_next[b * h + k] = dhv * z;
-                    }
-                }
-            }
-        }
-        // dh for the step before: d_hp[t] @ w_hh (plus the GRU's direct path, already there)
-        let src = if gru { &d_hp } else { &d_xp };
-        let dv = Strided {
-            data: &src[t * n * g..(t + 1) * n * g],
-            rs: g,
-            cs: 1,
-        };
-        gemm_strided(&mut dh_next, (n, g, h), dv, w_hh, gru, true)?;
-        std::mem::swap(&mut dh, &mut dh_next);
-    }
-
-    let tn = d.steps * n;
-    let d_hp = if gru { &d_hp } else { &d_xp };
-    let mut dw_ih = buf::zeros(g * d.input)?;
-    let dxp_t = Strided {
-        data: &d_xp,
-        rs: 1,
-        cs: g,
-    };
-    let xv = Strided {
-        data: x,
-        rs: d.input,
-        cs: 1,
-    };
-    gemm_strided(&mut dw_ih, (g, tn, d.input), dxp_t, xv, false, true)?;
-    let mut dw_hh = buf::zeros(g * h)?;
-    let dhp_t = Strided {
-        data: d_hp,
-        rs: 1,
-        cs: g,
-    };
-    let hv = Strided {
-        data: &h_prevs,
-        rs: h,
-        cs: 1,
-    };
-    gemm_strided(&mut dw_hh, (g, tn, h), dhp_t, hv, false, true)?;
-    let dx = if need_dx {
-        let mut dx = buf::zeros(tn * d.input)?;
-        let dv = Strided {
-            data: &d_xp,
-            rs: g,
-            cs: 1,
-        };
-        let wv = Strided {
-            data: w.w_ih,
-            rs: d.input,
-            cs: 1,
-        };
-        gemm_strided(&mut dx, (tn, g, d.input), dv, wv, false, true)?;
-        Some(dx)
-    } else {
-        None
-    };
-    Ok(Grads {
-        dx,
-        dh0: dh,
-        dc0: (cell == Cell::Lstm).then_some(dc),
-        dw_ih,
-        dw_hh,
-        db_ih: w.b_ih.map(|_| column_sums(&d_xp, g)).transpose()?,
-        db_hh: w.b_hh.map(|_| column_sums(d_hp, g)).transpose()?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,6 +365,108 @@ mod tests {
                             "{cell:?} reverse={reverse} arg {which}[{j}]: {u} vs {v}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// A case large enough for the batch to run in several blocks (given two threads), with
+    /// weights small enough that the gates do not saturate.
+    fn large_case(cell: Cell) -> Case {
+        let d = SeqDims {
+            steps: 7,
+            batch: 37,
+            input: 5,
+            hidden: 64,
+        };
+        let g = cell.gates() * d.hidden;
+        let small = |len, seed| -> Vec<f64> { values(len, seed).iter().map(|v| v * 0.2).collect() };
+        Case {
+            cell,
+            d,
+            x: values(d.steps * d.batch * d.input, 11),
+            h0: values(d.batch * d.hidden, 12),
+            c0: (cell == Cell::Lstm).then(|| values(d.batch * d.hidden, 13)),
+            params: vec![
+                small(g * d.input, 14),
+                small(g * d.hidden, 15),
+                small(g, 16),
+                small(g, 17),
+            ],
+        }
+    }
+
+    fn assert_near(what: &str, got: &[f64], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (j, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() <= tol * (1.0 + b.abs()),
+                "{what}[{j}]: {a} vs {b}"
+            );
+        }
+    }
+
+    fn grads_list<T: Copy + Into<f64>>(gr: Grads<T>) -> Vec<Vec<f64>> {
+        let conv = |v: Option<Vec<T>>| v.unwrap_or_default().into_iter().map(Into::into).collect();
+        vec![
+            conv(gr.dx),
+            conv(Some(gr.dh0)),
+            conv(gr.dc0),
+            conv(Some(gr.dw_ih)),
+            conv(Some(gr.dw_hh)),
+            conv(gr.db_ih),
+            conv(gr.db_hh),
+        ]
+    }
+
+    #[test]
+    fn blocks_match_the_naive_reference_in_both_precisions() {
+        for cell in CELLS {
+            for reverse in [false, true] {
+                let case = large_case(cell);
+                let run = case.run(reverse);
+                let (states, saved) = naive::forward(&run);
+                let gs = values(states.len(), 18);
+                let want = naive::backward(&run, &gs);
+                let what = format!("{cell:?} reverse={reverse}");
+
+                let fwd = forward(&run).unwrap();
+                assert_near(&format!("{what} states"), &fwd.states, &states, 1e-12);
+                assert_near(&format!("{what} saved"), &fwd.saved, &saved, 1e-12);
+                let gr = backward(&run, &gs, &fwd.states, &fwd.saved, true).unwrap();
+                for (k, (a, b)) in grads_list(gr).iter().zip(&want).enumerate() {
+                    assert_near(&format!("{what} grad {k}"), a, b, 1e-11);
+                }
+
+                // float32: the same numbers within float32 rounding
+                let f = |v: &[f64]| -> Vec<f32> { v.iter().map(|&u| u as f32).collect() };
+                let (x, h0, c0) = (f(&case.x), f(&case.h0), case.c0.as_deref().map(f));
+                let p: Vec<Vec<f32>> = case.params.iter().map(|v| f(v)).collect();
+                let run32 = Run {
+                    cell,
+                    d: case.d,
+                    x: &x,
+                    h0: &h0,
+                    c0: c0.as_deref(),
+                    w: Weights {
+                        w_ih: &p[0],
+                        w_hh: &p[1],
+                        b_ih: Some(&p[2]),
+                        b_hh: Some(&p[3]),
+                    },
+                    reverse,
+                };
+                let fwd = forward(&run32).unwrap();
+                let up = |v: &[f32]| -> Vec<f64> { v.iter().map(|&u| u as f64).collect() };
+                assert_near(
+                    &format!("{what} f32 states"),
+                    &up(&fwd.states),
+                    &states,
+                    1e-5,
+                );
+                let gr = backward(&run32, &f(&gs), &fwd.states, &fwd.saved, true).unwrap();
+                for (k, (a, b)) in grads_list(gr).iter().zip(&want).enumerate() {
+                    assert_near(&format!("{what} f32 grad {k}"), a, b, 1e-3);
                 }
             }
         }
