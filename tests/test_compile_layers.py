@@ -279,3 +279,18 @@ def test_unsupported_optimizer_options_and_optimizers_are_refused():
     with pytest.warns(UserWarning, match="optimizer NAdam"):
         step = fg.compile(m, nn.CrossEntropyLoss(), optim.NAdam(m.parameters()))
     assert step.reason == "optimizer NAdam"
+
+
+def test_batch_norm_input_of_the_wrong_rank_is_the_eager_shape_error():
+    fg.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.BatchNorm2d(6), nn.Linear(6, 4)).double()
+    step = fg.compile(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    assert step.compiled, step.reason
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(fg.ShapeError):
+        model(tensor(X))  # eagerly: BatchNorm2d wants 4-D input
+    with pytest.raises(fg.ShapeError, match="BatchNorm"):
+        step(X, LABELS)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    assert int(model[1].num_batches_tracked) == 0

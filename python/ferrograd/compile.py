@@ -201,6 +201,7 @@ def _describe_layer(m: Any) -> list[tuple[str, list[int], list[float]]]:
         if m.momentum is None:
             raise Unsupported(f"{name} with momentum=None (a cumulative average)")
         ints = [m.num_features, int(m.affine), int(m.track_running_stats), int(m.training)]
+        ints += [min(m._ranks), max(m._ranks)]
         return [("batch_norm", ints, [float(m.eps), float(m.momentum)])]
     if name == "LayerNorm":
         w, b = m.weight is not None, m.bias is not None

@@ -53,6 +53,8 @@ pub enum Layer {
     /// when there are none).
     BatchNorm {
         channels: usize,
+        /// The input ranks the layer takes (2 or 3 for `BatchNorm1d`, 4 for `BatchNorm2d`).
+        ranks: [usize; 2],
         eps: f64,
         momentum: f64,
         affine: bool,
@@ -125,8 +127,10 @@ impl Layer {
                 let dims = Pool2dDims::new("compiled step: pooling", shape, *spec)?;
                 pool_out_shape(shape, &dims)
             }
-            Layer::BatchNorm { channels, .. } => {
-                check_channels(*channels, shape)?;
+            Layer::BatchNorm {
+                channels, ranks, ..
+            } => {
+                check_channels(*channels, *ranks, shape)?;
                 shape.to_vec()
             }
             Layer::LayerNorm { shape: ns, .. } => {
@@ -138,9 +142,9 @@ impl Layer {
     }
 }
 
-/// Checks a batch-norm input: (N, C) or (N, C, *spatial) with C = `channels`.
-fn check_channels(channels: usize, shape: &[usize]) -> Result<()> {
-    if shape.len() < 2 || shape[1] != channels {
+/// Checks a batch-norm input: (N, C, *spatial) with C = `channels` and a rank in `ranks`.
+fn check_channels(channels: usize, ranks: [usize; 2], shape: &[usize]) -> Result<()> {
+    if shape.len() < 2.max(ranks[0]) || shape.len() > ranks[1] || shape[1] != channels {
         return shape_err!(
             "compiled step: BatchNorm of {channels} channels got input of shape {}",
             fmt_shape(shape)
@@ -507,13 +511,14 @@ fn forward<T: FastMath>(
         }
         Layer::BatchNorm {
             channels,
+            ranks,
             eps,
             momentum,
             affine,
             track,
             training,
         } => {
-            check_channels(*channels, shape)?;
+            check_channels(*channels, *ranks, shape)?;
             let (w, b) = if *affine {
                 (Some(&*params[0]), Some(&*params[1]))
             } else {
@@ -774,6 +779,90 @@ mod tests {
             )
             .unwrap();
         assert!(out.loss.is_nan() && !out.applied && !called);
+    }
+
+    fn bn_dropout_plan() -> Plan {
+        Plan {
+            layers: vec![
+                Layer::BatchNorm {
+                    channels: 2,
+                    ranks: [2, 3],
+                    eps: 0.0,
+                    momentum: 0.5,
+                    affine: false,
+                    track: true,
+                    training: true,
+                },
+                Layer::Dropout,
+                Layer::Linear {
+                    in_f: 2,
+                    out_f: 1,
+                    bias: false,
+                },
+            ],
+            loss: LossSpec::Regression(RegressionLoss::Mse),
+        }
+    }
+
+    #[test]
+    fn batch_norm_updates_running_stats_and_dropout_applies_its_mask() {
+        let plan = bn_dropout_plan();
+        assert_eq!((plan.n_params(), plan.n_buffers()), (1, 3));
+        assert_eq!(
+            plan.shapes(&[4, 2]).unwrap(),
+            vec![vec![4, 2], vec![4, 2], vec![4, 2], vec![4, 1]]
+        );
+        assert!(plan.shapes(&[4, 3]).is_err());
+        assert!(plan.shapes(&[4, 2, 1, 1]).is_err()); // rank 4 for a 1-d batch norm
+                                                      // channel 0: 0, 2, 4, 6 (mean 3, biased var 5, unbiased 20/3); channel 1: 1, -1, 1,
+                                                      // -1 (mean 0, biased var 1, unbiased 4/3).
+        let x = [0.0f64, 1.0, 2.0, -1.0, 4.0, 1.0, 6.0, -1.0];
+        let (mut rm, mut rv) = (vec![1.0, 1.0], vec![1.0, 1.0]);
+        // drops the second channel everywhere, doubles the first
+        let mut mask = vec![2.0, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0, 0.0];
+        let mut w = vec![1.0, 1.0];
+        let mut params: Vec<&mut [f64]> = vec![&mut w];
+        let out = {
+            let mut buffers: Vec<&mut [f64]> = vec![&mut rm, &mut rv, &mut mask];
+            plan.step_buffers(
+                &x,
+                &[4, 2],
+                Target::Values(&[0.0; 4], &[4, 1]),
+                &mut params,
+                &mut buffers,
+                |_, _| Ok(()),
+                StepOptions {
+                    keep_output: true,
+                    skip_non_finite: false,
+                },
+            )
+            .unwrap()
+        };
+        let k = 1.0 / 5.0f64.sqrt();
+        let want: Vec<f64> = [-3.0, -1.0, 1.0, 3.0].iter().map(|v| 2.0 * v * k).collect();
+        let (got, shape) = out.output.unwrap();
+        assert_eq!(shape, vec![4, 1]);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} {want:?}");
+        }
+        assert!(
+            (rm[0] - 2.0).abs() < 1e-12 && (rm[1] - 0.5).abs() < 1e-12,
+            "{rm:?}"
+        );
+        assert!((rv[0] - (0.5 + 10.0 / 3.0)).abs() < 1e-12, "{rv:?}");
+        assert!((rv[1] - (0.5 + 2.0 / 3.0)).abs() < 1e-12, "{rv:?}");
+        // a missing buffer is an error, not a panic
+        let mut buffers: Vec<&mut [f64]> = vec![&mut rm, &mut rv];
+        let r = plan.step_buffers(
+            &x,
+            &[4, 2],
+            Target::Values(&[0.0; 4], &[4, 1]),
+            &mut params,
+            &mut buffers,
+            |_, _| Ok(()),
+            StepOptions::default(),
+        );
+        assert!(r.is_err());
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> BindResult<Layer> {
             }
         }
         "batch_norm" => {
-            let [channels, affine, track, training] = ints::<4>(kind, i)?;
+            let [channels, affine, track, training, min_rank, max_rank] = ints::<6>(kind, i)?;
             let &[eps, momentum] = f else {
                 return Err(value_error(format!(
                     "StepPlan: layer '{kind}' needs eps and momentum, got {f:?}"
@@ -112,6 +112,7 @@ fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> BindResult<Layer> {
             };
             Layer::BatchNorm {
                 channels,
+                ranks: [min_rank, max_rank],
                 eps,
                 momentum,
                 affine: affine != 0,
