@@ -539,11 +539,13 @@ def compile(model: Any, loss_fn: Any, optimizer: Any) -> Callable[[Any, Any], fl
     Parameters
     ----------
     model : nn.Module
-        A ``Sequential`` of supported layers (see the module docstring).
+        A chain of supported layers: a ``Sequential``, or a module whose ``forward`` calls
+        its submodules one after the other (see the module docstring).
     loss_fn : nn.Module
         A loss module, e.g. ``nn.CrossEntropyLoss()``.
     optimizer : optim.Optimizer
-        ``SGD``, ``Adam`` or ``AdamW`` over the model's parameters.
+        ``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` or ``Adagrad`` over the model's
+        parameters.
 
     Returns
     -------
