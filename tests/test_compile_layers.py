@@ -294,3 +294,19 @@ def test_batch_norm_input_of_the_wrong_rank_is_the_eager_shape_error():
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
     assert int(model[1].num_batches_tracked) == 0
+
+
+def test_gradients_of_a_user_module_come_in_the_order_of_its_parameters():
+    """Net registers fc2 before the layers forward calls first: gradients() still fills
+    ``grads`` in the order of model.parameters()."""
+    fg.manual_seed(0)
+    model = Net().double().eval()
+    fg.manual_seed(0)
+    twin = Net().double().eval()
+    step = fg.compile(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    assert step.compiled, step.reason
+    grads = [np.zeros_like(p.data) for p in model.parameters()]
+    step.gradients(X, LABELS, grads)
+    nn.CrossEntropyLoss()(twin(tensor(X)), LABELS).backward()
+    for g, p in zip(grads, twin.parameters()):
+        np.testing.assert_allclose(g, p.grad, rtol=1e-10, atol=1e-14)

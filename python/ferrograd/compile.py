@@ -334,6 +334,10 @@ class CompiledStep:
                 id(p) for p in self.params
             }:
                 raise Unsupported("parameters outside the captured layers")
+            # Where each chained parameter is in model.parameters() (whose order callers of
+            # gradients() use).
+            where = {id(p): i for i, p in enumerate(self.params)}
+            self._order = [where[id(p)] for p in chained]
             self.params = chained
             # Layers whose plan depends on the train/eval mode: a plan per combination.
             self._modal = [
@@ -501,15 +505,18 @@ class CompiledStep:
         self, x: Any, y: Any, grads: list[np.ndarray], *, keep_output: bool = False
     ) -> tuple[float, np.ndarray | None]:
         """Forward, loss and backward of one step without the update: the gradient of each
-        parameter is written into ``grads`` (C-contiguous arrays of the parameters' shapes and
-        dtype, such as views into one flat buffer). For data-parallel training, where the
-        gradients are averaged across processes before ``optimizer.step()``.
+        parameter is written into ``grads`` (in the order of ``model.parameters()``;
+        C-contiguous arrays of the parameters' shapes and dtype, such as views into one flat
+        buffer). For data-parallel training, where the gradients are averaged across processes
+        before ``optimizer.step()``.
         """
         if self._plan is None:
             raise FerrogradError(f"compiled step: not captured ({self.reason})")
         xa, ya = self._inputs(x, y)
         data = [p.data for p in self.params]
         plan, buffers, counted = self._buffers(xa)
+        if len(grads) == len(self._order):
+            grads = [grads[i] for i in self._order]  # into the chain's order
         loss, output, _ = plan.gradients(
             xa, ya, data, grads, keep_output=keep_output, buffers=buffers
         )
