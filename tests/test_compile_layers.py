@@ -310,3 +310,59 @@ def test_gradients_of_a_user_module_come_in_the_order_of_its_parameters():
     nn.CrossEntropyLoss()(twin(tensor(X)), LABELS).backward()
     for g, p in zip(grads, twin.parameters()):
         np.testing.assert_allclose(g, p.grad, rtol=1e-10, atol=1e-14)
+
+
+class _Blocks(nn.Module):
+    """A chain through a ModuleList and a nested user module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8)])
+        self.head = _Head()
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+class _Head(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm, self.out = nn.LayerNorm(8), nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.out(self.norm(x))
+
+
+def test_module_lists_and_nested_modules_are_traced():
+    make = lambda: _Blocks().double()  # noqa: E731
+    eager = run(make, OPTIMIZERS["adam"], X, compiled=False)
+    comp = run(make, OPTIMIZERS["adam"], X, compiled=True)
+    assert_same(eager, comp)
+
+
+def test_changing_dropout_p_or_momentum_after_compiling_is_seen():
+    def make_run(compiled):
+        fg.manual_seed(0)
+        model = nn.Sequential(
+            nn.Linear(6, 12), nn.BatchNorm1d(12), nn.Dropout(0.5), nn.Linear(12, 4)
+        ).double()
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = nn.CrossEntropyLoss()
+        step = fg.compile(model, loss_fn, opt)
+        losses = []
+        for i in range(6):
+            if i == 3:
+                model[1].momentum, model[2].p = 0.7, 0.2
+            if compiled:
+                losses.append(step(X, LABELS))
+            else:
+                opt.zero_grad()
+                loss = loss_fn(model(tensor(X)), LABELS)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.data))
+        return model, opt, losses
+
+    assert_same(make_run(False), make_run(True))

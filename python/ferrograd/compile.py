@@ -120,10 +120,12 @@ class _Probe:
 
 
 def _traced_calls(model: Any) -> list[Any]:
-    """The direct submodules ``model.forward`` calls, in order, each on the previous one's
-    output (the first on the input, the last giving the output); Unsupported otherwise."""
+    """The submodules ``model.forward`` calls, in order, each on the previous one's output
+    (the first on the input, the last giving the output); Unsupported otherwise. Every
+    submodule, also those inside a ``ModuleList`` or ``ModuleDict``, is replaced by a spy
+    during the trace (a called submodule does not run: its own layers are read afterwards)."""
     name = type(model).__name__
-    children = list(model.children())
+    children = [m for m in model.modules() if m is not model]
     calls: list[tuple[Any, Any, Any]] = []
     saved: list[tuple[Any, Any]] = []
 
@@ -345,7 +347,7 @@ class CompiledStep:
                 for m in self._layers
                 if type(m).__name__ in ("Dropout", "BatchNorm1d", "BatchNorm2d")
             ]
-            self._plans: dict[tuple[bool, ...], tuple[Any, list[Any]]] = {}
+            self._plans: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
             self._shapes: dict[tuple[Any, ...], list[list[int]]] = {}
             self._loss = _describe_loss(loss_fn)
             if not self.params:
@@ -353,7 +355,7 @@ class CompiledStep:
             if len({p.dtype for p in self.params}) != 1:
                 raise Unsupported("parameters of mixed dtypes")
             _one_group(optimizer, self.params)
-            self._plan, _ = self._plan_for(tuple(m.training for m in self._modal))
+            self._plan, _ = self._plan_for(self._modes())
             if self._plan.n_params != len(self.params):
                 raise Unsupported("parameters outside the captured layers")
             self._kind = kind
@@ -366,7 +368,14 @@ class CompiledStep:
                 stacklevel=3,
             )
 
-    def _plan_for(self, modes: tuple[bool, ...]) -> tuple[Any, list[Any]]:
+    def _modes(self) -> tuple[Any, ...]:
+        """What the plan of the mode-dependent layers depends on: their mode, a dropout's
+        ``p`` and a batch norm's ``momentum`` (read at every call, as eagerly)."""
+        return tuple(
+            (m.training, getattr(m, "p", None), getattr(m, "momentum", None)) for m in self._modal
+        )
+
+    def _plan_for(self, modes: tuple[Any, ...]) -> tuple[Any, list[Any]]:
         """The plan for the layers' current train/eval modes, and what fills its buffers:
         a batch norm's running statistics, or ``(layer index, dropout)`` for a mask."""
         hit = self._plans.get(modes)
@@ -390,7 +399,7 @@ class CompiledStep:
         and freshly drawn dropout masks) and the batch norms whose step counts to advance."""
         if not self._modal:
             return self._plan, None, []
-        modes = tuple(m.training for m in self._modal)
+        modes = self._modes()
         plan, fills = self._plan_for(modes)
         if not fills:
             return plan, None, []
