@@ -276,10 +276,11 @@ def test_unsupported_models_fall_back_to_eager_with_a_warning():
     for _ in range(20):
         last = step(X, LABELS)
     assert last < first
-    with pytest.warns(UserWarning, match="optimizer RMSprop"):
-        fg.compile(mlp(nn.ReLU()), nn.CrossEntropyLoss(), optim.RMSprop(model.parameters()))
-    with pytest.warns(UserWarning, match="Dropout"):
-        seq = nn.Sequential(nn.Linear(6, 4), nn.Dropout(0.5))
+    with pytest.warns(UserWarning, match="optimizer NAdam"):
+        net = mlp(nn.ReLU())
+        fg.compile(net, nn.CrossEntropyLoss(), optim.NAdam(net.parameters()))
+    with pytest.warns(UserWarning, match="BatchNorm1d with momentum=None"):
+        seq = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4, momentum=None))
         fg.compile(seq, nn.CrossEntropyLoss(), optim.SGD(seq.parameters(), lr=0.1))
 
 

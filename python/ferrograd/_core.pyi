@@ -622,6 +622,48 @@ class StepPlan:
     ) -> Self: ...
     @property
     def n_params(self) -> int: ...
+    @property
+    def n_buffers(self) -> int: ...
+    def shapes(self, x_shape: list[int]) -> list[list[int]]: ...
+    def rmsprop(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        params: list[np.ndarray],
+        square_avgs: list[np.ndarray],
+        grad_avgs: Optional[list[np.ndarray]],
+        momentum_buffers: Optional[list[np.ndarray]],
+        *,
+        lr: float,
+        alpha: float,
+        eps: float,
+        weight_decay: float,
+        momentum: float,
+        centered: bool,
+        maximize: bool,
+        keep_output: bool = False,
+        skip_non_finite: bool = False,
+        weight_decays: Optional[list[float]] = None,
+        buffers: Optional[list[np.ndarray]] = None,
+    ) -> tuple[float, Optional[np.ndarray], bool]: ...
+    def adagrad(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        params: list[np.ndarray],
+        state_sums: list[np.ndarray],
+        steps: list[float],
+        *,
+        lr: float,
+        lr_decay: float,
+        weight_decay: float,
+        eps: float,
+        maximize: bool,
+        keep_output: bool = False,
+        skip_non_finite: bool = False,
+        weight_decays: Optional[list[float]] = None,
+        buffers: Optional[list[np.ndarray]] = None,
+    ) -> tuple[float, Optional[np.ndarray], bool]: ...
     def adam(
         self,
         x: np.ndarray,
@@ -643,6 +685,7 @@ class StepPlan:
         keep_output: bool = False,
         skip_non_finite: bool = False,
         weight_decays: Optional[list[float]] = None,
+        buffers: Optional[list[np.ndarray]] = None,
     ) -> tuple[float, Optional[np.ndarray], bool]: ...
     def sgd(
         self,
@@ -661,6 +704,7 @@ class StepPlan:
         keep_output: bool = False,
         skip_non_finite: bool = False,
         weight_decays: Optional[list[float]] = None,
+        buffers: Optional[list[np.ndarray]] = None,
     ) -> tuple[float, Optional[np.ndarray], bool]: ...
     def gradients(
         self,
@@ -671,4 +715,5 @@ class StepPlan:
         *,
         keep_output: bool = False,
         skip_non_finite: bool = False,
+        buffers: Optional[list[np.ndarray]] = None,
     ) -> tuple[float, Optional[np.ndarray], bool]: ...

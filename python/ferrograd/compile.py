@@ -1,22 +1,37 @@
 """A captured training step: forward, loss, backward and optimizer update in one Rust call.
 
 For small models the cost of any eager framework is the per-op overhead of Python, not the
-arithmetic. :func:`compile` reads a ``Sequential`` model built from supported layers, its loss
-and its optimizer once, and returns a callable ``step(x, y) -> loss`` that runs the whole
+arithmetic. :func:`compile` reads a model that is a chain of supported layers, its loss and its
+optimizer once, and returns a callable ``step(x, y) -> loss`` that runs the whole
 training step in Rust on the model's own parameter arrays and the optimizer's own state
 arrays. Afterwards the parameters and the optimizer state (moments, step counts, momentum
 buffers) are what eager steps would have produced, so eager and compiled steps can be mixed,
 checkpointed and scheduled (a learning-rate scheduler's changes are read at every call).
 Gradients are not written to ``.grad``.
 
-Supported: ``Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, ``Flatten``,
-``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``ELU``, ``SiLU``, ``Identity`` and
-``Dropout`` with ``p=0``; losses ``CrossEntropyLoss`` (class indices or class probabilities,
-mean, optional label smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss``
-(mean); optimizers ``SGD``, ``Adam`` and ``AdamW`` with one set of hyperparameters for all
-parameters, except that parameter groups may differ in ``weight_decay`` (say, none for
-biases). Targets must have the shapes the eager loss accepts. Anything else runs eagerly,
-with a warning saying why.
+Supported layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, ``Flatten``, ``ReLU``,
+``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``ELU``, ``SiLU``, ``Identity``, ``Dropout``,
+``BatchNorm1d`` and ``BatchNorm2d`` (with a float ``momentum``) and ``LayerNorm``, chained by a
+``Sequential`` or by a user ``Module`` whose ``forward`` only calls its submodules one after
+the other, each on the previous one's output (``h = self.fc1(x); h = self.act(h); return
+self.fc2(h)``). Such a ``forward`` is traced once, when compiling, with a placeholder input
+that supports nothing but being passed to submodules: any other operation (``h * 2``,
+``F.relu(h)``, ``h.view(...)``), a submodule called twice or with more arguments refuses the
+capture. A ``forward`` whose chain depends on ``self.training`` is traced in the mode the model
+is in when compiled. Train and eval modes of batch norm and dropout are read at every call, as
+eagerly: in training batch norm normalises with the batch statistics and updates the running
+ones, dropout draws its masks from the generator :func:`ferrograd.manual_seed` seeds, in the
+same order and with the same values as an eager step would (so compiled and eager runs with
+the same seed agree); in eval mode batch norm uses the running statistics and dropout is the
+identity.
+
+Losses: ``CrossEntropyLoss`` (class indices or class probabilities, mean, optional label
+smoothing), ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss`` (mean). Optimizers:
+``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` (with momentum, centered, weight decay) and
+``Adagrad`` (with lr_decay, weight decay) with one set of hyperparameters for all parameters,
+except that parameter groups may differ in ``weight_decay`` (say, none for biases). Targets
+must have the shapes the eager loss accepts. Anything else runs eagerly, with a warning saying
+why (also in ``step.reason``).
 
 Examples
 --------
@@ -48,6 +63,7 @@ from . import _core
 from ._arrays import as_float, as_int64
 from .exceptions import DTypeError, FerrogradError
 from .nn._cast import cast_input
+from .random import default_generator
 from .tensor import Tensor
 
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu"}
@@ -78,7 +94,95 @@ def _pair(v: Any) -> tuple[int, int]:
     return int(v), int(v)
 
 
+_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+_LEAVES = {
+    "Linear",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "Identity",
+    "Dropout",
+    "Flatten",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    *_ACTS,
+}
+
+
+class _Probe:
+    """The placeholder input of a traced ``forward``: it can only be passed to submodules."""
+
+    __slots__ = ()
+
+
+def _traced_calls(model: Any) -> list[Any]:
+    """The submodules ``model.forward`` calls, in order, each on the previous one's output
+    (the first on the input, the last giving the output); Unsupported otherwise. Every
+    submodule, also those inside a ``ModuleList`` or ``ModuleDict``, is replaced by a spy
+    during the trace (a called submodule does not run: its own layers are read afterwards)."""
+    name = type(model).__name__
+    children = [m for m in model.modules() if m is not model]
+    calls: list[tuple[Any, Any, Any]] = []
+    saved: list[tuple[Any, Any]] = []
+
+    def spy(child: Any) -> Callable[..., Any]:
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            if kwargs or len(args) != 1:
+                raise Unsupported("a submodule called with other than one argument")
+            out = _Probe()
+            calls.append((child, args[0], out))
+            return out
+
+        return forward
+
+    for child in children:
+        saved.append((child, child.__dict__.get("forward")))
+        object.__setattr__(child, "forward", spy(child))
+    probe = _Probe()
+    try:
+        result = model.forward(probe)
+    except Exception as e:
+        why = str(e) if isinstance(e, Unsupported) else f"{type(e).__name__}: {e}"
+        raise Unsupported(
+            f"{name}.forward (not a straight chain of calls to its submodules: {why:.120})"
+        ) from None
+    finally:
+        for child, old in saved:
+            if old is None:
+                child.__dict__.pop("forward", None)
+            else:
+                object.__setattr__(child, "forward", old)
+    mods = [c for c, _, _ in calls]
+    ok = bool(calls) and calls[0][1] is probe and result is calls[-1][2]
+    ok = ok and all(calls[i][1] is calls[i - 1][2] for i in range(1, len(calls)))
+    if not ok:
+        raise Unsupported(
+            f"{name}.forward (not a straight chain of calls to its submodules, each on the "
+            "previous one's output)"
+        )
+    if len({id(m) for m in mods}) != len(mods):
+        raise Unsupported(f"{name}.forward (calls a submodule more than once)")
+    return mods
+
+
+def _chain(m: Any) -> list[Any]:
+    """The supported layers ``m`` applies, in order."""
+    name = type(m).__name__
+    if name == "Sequential":
+        return [leaf for child in m for leaf in _chain(child)]
+    if name in _LEAVES:
+        return [m]
+    if next(iter(m.children()), None) is not None:
+        return [leaf for child in _traced_calls(m) for leaf in _chain(child)]
+    raise Unsupported(f"layer {name} (or this configuration of it)")
+
+
 def _describe_layer(m: Any) -> list[tuple[str, list[int], list[float]]]:
+    """The plan entries of one layer, in its current train/eval mode."""
     name = type(m).__name__
     settings = getattr(m, "settings", {})
     if name == "Linear":
@@ -91,8 +195,19 @@ def _describe_layer(m: Any) -> list[tuple[str, list[int], list[float]]]:
         return [("elu", [], [float(settings["alpha"])])]
     if name == "GELU":
         return [("gelu", [], [1.0 if settings["approximate"] == "tanh" else 0.0])]
-    if name == "Identity" or (name == "Dropout" and m.p == 0.0):
+    if name == "Identity" or (name == "Dropout" and (m.p == 0.0 or not m.training)):
         return []
+    if name == "Dropout":
+        return [("dropout", [], [])]
+    if name in ("BatchNorm1d", "BatchNorm2d"):
+        if m.momentum is None:
+            raise Unsupported(f"{name} with momentum=None (a cumulative average)")
+        ints = [m.num_features, int(m.affine), int(m.track_running_stats), int(m.training)]
+        ints += [min(m._ranks), max(m._ranks)]
+        return [("batch_norm", ints, [float(m.eps), float(m.momentum)])]
+    if name == "LayerNorm":
+        w, b = m.weight is not None, m.bias is not None
+        return [("layer_norm", [int(w), int(b), *m.normalized_shape], [float(m.eps)])]
     if name == "Flatten":
         if (m.start_dim, m.end_dim) != (1, -1):
             raise Unsupported("Flatten with start_dim != 1 or end_dim != -1")
@@ -113,8 +228,6 @@ def _describe_layer(m: Any) -> list[tuple[str, list[int], list[float]]]:
             raise Unsupported("AvgPool2d with divisor_override")
         ints = [*_pair(m.kernel_size), *_pair(m.stride), *_pair(m.padding)]
         return [("avg_pool2d", [*ints, int(bool(m.ceil_mode)), int(bool(m.count_include_pad))], [])]
-    if name == "Sequential":
-        return [d for child in m for d in _describe_layer(child)]
     raise Unsupported(f"layer {name} (or this configuration of it)")
 
 
@@ -194,6 +307,14 @@ def _check_arguments(model: Any, loss_fn: Any, optimizer: Any) -> None:
         )
 
 
+def _dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype[Any]) -> np.ndarray:
+    """The mask an eager dropout would draw for an input of ``shape`` (same generator calls)."""
+    if p == 1.0:
+        return np.zeros(shape, dtype=dtype)
+    keep = default_generator().random(shape) >= p
+    return np.ascontiguousarray(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+
+
 class CompiledStep:
     """``step(x, y) -> loss``: one training step of ``model`` (see :func:`compile`)."""
 
@@ -205,26 +326,100 @@ class CompiledStep:
         self._plan: Any = None
         try:
             kind = type(optimizer).__name__
-            if kind not in ("SGD", "Adam", "AdamW"):
+            if kind not in _OPTIMIZERS:
                 raise Unsupported(f"optimizer {kind}")
-            layers = _describe_layer(model)
-            loss, loss_arg = _describe_loss(loss_fn)
+            self._layers = _chain(model)
+            # Parameters in the order of the chain (a traced forward may call its submodules
+            # in another order than they were registered in).
+            chained = [p for m in self._layers for p in m.parameters()]
+            if len(chained) != len(self.params) or {id(p) for p in chained} != {
+                id(p) for p in self.params
+            }:
+                raise Unsupported("parameters outside the captured layers")
+            # Where each chained parameter is in model.parameters() (whose order callers of
+            # gradients() use).
+            where = {id(p): i for i, p in enumerate(self.params)}
+            self._order = [where[id(p)] for p in chained]
+            self.params = chained
+            # Layers whose plan depends on the train/eval mode: a plan per combination.
+            self._modal = [
+                m
+                for m in self._layers
+                if type(m).__name__ in ("Dropout", "BatchNorm1d", "BatchNorm2d")
+            ]
+            self._plans: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
+            self._shapes: dict[tuple[Any, ...], list[list[int]]] = {}
+            self._loss = _describe_loss(loss_fn)
             if not self.params:
                 raise Unsupported("a model without parameters")
             if len({p.dtype for p in self.params}) != 1:
                 raise Unsupported("parameters of mixed dtypes")
             _one_group(optimizer, self.params)
-            self._plan = _core.StepPlan(layers, loss, loss_arg)
+            self._plan, _ = self._plan_for(self._modes())
             if self._plan.n_params != len(self.params):
                 raise Unsupported("parameters outside the captured layers")
             self._kind = kind
-            self._labels = loss == "cross_entropy"
+            self._labels = self._loss[0] == "cross_entropy"
         except Unsupported as e:
+            self._plan = None
             self.reason = str(e)
             warnings.warn(
                 f"ferrograd.compile: {e} is not supported by the captured step; running eagerly",
                 stacklevel=3,
             )
+
+    def _modes(self) -> tuple[Any, ...]:
+        """What the plan of the mode-dependent layers depends on: their mode, a dropout's
+        ``p`` and a batch norm's ``momentum`` (read at every call, as eagerly)."""
+        return tuple(
+            (m.training, getattr(m, "p", None), getattr(m, "momentum", None)) for m in self._modal
+        )
+
+    def _plan_for(self, modes: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+        """The plan for the layers' current train/eval modes, and what fills its buffers:
+        a batch norm's running statistics, or ``(layer index, dropout)`` for a mask."""
+        hit = self._plans.get(modes)
+        if hit is not None:
+            return hit
+        layers: list[tuple[str, list[int], list[float]]] = []
+        fills: list[Any] = []
+        for m in self._layers:
+            for d in _describe_layer(m):
+                if d[0] == "dropout":
+                    fills.append((len(layers), m))
+                elif d[0] == "batch_norm" and m.track_running_stats:
+                    fills.append(m)
+                layers.append(d)
+        plan = _core.StepPlan(layers, *self._loss)
+        self._plans[modes] = (plan, fills)
+        return plan, fills
+
+    def _buffers(self, xa: np.ndarray) -> tuple[Any, list[Any] | None, list[Any]]:
+        """The plan for the current modes, its buffers for input ``xa`` (running statistics
+        and freshly drawn dropout masks) and the batch norms whose step counts to advance."""
+        if not self._modal:
+            return self._plan, None, []
+        modes = self._modes()
+        plan, fills = self._plan_for(modes)
+        if not fills:
+            return plan, None, []
+        buffers: list[Any] = []
+        counted: list[Any] = []
+        shapes = None
+        for f in fills:
+            if isinstance(f, tuple):
+                index, drop = f
+                if shapes is None:
+                    key = (modes, xa.shape)
+                    shapes = self._shapes.get(key)
+                    if shapes is None:
+                        shapes = self._shapes[key] = plan.shapes(list(xa.shape))
+                buffers.append(_dropout_mask(tuple(shapes[index]), drop.p, xa.dtype))
+            else:
+                buffers += [f.running_mean, f.running_var]
+                if f.training:
+                    counted.append(f)
+        return plan, buffers, counted
 
     @property
     def compiled(self) -> bool:
@@ -248,10 +443,12 @@ class CompiledStep:
         xa, ya = self._inputs(x, y)
         group, decays = _one_group(self.optimizer, self.params)
         data = [p.data for p in self.params]
-        plan = self._plan
+        plan, buffers, counted = self._buffers(xa)
         flags: dict[str, Any] = {"keep_output": keep_output, "skip_non_finite": skip_non_finite}
         if decays is not None:
             flags["weight_decays"] = decays
+        if buffers is not None:
+            flags["buffers"] = buffers
 
         def applied(result: tuple[float, Any, bool]) -> tuple[float, Any, bool]:
             if not result[2]:
@@ -268,6 +465,22 @@ class CompiledStep:
                         plan.sgd(xa, ya, data, bufs, fresh, **hp, **flags)
                     ),
                 )
+            elif self._kind == "RMSprop":
+                result = self.optimizer._run_update(
+                    group,
+                    self.params,
+                    lambda sq, ga, bufs, **hp: applied(
+                        plan.rmsprop(xa, ya, data, sq, ga, bufs, **hp, **flags)
+                    ),
+                )
+            elif self._kind == "Adagrad":
+                result = self.optimizer._run_update(
+                    group,
+                    self.params,
+                    lambda sums, steps, **hp: applied(
+                        plan.adagrad(xa, ya, data, sums, steps, **hp, **flags)
+                    ),
+                )
             else:
                 result = self.optimizer._run_update(
                     group,
@@ -278,6 +491,10 @@ class CompiledStep:
                 )
         except _Skipped as skipped:
             result = skipped.result
+        # The forward and the loss ran, so the running statistics moved (as eagerly, also
+        # when the update was skipped).
+        for bn in counted:
+            bn.num_batches_tracked[...] += 1
         return result[0], result[1]
 
     def _inputs(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -297,15 +514,23 @@ class CompiledStep:
         self, x: Any, y: Any, grads: list[np.ndarray], *, keep_output: bool = False
     ) -> tuple[float, np.ndarray | None]:
         """Forward, loss and backward of one step without the update: the gradient of each
-        parameter is written into ``grads`` (C-contiguous arrays of the parameters' shapes and
-        dtype, such as views into one flat buffer). For data-parallel training, where the
-        gradients are averaged across processes before ``optimizer.step()``.
+        parameter is written into ``grads`` (in the order of ``model.parameters()``;
+        C-contiguous arrays of the parameters' shapes and dtype, such as views into one flat
+        buffer). For data-parallel training, where the gradients are averaged across processes
+        before ``optimizer.step()``.
         """
         if self._plan is None:
             raise FerrogradError(f"compiled step: not captured ({self.reason})")
         xa, ya = self._inputs(x, y)
         data = [p.data for p in self.params]
-        loss, output, _ = self._plan.gradients(xa, ya, data, grads, keep_output=keep_output)
+        plan, buffers, counted = self._buffers(xa)
+        if len(grads) == len(self._order):
+            grads = [grads[i] for i in self._order]  # into the chain's order
+        loss, output, _ = plan.gradients(
+            xa, ya, data, grads, keep_output=keep_output, buffers=buffers
+        )
+        for bn in counted:
+            bn.num_batches_tracked[...] += 1
         return loss, output
 
     def _eager(
@@ -330,11 +555,13 @@ def compile(model: Any, loss_fn: Any, optimizer: Any) -> Callable[[Any, Any], fl
     Parameters
     ----------
     model : nn.Module
-        A ``Sequential`` of supported layers (see the module docstring).
+        A chain of supported layers: a ``Sequential``, or a module whose ``forward`` calls
+        its submodules one after the other (see the module docstring).
     loss_fn : nn.Module
         A loss module, e.g. ``nn.CrossEntropyLoss()``.
     optimizer : optim.Optimizer
-        ``SGD``, ``Adam`` or ``AdamW`` over the model's parameters.
+        ``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` or ``Adagrad`` over the model's
+        parameters.
 
     Returns
     -------

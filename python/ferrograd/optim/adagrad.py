@@ -89,11 +89,20 @@ class Adagrad(Optimizer):
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
     ) -> None:
+        data = [p.data for p in params]
+        self._run_update(
+            group,
+            params,
+            lambda sums, steps, **hp: _core.adagrad_step(data, grads, sums, steps, **hp),
+        )
+
+    def _run_update(self, group: dict[str, Any], params: list[Tensor], kernel: Any) -> Any:
+        """Gathers the sums and step numbers of ``params``, calls ``kernel(state_sums, steps,
+        **hyperparameters)`` (the eager step's kernel or a captured training step's) and
+        records the steps once it succeeds."""
         init = float(group["initial_accumulator_value"])
         (sums,), steps = self._gather(params, ("sum",), init)
-        _core.adagrad_step(
-            [p.data for p in params],
-            grads,
+        result = kernel(
             sums,
             steps,
             lr=float(group["lr"]),
@@ -103,3 +112,4 @@ class Adagrad(Optimizer):
             maximize=bool(group["maximize"]),
         )
         self._commit_steps(params, steps)
+        return result

@@ -96,6 +96,17 @@ class RMSprop(Optimizer):
     def _step_group(
         self, group: dict[str, Any], params: list[Tensor], grads: list[np.ndarray]
     ) -> None:
+        data = [p.data for p in params]
+        self._run_update(
+            group,
+            params,
+            lambda sq, ga, bufs, **hp: _core.rmsprop_step(data, grads, sq, ga, bufs, **hp),
+        )
+
+    def _run_update(self, group: dict[str, Any], params: list[Tensor], kernel: Any) -> Any:
+        """Gathers the state of ``params``, calls ``kernel(square_avgs, grad_avgs,
+        momentum_buffers, **hyperparameters)`` (the eager step's kernel or a captured training
+        step's) and records the steps once it succeeds."""
         keys = ["square_avg"]
         if group["centered"]:
             keys.append("grad_avg")
@@ -103,15 +114,10 @@ class RMSprop(Optimizer):
             keys.append("momentum_buffer")
         cols, steps = self._gather(params, tuple(keys))
         named = dict(zip(keys, cols))
-        square_avgs = named["square_avg"]
-        grad_avgs = named.get("grad_avg")
-        bufs = named.get("momentum_buffer")
-        _core.rmsprop_step(
-            [p.data for p in params],
-            grads,
-            square_avgs,
-            grad_avgs,
-            bufs,
+        result = kernel(
+            named["square_avg"],
+            named.get("grad_avg"),
+            named.get("momentum_buffer"),
             lr=float(group["lr"]),
             alpha=float(group["alpha"]),
             eps=float(group["eps"]),
@@ -121,3 +127,4 @@ class RMSprop(Optimizer):
             maximize=bool(group["maximize"]),
         )
         self._commit_steps(params, steps)
+        return result

@@ -14,6 +14,7 @@ use crate::gemm;
 use crate::loss::classification::{self, ClassOptions, ClassTarget, FastMath, View};
 use crate::loss::regression::{self, RegressionLoss};
 use crate::loss::Reduction;
+use crate::norm;
 use crate::shape::fmt_shape;
 use crate::{shape_err, value_err};
 
@@ -45,6 +46,32 @@ pub enum Layer {
         spec: Pool2dSpec,
         count_include_pad: bool,
     },
+    /// Batch norm over channel axis 1 of an (N, C, *spatial) input; parameters `weight` and
+    /// `bias` (C,) when `affine`; buffers `running_mean` and `running_var` (C,) when `track`.
+    /// `training` normalises with the batch statistics (and, with `track`, updates the
+    /// running ones with `momentum`); otherwise with the running statistics (the batch ones
+    /// when there are none).
+    BatchNorm {
+        channels: usize,
+        /// The input ranks the layer takes (2 or 3 for `BatchNorm1d`, 4 for `BatchNorm2d`).
+        ranks: [usize; 2],
+        eps: f64,
+        momentum: f64,
+        affine: bool,
+        track: bool,
+        training: bool,
+    },
+    /// Layer norm over the trailing axes `shape`; parameters `weight` then `bias` (of that
+    /// shape) when present.
+    LayerNorm {
+        shape: Vec<usize>,
+        eps: f64,
+        weight: bool,
+        bias: bool,
+    },
+    /// Training-mode dropout: the input times a mask buffer of its shape (0, or the
+    /// `1 / (1 - p)` scale of kept elements), drawn by the caller for every step.
+    Dropout,
 }
 
 impl Layer {
@@ -52,9 +79,92 @@ impl Layer {
     pub fn n_params(&self) -> usize {
         match self {
             Layer::Linear { bias, .. } | Layer::Conv2d { bias, .. } => 1 + usize::from(*bias),
+            Layer::BatchNorm { affine, .. } => 2 * usize::from(*affine),
+            Layer::LayerNorm { weight, bias, .. } => usize::from(*weight) + usize::from(*bias),
             _ => 0,
         }
     }
+
+    /// Number of non-parameter buffers the layer reads (running statistics, dropout masks).
+    pub fn n_buffers(&self) -> usize {
+        match self {
+            Layer::BatchNorm { track, .. } => 2 * usize::from(*track),
+            Layer::Dropout => 1,
+            _ => 0,
+        }
+    }
+
+    /// The shape of the layer's output for an input of shape `shape`.
+    pub fn out_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        Ok(match self {
+            Layer::Linear { in_f, out_f, .. } => {
+                if shape.len() != 2 || shape[1] != *in_f {
+                    return shape_err!(
+                        "compiled step: Linear({in_f}, {out_f}) got input of shape {}",
+                        fmt_shape(shape)
+                    );
+                }
+                vec![shape[0], *out_f]
+            }
+            Layer::Flatten => {
+                let n = shape.first().copied().unwrap_or(1);
+                let len: usize = shape.iter().product();
+                vec![n, len.checked_div(n).unwrap_or(0)]
+            }
+            Layer::Conv2d {
+                c_in,
+                c_out,
+                kernel,
+                spec,
+                bias,
+            } => {
+                let wshape = [*c_out, *c_in / spec.groups.max(1), kernel[0], kernel[1]];
+                let blen = bias.then_some(*c_out);
+                let dims = Conv2dDims::new("compiled step: Conv2d", shape, &wshape, blen, *spec)?;
+                dims.out_shape().to_vec()
+            }
+            Layer::MaxPool2d(spec) | Layer::AvgPool2d { spec, .. } => {
+                let dims = Pool2dDims::new("compiled step: pooling", shape, *spec)?;
+                pool_out_shape(shape, &dims)
+            }
+            Layer::BatchNorm {
+                channels, ranks, ..
+            } => {
+                check_channels(*channels, *ranks, shape)?;
+                shape.to_vec()
+            }
+            Layer::LayerNorm { shape: ns, .. } => {
+                layer_rows(ns, shape)?;
+                shape.to_vec()
+            }
+            Layer::Act(_) | Layer::Dropout => shape.to_vec(),
+        })
+    }
+}
+
+/// Checks a batch-norm input: (N, C, *spatial) with C = `channels` and a rank in `ranks`.
+fn check_channels(channels: usize, ranks: [usize; 2], shape: &[usize]) -> Result<()> {
+    if shape.len() < 2.max(ranks[0]) || shape.len() > ranks[1] || shape[1] != channels {
+        return shape_err!(
+            "compiled step: BatchNorm of {channels} channels got input of shape {}",
+            fmt_shape(shape)
+        );
+    }
+    Ok(())
+}
+
+/// (rows, values per row) of a layer-norm input whose trailing axes must be `ns`.
+fn layer_rows(ns: &[usize], shape: &[usize]) -> Result<(usize, usize)> {
+    if shape.len() < ns.len() || shape[shape.len() - ns.len()..] != *ns {
+        return shape_err!(
+            "compiled step: LayerNorm over {} got input of shape {}",
+            fmt_shape(ns),
+            fmt_shape(shape)
+        );
+    }
+    let d: usize = ns.iter().product();
+    let rows: usize = shape[..shape.len() - ns.len()].iter().product();
+    Ok((rows, d))
 }
 
 /// The loss at the end of the chain (mean reduction).
@@ -121,17 +231,48 @@ pub struct Plan {
 }
 
 /// What a layer keeps from the forward pass for its backward.
-enum Saved {
+enum Saved<T> {
     None,
-    Pool { dims: Pool2dDims, indices: Vec<i64> },
-    AvgPool { dims: Pool2dDims },
-    Conv { dims: Conv2dDims },
+    Pool {
+        dims: Pool2dDims,
+        indices: Vec<i64>,
+    },
+    AvgPool {
+        dims: Pool2dDims,
+    },
+    Conv {
+        dims: Conv2dDims,
+    },
+    /// Per-channel or per-row statistics of a normalisation (mean, invstd); for batch norm,
+    /// whether they are batch statistics, and the updated running statistics.
+    Norm {
+        mean: Vec<T>,
+        invstd: Vec<T>,
+        batch: bool,
+        running: Option<(Vec<T>, Vec<T>)>,
+    },
 }
 
 impl Plan {
     /// Number of parameter buffers the plan expects, in order.
     pub fn n_params(&self) -> usize {
         self.layers.iter().map(Layer::n_params).sum()
+    }
+
+    /// Number of buffers (running statistics, dropout masks) the plan expects, in order.
+    pub fn n_buffers(&self) -> usize {
+        self.layers.iter().map(Layer::n_buffers).sum()
+    }
+
+    /// The input shape of every layer, then the output shape, for an input of shape
+    /// `x_shape` (for example to draw dropout masks of the right shapes).
+    pub fn shapes(&self, x_shape: &[usize]) -> Result<Vec<Vec<usize>>> {
+        let mut out = vec![x_shape.to_vec()];
+        for layer in &self.layers {
+            let next = layer.out_shape(&out[out.len() - 1])?;
+            out.push(next);
+        }
+        Ok(out)
     }
 
     /// Runs forward, loss, backward, then `update(params, grads)` once; returns the loss.
@@ -167,6 +308,33 @@ impl Plan {
     where
         U: FnOnce(&mut [&mut [T]], &[Vec<T>]) -> Result<()>,
     {
+        self.step_buffers(x, x_shape, target, params, &mut [], update, options)
+    }
+
+    /// [`Plan::step_with`] for plans with buffers: `buffers` holds, in layer order, the
+    /// running mean and variance of each batch norm that tracks them (updated in place in
+    /// training, once the loss is computed) and the mask of each dropout.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_buffers<T: FastMath, U>(
+        &self,
+        x: &[T],
+        x_shape: &[usize],
+        target: Target<'_, T>,
+        params: &mut [&mut [T]],
+        buffers: &mut [&mut [T]],
+        update: U,
+        options: StepOptions,
+    ) -> Result<StepOutcome<T>>
+    where
+        U: FnOnce(&mut [&mut [T]], &[Vec<T>]) -> Result<()>,
+    {
+        if buffers.len() != self.n_buffers() {
+            return value_err!(
+                "compiled step: the plan has {} buffers, got {}",
+                self.n_buffers(),
+                buffers.len()
+            );
+        }
         if params.len() != self.n_params() {
             return value_err!(
                 "compiled step: the plan has {} parameter buffers, got {}",
@@ -179,18 +347,33 @@ impl Plan {
         }
         // Forward, keeping each layer's input.
         let mut inputs: Vec<(Vec<T>, Vec<usize>)> = Vec::with_capacity(self.layers.len());
-        let mut saved: Vec<Saved> = Vec::with_capacity(self.layers.len());
+        let mut saved: Vec<Saved<T>> = Vec::with_capacity(self.layers.len());
         let mut cur = buf::copied(x)?;
         let mut shape = x_shape.to_vec();
         let mut pi = 0;
+        let mut bi = 0;
         for layer in &self.layers {
-            let (out, out_shape, keep) = forward(layer, &cur, &shape, &params[pi..])?;
+            let (out, out_shape, keep) =
+                forward(layer, &cur, &shape, &params[pi..], &buffers[bi..])?;
             pi += layer.n_params();
+            bi += layer.n_buffers();
             inputs.push((std::mem::replace(&mut cur, out), shape));
             shape = out_shape;
             saved.push(keep);
         }
         let (loss, mut g) = self.loss_and_grad(&cur, &shape, target)?;
+        // The running statistics change once the forward and the loss have succeeded (even
+        // when the update is then skipped, as in an eager step).
+        let mut bi = 0;
+        for (layer, keep) in self.layers.iter().zip(&mut saved) {
+            if let Saved::Norm { running, .. } = keep {
+                if let Some((rm, rv)) = running.take() {
+                    buffers[bi].copy_from_slice(&rm);
+                    buffers[bi + 1].copy_from_slice(&rv);
+                }
+            }
+            bi += layer.n_buffers();
+        }
         let output = options.keep_output.then(|| (cur.clone(), shape.clone()));
         if options.skip_non_finite && !loss.is_finite() {
             return Ok(StepOutcome {
@@ -203,6 +386,7 @@ impl Plan {
         let mut grads: Vec<Vec<T>> = vec![Vec::new(); params.len()];
         for (li, layer) in self.layers.iter().enumerate().rev() {
             pi -= layer.n_params();
+            bi -= layer.n_buffers();
             let (xin, xshape) = &inputs[li];
             let need_input_grad = li > 0;
             g = backward(
@@ -212,6 +396,7 @@ impl Plan {
                 xshape,
                 &saved[li],
                 &params[pi..],
+                &buffers[bi..],
                 &mut grads[pi..],
                 need_input_grad,
             )?;
@@ -268,13 +453,14 @@ impl Plan {
     }
 }
 
-type Forward<T> = (Vec<T>, Vec<usize>, Saved);
+type Forward<T> = (Vec<T>, Vec<usize>, Saved<T>);
 
 fn forward<T: FastMath>(
     layer: &Layer,
     x: &[T],
     shape: &[usize],
     params: &[&mut [T]],
+    buffers: &[&mut [T]],
 ) -> Result<Forward<T>> {
     Ok(match layer {
         Layer::Linear { in_f, out_f, bias } => {
@@ -323,6 +509,74 @@ fn forward<T: FastMath>(
             let out = pool_out_shape(shape, &dims);
             (y, out, Saved::AvgPool { dims })
         }
+        Layer::BatchNorm {
+            channels,
+            ranks,
+            eps,
+            momentum,
+            affine,
+            track,
+            training,
+        } => {
+            check_channels(*channels, *ranks, shape)?;
+            let (w, b) = if *affine {
+                (Some(&*params[0]), Some(&*params[1]))
+            } else {
+                (None, None)
+            };
+            if *training || !*track {
+                let running = (*training && *track).then(|| (&*buffers[0], &*buffers[1]));
+                let r = norm::batch_norm_train(x, shape, w, b, running, *momentum, *eps)?;
+                let running = r.running_mean.zip(r.running_var);
+                let keep = Saved::Norm {
+                    mean: r.mean,
+                    invstd: r.invstd,
+                    batch: true,
+                    running,
+                };
+                (r.output, shape.to_vec(), keep)
+            } else {
+                let (rm, rv) = (&*buffers[0], &*buffers[1]);
+                let (y, invstd) = norm::batch_norm_eval(x, shape, rm, rv, w, b, *eps)?;
+                let keep = Saved::Norm {
+                    mean: rm.to_vec(),
+                    invstd,
+                    batch: false,
+                    running: None,
+                };
+                (y, shape.to_vec(), keep)
+            }
+        }
+        Layer::LayerNorm {
+            shape: ns,
+            eps,
+            weight,
+            bias,
+        } => {
+            let (rows, d) = layer_rows(ns, shape)?;
+            let w = weight.then(|| &*params[0]);
+            let b = bias.then(|| &*params[usize::from(*weight)]);
+            let r = norm::layer_norm(x, rows, d, w, b, *eps)?;
+            let keep = Saved::Norm {
+                mean: r.mean,
+                invstd: r.invstd,
+                batch: true,
+                running: None,
+            };
+            (r.output, shape.to_vec(), keep)
+        }
+        Layer::Dropout => {
+            let mask = &*buffers[0];
+            if mask.len() != x.len() {
+                return shape_err!(
+                    "compiled step: a dropout mask has {} elements for an input of shape {}",
+                    mask.len(),
+                    fmt_shape(shape)
+                );
+            }
+            let y = x.iter().zip(mask).map(|(&v, &m)| v * m).collect();
+            (y, shape.to_vec(), Saved::None)
+        }
     })
 }
 
@@ -340,8 +594,9 @@ fn backward<T: FastMath>(
     g: &[T],
     x: &[T],
     shape: &[usize],
-    saved: &Saved,
+    saved: &Saved<T>,
     params: &[&mut [T]],
+    buffers: &[&mut [T]],
     grads: &mut [Vec<T>],
     need_input_grad: bool,
 ) -> Result<Vec<T>> {
@@ -387,6 +642,45 @@ fn backward<T: FastMath>(
             },
             Saved::AvgPool { dims },
         ) => conv::avg_pool2d_backward(g, dims, *count_include_pad, None)?,
+        (
+            Layer::BatchNorm { affine, .. },
+            Saved::Norm {
+                mean,
+                invstd,
+                batch,
+                ..
+            },
+        ) => {
+            let w = affine.then(|| &*params[0]);
+            let r = norm::batch_norm_backward(g, x, shape, (mean, invstd), w, *batch, *affine)?;
+            if *affine {
+                grads[0] = r.weight.unwrap_or_default();
+                grads[1] = r.bias.unwrap_or_default();
+            }
+            r.input
+        }
+        (
+            Layer::LayerNorm {
+                shape: ns,
+                weight,
+                bias,
+                ..
+            },
+            Saved::Norm { mean, invstd, .. },
+        ) => {
+            let (rows, d) = layer_rows(ns, shape)?;
+            let w = weight.then(|| &*params[0]);
+            let need = *weight || *bias;
+            let r = norm::layer_norm_backward(g, x, rows, d, mean, invstd, w, need)?;
+            if *weight {
+                grads[0] = r.weight.unwrap_or_default();
+            }
+            if *bias {
+                grads[usize::from(*weight)] = r.bias.unwrap_or_default();
+            }
+            r.input
+        }
+        (Layer::Dropout, _) => g.iter().zip(&*buffers[0]).map(|(&v, &m)| v * m).collect(),
         _ => return value_err!("compiled step: internal: layer and saved state differ"),
     })
 }
@@ -485,6 +779,90 @@ mod tests {
             )
             .unwrap();
         assert!(out.loss.is_nan() && !out.applied && !called);
+    }
+
+    fn bn_dropout_plan() -> Plan {
+        Plan {
+            layers: vec![
+                Layer::BatchNorm {
+                    channels: 2,
+                    ranks: [2, 3],
+                    eps: 0.0,
+                    momentum: 0.5,
+                    affine: false,
+                    track: true,
+                    training: true,
+                },
+                Layer::Dropout,
+                Layer::Linear {
+                    in_f: 2,
+                    out_f: 1,
+                    bias: false,
+                },
+            ],
+            loss: LossSpec::Regression(RegressionLoss::Mse),
+        }
+    }
+
+    #[test]
+    fn batch_norm_updates_running_stats_and_dropout_applies_its_mask() {
+        let plan = bn_dropout_plan();
+        assert_eq!((plan.n_params(), plan.n_buffers()), (1, 3));
+        assert_eq!(
+            plan.shapes(&[4, 2]).unwrap(),
+            vec![vec![4, 2], vec![4, 2], vec![4, 2], vec![4, 1]]
+        );
+        assert!(plan.shapes(&[4, 3]).is_err());
+        assert!(plan.shapes(&[4, 2, 1, 1]).is_err()); // rank 4 for a 1-d batch norm
+                                                      // channel 0: 0, 2, 4, 6 (mean 3, biased var 5, unbiased 20/3); channel 1: 1, -1, 1,
+                                                      // -1 (mean 0, biased var 1, unbiased 4/3).
+        let x = [0.0f64, 1.0, 2.0, -1.0, 4.0, 1.0, 6.0, -1.0];
+        let (mut rm, mut rv) = (vec![1.0, 1.0], vec![1.0, 1.0]);
+        // drops the second channel everywhere, doubles the first
+        let mut mask = vec![2.0, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0, 0.0];
+        let mut w = vec![1.0, 1.0];
+        let mut params: Vec<&mut [f64]> = vec![&mut w];
+        let out = {
+            let mut buffers: Vec<&mut [f64]> = vec![&mut rm, &mut rv, &mut mask];
+            plan.step_buffers(
+                &x,
+                &[4, 2],
+                Target::Values(&[0.0; 4], &[4, 1]),
+                &mut params,
+                &mut buffers,
+                |_, _| Ok(()),
+                StepOptions {
+                    keep_output: true,
+                    skip_non_finite: false,
+                },
+            )
+            .unwrap()
+        };
+        let k = 1.0 / 5.0f64.sqrt();
+        let want: Vec<f64> = [-3.0, -1.0, 1.0, 3.0].iter().map(|v| 2.0 * v * k).collect();
+        let (got, shape) = out.output.unwrap();
+        assert_eq!(shape, vec![4, 1]);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} {want:?}");
+        }
+        assert!(
+            (rm[0] - 2.0).abs() < 1e-12 && (rm[1] - 0.5).abs() < 1e-12,
+            "{rm:?}"
+        );
+        assert!((rv[0] - (0.5 + 10.0 / 3.0)).abs() < 1e-12, "{rv:?}");
+        assert!((rv[1] - (0.5 + 2.0 / 3.0)).abs() < 1e-12, "{rv:?}");
+        // a missing buffer is an error, not a panic
+        let mut buffers: Vec<&mut [f64]> = vec![&mut rm, &mut rv];
+        let r = plan.step_buffers(
+            &x,
+            &[4, 2],
+            Target::Values(&[0.0; 4], &[4, 1]),
+            &mut params,
+            &mut buffers,
+            |_, _| Ok(()),
+            StepOptions::default(),
+        );
+        assert!(r.is_err());
     }
 
     #[test]

@@ -103,6 +103,37 @@ fn parse_layer(kind: &str, i: &[i64], f: &[f64]) -> BindResult<Layer> {
                 count_include_pad: include != 0,
             }
         }
+        "batch_norm" => {
+            let [channels, affine, track, training, min_rank, max_rank] = ints::<6>(kind, i)?;
+            let &[eps, momentum] = f else {
+                return Err(value_error(format!(
+                    "StepPlan: layer '{kind}' needs eps and momentum, got {f:?}"
+                )));
+            };
+            Layer::BatchNorm {
+                channels,
+                ranks: [min_rank, max_rank],
+                eps,
+                momentum,
+                affine: affine != 0,
+                track: track != 0,
+                training: training != 0,
+            }
+        }
+        "layer_norm" => {
+            if i.len() < 3 || i.iter().any(|&x| x < 0) {
+                return Err(value_error(format!(
+                    "StepPlan: layer '{kind}' needs weight, bias and a normalized shape, got {i:?}"
+                )));
+            }
+            Layer::LayerNorm {
+                shape: i[2..].iter().map(|&x| x as usize).collect(),
+                eps: float_arg(kind, f)?,
+                weight: i[0] != 0,
+                bias: i[1] != 0,
+            }
+        }
+        "dropout" => Layer::Dropout,
         _ => return Err(value_error(format!("StepPlan: unsupported layer '{kind}'"))),
     })
 }

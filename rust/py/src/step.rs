@@ -4,7 +4,7 @@
 
 use ferrograd_core::loss::classification::FastMath;
 use ferrograd_core::loss::regression::RegressionLoss;
-use ferrograd_core::optim::{self, AdamSlot, SgdSlot};
+use ferrograd_core::optim::{self, AdagradSlot, AdamSlot, RmspropSlot, SgdSlot};
 use ferrograd_core::step::{Layer, LossSpec, Plan, StepOptions, Target};
 use numpy::{Element, PyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::prelude::*;
@@ -58,8 +58,26 @@ enum Update<'a, T> {
         fresh: &'a [bool],
         weight_decays: Option<&'a [f64]>,
     },
+    Rmsprop {
+        hp: optim::Rmsprop,
+        square_avg: Vec<&'a mut [T]>,
+        grad_avg: Option<Vec<&'a mut [T]>>,
+        buf: Option<Vec<&'a mut [T]>>,
+        weight_decays: Option<&'a [f64]>,
+    },
+    Adagrad {
+        hp: optim::Adagrad,
+        sums: Vec<&'a mut [T]>,
+        steps: &'a [f64],
+        weight_decays: Option<&'a [f64]>,
+    },
     /// No update: the gradients are copied out (for an update after an allreduce).
     Copy { out: Vec<&'a mut [T]> },
+}
+
+/// The `i`-th entry of an optional list of slices, taken out of it.
+fn take_opt<'a, T>(v: &mut Option<Vec<Option<&'a mut [T]>>>, i: usize) -> Option<&'a mut [T]> {
+    v.as_mut().and_then(|v| v[i].take())
 }
 
 /// `slots` split by weight decay (in order of first appearance): one optimizer call per
@@ -142,6 +160,58 @@ impl<T: FastMath> Update<'_, T> {
                 }
                 Ok(())
             }
+            Update::Rmsprop {
+                hp,
+                square_avg,
+                grad_avg,
+                buf,
+                weight_decays,
+            } => {
+                let mut ga = grad_avg.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
+                let mut bu = buf.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
+                let slots = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(square_avg)
+                    .enumerate()
+                    .map(|(i, ((p, g), sq))| RmspropSlot {
+                        param: p,
+                        grad: g,
+                        square_avg: sq,
+                        grad_avg: take_opt(&mut ga, i),
+                        momentum_buffer: take_opt(&mut bu, i),
+                    })
+                    .collect();
+                for (weight_decay, group) in by_weight_decay(slots, weight_decays, hp.weight_decay)
+                {
+                    optim::rmsprop_step(&optim::Rmsprop { weight_decay, ..hp }, group)?;
+                }
+                Ok(())
+            }
+            Update::Adagrad {
+                hp,
+                sums,
+                steps,
+                weight_decays,
+            } => {
+                let slots = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(sums)
+                    .enumerate()
+                    .map(|(i, ((p, g), s))| AdagradSlot {
+                        param: p,
+                        grad: g,
+                        state_sum: s,
+                        step: steps[i],
+                    })
+                    .collect();
+                for (weight_decay, group) in by_weight_decay(slots, weight_decays, hp.weight_decay)
+                {
+                    optim::adagrad_step(&optim::Adagrad { weight_decay, ..hp }, group)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -182,6 +252,19 @@ enum OptArgs<'a, 'py> {
     Grads {
         grads: &'a [Obj<'py>],
     },
+    Rmsprop {
+        hp: optim::Rmsprop,
+        square_avgs: &'a [Obj<'py>],
+        grad_avgs: Option<&'a [Obj<'py>]>,
+        momentum_buffers: Option<&'a [Obj<'py>]>,
+        weight_decays: Option<&'a [f64]>,
+    },
+    Adagrad {
+        hp: optim::Adagrad,
+        sums: &'a [Obj<'py>],
+        steps: &'a [f64],
+        weight_decays: Option<&'a [f64]>,
+    },
 }
 
 impl StepPlan {
@@ -192,6 +275,7 @@ impl StepPlan {
         x: &Obj<'py>,
         target: &Obj<'py>,
         params: &[Obj<'py>],
+        buffers: &[Obj<'py>],
         opt: OptArgs<'_, 'py>,
         want: Float,
         options: StepOptions,
@@ -202,6 +286,13 @@ impl StepPlan {
                 "{func}: the model has {} parameter arrays, got {}",
                 self.plan.n_params(),
                 params.len()
+            )));
+        }
+        if buffers.len() != self.plan.n_buffers() {
+            return Err(bad(format!(
+                "{func}: the model has {} buffers, got {}",
+                self.plan.n_buffers(),
+                buffers.len()
             )));
         }
         let xa = borrow::<T>(x)?;
@@ -264,7 +355,31 @@ impl StepPlan {
                 b: Vec::new(),
                 c: None,
             },
+            OptArgs::Rmsprop {
+                square_avgs,
+                grad_avgs,
+                momentum_buffers,
+                ..
+            } => StateArrays {
+                a: borrow_mut_list::<T>(func, "square_avgs", square_avgs, Some(&shapes), want)?,
+                b: match momentum_buffers {
+                    Some(v) => {
+                        borrow_mut_list::<T>(func, "momentum_buffers", v, Some(&shapes), want)?
+                    }
+                    None => Vec::new(),
+                },
+                c: grad_avgs
+                    .map(|v| borrow_mut_list::<T>(func, "grad_avgs", v, Some(&shapes), want))
+                    .transpose()?,
+            },
+            OptArgs::Adagrad { sums, .. } => StateArrays {
+                a: borrow_mut_list::<T>(func, "state_sums", sums, Some(&shapes), want)?,
+                b: Vec::new(),
+                c: None,
+            },
         };
+        let mut ba = borrow_mut_list::<T>(func, "buffers", buffers, None, want)?;
+        let mut bs = slices(&mut ba)?;
         let mut ps = slices(&mut pa)?;
         let update = match opt {
             OptArgs::Adam {
@@ -294,10 +409,34 @@ impl StepPlan {
             OptArgs::Grads { .. } => Update::Copy {
                 out: slices(&mut st.a)?,
             },
+            OptArgs::Rmsprop {
+                hp,
+                momentum_buffers,
+                weight_decays,
+                ..
+            } => Update::Rmsprop {
+                hp,
+                weight_decays,
+                square_avg: slices(&mut st.a)?,
+                grad_avg: st.c.as_mut().map(|c| slices(c)).transpose()?,
+                buf: momentum_buffers.map(|_| slices(&mut st.b)).transpose()?,
+            },
+            OptArgs::Adagrad {
+                hp,
+                steps,
+                weight_decays,
+                ..
+            } => Update::Adagrad {
+                hp,
+                steps,
+                weight_decays,
+                sums: slices(&mut st.a)?,
+            },
         };
         let plan = &self.plan;
         let outcome = run(py, || {
-            plan.step_with(&xd, &xs, tgt, &mut ps, |p, g| update.apply(p, g), options)
+            let apply = |p: &mut [&mut [T]], g: &[Vec<T>]| update.apply(p, g);
+            plan.step_buffers(&xd, &xs, tgt, &mut ps, &mut bs, apply, options)
         })?;
         let loss = num_traits::ToPrimitive::to_f64(&outcome.loss).unwrap_or(f64::NAN);
         let output = match outcome.output {
@@ -310,18 +449,21 @@ impl StepPlan {
 
 impl StepPlan {
     /// [`StepPlan::run_step`] with `T` the float type of `x`.
+    #[allow(clippy::too_many_arguments)]
     fn dispatch<'py>(
         &self,
         py: Python<'py>,
         x: &Obj<'py>,
         target: &Obj<'py>,
         params: &[Obj<'py>],
+        buffers: Option<Vec<Obj<'py>>>,
         opt: OptArgs<'_, 'py>,
         options: StepOptions,
     ) -> BindResult<StepResult<'py>> {
         let want = float_of("compiled step", "x", x)?;
+        let bufs = buffers.unwrap_or_default();
         with_float!(float: want, |T| {
-            self.run_step::<T>(py, x, target, params, opt, want, options)
+            self.run_step::<T>(py, x, target, params, &bufs, opt, want, options)
         })
     }
 }
@@ -350,9 +492,145 @@ impl StepPlan {
         self.plan.n_params()
     }
 
+    /// Number of buffers (running statistics, dropout masks) the plan expects, in order.
+    #[getter]
+    fn n_buffers(&self) -> usize {
+        self.plan.n_buffers()
+    }
+
+    /// The input shape of every layer, then the output shape, for an input of shape `x_shape`.
+    fn shapes(&self, x_shape: Vec<usize>) -> BindResult<Vec<Vec<usize>>> {
+        Ok(self.plan.shapes(&x_shape)?)
+    }
+
+    /// One step with an RMSprop update; returns what [`StepPlan::adam`] returns.
+    #[pyo3(signature = (x, target, params, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha, eps, weight_decay, momentum, centered, maximize, keep_output=false, skip_non_finite=false, weight_decays=None, buffers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn rmsprop<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        square_avgs: Vec<Obj<'py>>,
+        grad_avgs: Option<Vec<Obj<'py>>>,
+        momentum_buffers: Option<Vec<Obj<'py>>>,
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        weight_decay: f64,
+        momentum: f64,
+        centered: bool,
+        maximize: bool,
+        keep_output: bool,
+        skip_non_finite: bool,
+        weight_decays: Option<Vec<f64>>,
+        buffers: Option<Vec<Obj<'py>>>,
+    ) -> BindResult<StepResult<'py>> {
+        let hp = optim::Rmsprop {
+            lr,
+            alpha,
+            eps,
+            weight_decay,
+            momentum,
+            centered,
+            maximize,
+        };
+        let n = params.len();
+        let wrong = |v: &Option<Vec<Obj<'py>>>| v.as_ref().is_some_and(|v| v.len() != n);
+        if square_avgs.len() != n || wrong(&grad_avgs) || wrong(&momentum_buffers) {
+            return Err(bad(
+                "compiled step: one RMSprop state entry per parameter is needed".into(),
+            ));
+        }
+        if centered != grad_avgs.is_some() || (momentum > 0.0) != momentum_buffers.is_some() {
+            return Err(bad(
+                "compiled step: RMSprop needs grad_avgs exactly when centered and momentum \
+                 buffers exactly when momentum > 0"
+                    .into(),
+            ));
+        }
+        check_weight_decays(
+            weight_decays.as_deref(),
+            n,
+            hp.weight_decay,
+            |weight_decay| optim::Rmsprop { weight_decay, ..hp }.validate(),
+        )?;
+        let opt = OptArgs::Rmsprop {
+            hp,
+            square_avgs: &square_avgs,
+            grad_avgs: grad_avgs.as_deref(),
+            momentum_buffers: momentum_buffers.as_deref(),
+            weight_decays: weight_decays.as_deref(),
+        };
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
+        self.dispatch(py, x, target, &params, buffers, opt, options)
+    }
+
+    /// One step with an Adagrad update; returns what [`StepPlan::adam`] returns.
+    #[pyo3(signature = (x, target, params, state_sums, steps, *, lr, lr_decay, weight_decay, eps, maximize, keep_output=false, skip_non_finite=false, weight_decays=None, buffers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn adagrad<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Obj<'py>,
+        target: &Obj<'py>,
+        params: Vec<Obj<'py>>,
+        state_sums: Vec<Obj<'py>>,
+        steps: Vec<f64>,
+        lr: f64,
+        lr_decay: f64,
+        weight_decay: f64,
+        eps: f64,
+        maximize: bool,
+        keep_output: bool,
+        skip_non_finite: bool,
+        weight_decays: Option<Vec<f64>>,
+        buffers: Option<Vec<Obj<'py>>>,
+    ) -> BindResult<StepResult<'py>> {
+        let hp = optim::Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+            eps,
+            maximize,
+        };
+        let n = params.len();
+        if state_sums.len() != n || steps.len() != n {
+            return Err(bad(
+                "compiled step: one Adagrad state entry per parameter is needed".into(),
+            ));
+        }
+        if let Some(s) = steps.iter().find(|s| s.is_nan() || **s < 1.0) {
+            return Err(bad(format!(
+                "compiled step: Adagrad steps must be >= 1, got {s}"
+            )));
+        }
+        check_weight_decays(
+            weight_decays.as_deref(),
+            n,
+            hp.weight_decay,
+            |weight_decay| optim::Adagrad { weight_decay, ..hp }.validate(),
+        )?;
+        let opt = OptArgs::Adagrad {
+            hp,
+            sums: &state_sums,
+            steps: &steps,
+            weight_decays: weight_decays.as_deref(),
+        };
+        let options = StepOptions {
+            keep_output,
+            skip_non_finite,
+        };
+        self.dispatch(py, x, target, &params, buffers, opt, options)
+    }
+
     /// One step with an Adam (or AdamW) update; returns the loss before the update, the
     /// model's output (with `keep_output`) and whether the update ran.
-    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, keep_output=false, skip_non_finite=false, weight_decays=None))]
+    #[pyo3(signature = (x, target, params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay, keep_output=false, skip_non_finite=false, weight_decays=None, buffers=None))]
     #[allow(clippy::too_many_arguments)]
     fn adam<'py>(
         &self,
@@ -375,6 +653,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
+        buffers: Option<Vec<Obj<'py>>>,
     ) -> BindResult<StepResult<'py>> {
         let hp = optim::Adam {
             lr,
@@ -410,11 +689,11 @@ impl StepPlan {
             keep_output,
             skip_non_finite,
         };
-        self.dispatch(py, x, target, &params, opt, options)
+        self.dispatch(py, x, target, &params, buffers, opt, options)
     }
 
     /// One step with an SGD update; returns what [`StepPlan::adam`] returns.
-    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize, keep_output=false, skip_non_finite=false, weight_decays=None))]
+    #[pyo3(signature = (x, target, params, momentum_buffers, fresh, *, lr, momentum, dampening, weight_decay, nesterov, maximize, keep_output=false, skip_non_finite=false, weight_decays=None, buffers=None))]
     #[allow(clippy::too_many_arguments)]
     fn sgd<'py>(
         &self,
@@ -433,6 +712,7 @@ impl StepPlan {
         keep_output: bool,
         skip_non_finite: bool,
         weight_decays: Option<Vec<f64>>,
+        buffers: Option<Vec<Obj<'py>>>,
     ) -> BindResult<StepResult<'py>> {
         let hp = optim::Sgd {
             lr,
@@ -466,13 +746,13 @@ impl StepPlan {
             keep_output,
             skip_non_finite,
         };
-        self.dispatch(py, x, target, &params, opt, options)
+        self.dispatch(py, x, target, &params, buffers, opt, options)
     }
 
     /// Forward, loss and backward without an update: the gradients are written into `grads`
     /// (one C-contiguous array per parameter, e.g. views into one flat buffer that an
     /// allreduce then averages). Returns what [`StepPlan::adam`] returns.
-    #[pyo3(signature = (x, target, params, grads, *, keep_output=false, skip_non_finite=false))]
+    #[pyo3(signature = (x, target, params, grads, *, keep_output=false, skip_non_finite=false, buffers=None))]
     #[allow(clippy::too_many_arguments)]
     fn gradients<'py>(
         &self,
@@ -483,6 +763,7 @@ impl StepPlan {
         grads: Vec<Obj<'py>>,
         keep_output: bool,
         skip_non_finite: bool,
+        buffers: Option<Vec<Obj<'py>>>,
     ) -> BindResult<StepResult<'py>> {
         if grads.len() != params.len() {
             return Err(bad(format!(
@@ -496,7 +777,7 @@ impl StepPlan {
             keep_output,
             skip_non_finite,
         };
-        self.dispatch(py, x, target, &params, opt, options)
+        self.dispatch(py, x, target, &params, buffers, opt, options)
     }
 }
 
