@@ -104,7 +104,10 @@ def prepare(func: str, ufunc: Callable[..., Any], **named: Any) -> list[np.ndarr
     # Fast path: float arrays of one dtype need no conversion or promotion.
     if type(first) is np.ndarray and first.dtype in FLOAT_TYPES:
         dt = first.dtype
-        if all(type(v) is np.ndarray and v.dtype == dt and c_readable(v) for v in vals):
+        for v in vals:  # a loop, not all(<generator>): this runs for every op
+            if type(v) is not np.ndarray or v.dtype != dt or not c_readable(v):
+                break
+        else:
             return vals
     xs = [as_array(func, name, v) for name, v in named.items()]
     for name, x in zip(named, xs):

@@ -445,8 +445,13 @@ def _make_op(name: str, rule: Rule) -> Callable[..., Any]:
         n = rule.inputs
 
         def op(*args: Any, **kw: Any) -> Any:
-            parents = tuple(a for a in args[:n] if a is not None)
-            arrays = [_data(a) for a in args]
+            tensor = _TENSOR
+            parents = []
+            arrays = []
+            for i, a in enumerate(args):  # one loop, no generators: this runs for every op
+                if i < n and a is not None:
+                    parents.append(a)
+                arrays.append(a.data if isinstance(a, tensor) else a)
             return record(fwd(*arrays, **kw), parents, lambda g: bwd(g, *arrays, **kw), name)
 
     op.__name__ = op.__qualname__ = name
