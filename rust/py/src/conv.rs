@@ -159,13 +159,7 @@ pub fn conv2d_backward<'py>(
             );
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
             let d = Conv2dDims::new(func, &sx, &sw, None, spec)?;
-            if sg != d.out_shape() {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {}, expected the output shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&d.out_shape())
-                )));
-            }
+            d.check_grad_output(func, &sg)?;
             ensure_scratch::<T>(func, d.col_len())?;
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
             let (gx, gw, gb) = run(py, || conv::conv2d_backward(&dg, &dx, &dw, &d, input_grad))?;
@@ -203,12 +197,6 @@ fn pool_spec(
     })
 }
 
-fn pool_out_shape(input: &[usize], d: &Pool2dDims) -> Vec<usize> {
-    let mut s = input[..input.len() - 2].to_vec();
-    s.extend([d.oh, d.ow]);
-    s
-}
-
 /// Max pooling over the last two axes of `input` (N, C, H, W) or (C, H, W). Returns
 /// `(output, indices)` with int64 indices into each input plane (`y * W + x`).
 #[pyfunction]
@@ -235,7 +223,7 @@ pub fn max_pool2d<'py>(
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec)?;
-        let so = pool_out_shape(&sx, &d);
+        let so = d.out_shape(&sx);
         let dx = data(&x)?;
         let (v, idx) = run(py, || conv::max_pool2d(&dx, &d))?;
         Ok(PyTuple::new(py, [out(py, v, &so)?, out(py, idx, &so)?])?)
@@ -327,7 +315,7 @@ pub fn avg_pool2d<'py>(
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec)?;
-        let so = pool_out_shape(&sx, &d);
+        let so = d.out_shape(&sx);
         let dx = data(&x)?;
         let v = run(py, || conv::avg_pool2d(&dx, &d, count_include_pad, div))?;
         out(py, v, &so)
@@ -363,14 +351,7 @@ pub fn avg_pool2d_backward<'py>(
         let g = borrow::<T>(grad_output)?;
         let sg = shape(&g);
         let d = Pool2dDims::new(func, &input_shape, spec)?;
-        let so = pool_out_shape(&input_shape, &d);
-        if sg != so {
-            return Err(shape_error(format!(
-                "{func}: grad_output has shape {}, expected the output shape {}",
-                fmt_shape(&sg),
-                fmt_shape(&so)
-            )));
-        }
+        d.check_grad_output(func, &input_shape, &sg)?;
         checked_numel(&input_shape)
             .filter(|&n| n <= isize::MAX as usize / 8)
             .ok_or_else(|| {

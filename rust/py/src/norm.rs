@@ -6,7 +6,7 @@
 //! as int64 arrays (the Python layer converts other integer dtypes).
 
 use ferrograd_core::norm as core;
-use ferrograd_core::shape::fmt_shape;
+use ferrograd_core::shape::{check_grad_shape, fmt_shape};
 use numpy::Element;
 use pyo3::prelude::*;
 
@@ -191,17 +191,11 @@ pub fn batch_norm_backward<'py>(
             let w = borrow_opt::<T>(func, "weight", input, weight)?;
             check_1d(func, "weight", &w)?;
             let (sx, sg) = (shape(&x), shape(&g));
-            if sx != sg {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
             let r = run(py, || {
                 core::batch_norm_backward(
                     &dg,
+                    &sg,
                     &dx,
                     &sx,
                     (&dm, &dk),
@@ -322,13 +316,7 @@ pub fn layer_norm_backward<'py>(
             let (m, k) = (borrow::<T>(mean)?, borrow::<T>(invstd)?);
             let w = borrow_opt::<T>(func, "weight", input, weight)?;
             let (sx, sg) = (shape(&x), shape(&g));
-            if sx != sg {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
+            check_grad_shape(func, &sg, &sx)?;
             let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
             check_affine(func, "weight", &w, &normalized_shape)?;
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);

@@ -209,6 +209,19 @@ impl Conv2dDims {
         [self.n, self.c_out, self.oh, self.ow]
     }
 
+    /// Checks that a gradient of the output has the output's shape.
+    pub fn check_grad_output(&self, func: &str, grad_shape: &[usize]) -> Result<()> {
+        let want = self.out_shape();
+        if grad_shape != want {
+            return shape_err!(
+                "{func}: grad_output has shape {}, expected the output shape {}",
+                fmt_shape(grad_shape),
+                fmt_shape(&want)
+            );
+        }
+        Ok(())
+    }
+
     /// Elements of one item's column matrix (`C_in * kH * kW * H_out * W_out`).
     pub fn col_len(&self) -> usize {
         self.c_in * self.kh * self.kw * self.oh * self.ow
@@ -283,5 +296,7 @@ mod tests {
         assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], None, huge).is_err());
         let d = Conv2dDims::new("t", &[1, 1, 3, 3], &[1, 1, 2, 2], None, spec).unwrap();
         assert!(conv2d(&[0.0f32; 8], &[0.0; 4], None, &d).is_err());
+        assert!(d.check_grad_output("t", &[1, 1, 2, 2]).is_ok());
+        assert!(d.check_grad_output("t", &[1, 1, 3, 3]).is_err());
     }
 }

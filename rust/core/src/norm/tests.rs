@@ -68,6 +68,7 @@ fn batch_norm_backward_matches_finite_differences() {
     let r = batch_norm_train(&x, &shape, Some(&w[..]), None, None, 0.1, 1e-5).unwrap();
     let grads = batch_norm_backward(
         &g,
+        &shape,
         &x,
         &shape,
         (&r.mean, &r.invstd),
