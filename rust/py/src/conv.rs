@@ -34,14 +34,15 @@ fn ensure_scratch<T>(func: &str, most: usize) -> BindResult<()> {
     Ok(())
 }
 
-/// `v` as `len` sizes, each at least `min` (1 for strides, 0 for paddings).
+/// `v` as `N` sizes. A negative value is no size and is refused here, worded by `min` (1 for
+/// strides, 0 for paddings); a zero where `min` is 1 is refused by the kernel's dims check.
 fn sizes<const N: usize>(func: &str, name: &str, v: &[i64], min: i64) -> BindResult<[usize; N]> {
     if v.len() != N {
         return Err(value_error(format!(
             "{func}: {name} must have {N} values, got {v:?}"
         )));
     }
-    if let Some(bad) = v.iter().find(|&&x| x < min) {
+    if let Some(bad) = v.iter().find(|&&x| x < 0) {
         let what = if min > 0 { "positive" } else { "non-negative" };
         return Err(value_error(format!(
             "{func}: {name} must be {what}, got {bad} in {v:?}"
@@ -71,7 +72,8 @@ fn conv_spec(
             (p, p)
         }
     };
-    if groups < 1 {
+    // A zero is refused by `Conv2dDims::new`, with the same message.
+    if groups < 0 {
         return Err(value_error(format!(
             "{func}: groups must be positive, got {groups}"
         )));
@@ -278,9 +280,10 @@ pub fn max_pool2d_backward<'py>(
     })
 }
 
+/// `divisor_override` as a size; a zero is refused by the kernel, with the same message.
 fn divisor(func: &str, divisor_override: Option<i64>) -> BindResult<Option<usize>> {
     match divisor_override {
-        Some(v) if v < 1 => Err(value_error(format!(
+        Some(v) if v < 0 => Err(value_error(format!(
             "{func}: divisor_override must be positive, got {v}"
         ))),
         v => Ok(v.map(|v| v as usize)),

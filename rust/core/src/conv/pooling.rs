@@ -364,7 +364,7 @@ fn check_avg(func: &str, d: &Pool2dDims, divisor_override: Option<usize>) -> Res
         );
     }
     if divisor_override == Some(0) {
-        return value_err!("{func}: divisor_override must be non-zero");
+        return value_err!("{func}: divisor_override must be positive, got 0");
     }
     Ok(())
 }
