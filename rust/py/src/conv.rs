@@ -111,15 +111,7 @@ pub fn conv2d<'py>(
         let b = bias.map(borrow::<T>).transpose()?;
         let (sx, sw) = (shape(&x), shape(&w));
         let sb = b.as_ref().map(|b| shape(b));
-        if let Some(sb) = &sb {
-            if sb.len() != 1 {
-                return Err(shape_error(format!(
-                    "conv2d: bias has shape {}, expected (C_out,)",
-                    fmt_shape(sb)
-                )));
-            }
-        }
-        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.map(|s| s[0]), spec)?;
+        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.as_deref(), spec)?;
         ensure_scratch::<T>("conv2d", d.col_len())?;
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
