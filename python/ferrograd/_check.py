@@ -213,6 +213,17 @@ def reduction(func: str, value: Any, options: Sequence[str] = REDUCTIONS) -> str
     return value
 
 
+#: The reductions of the loss modules; KLDivLoss adds "batchmean".
+MODULE_REDUCTIONS = ("none", "mean", "sum")
+
+
+def module_reduction(cls: str, value: Any, batchmean: bool = False) -> str:
+    """A loss module's ``reduction``: one of ``MODULE_REDUCTIONS`` (and "batchmean" when
+    ``batchmean``), checked when the module is built."""
+    options = MODULE_REDUCTIONS + (("batchmean",) if batchmean else ())
+    return choice(cls, "reduction", value, options)
+
+
 def adam_group(
     func: str, group: dict[str, Any], reals: Sequence[str] = (), flags: Sequence[str] = ()
 ) -> None:
@@ -228,3 +239,59 @@ def adam_group(
         group[key] = real(func, key, group[key], 0.0)
     for key in flags:
         group[key] = flag(func, key, group.get(key, False))
+
+
+def int64(func: str, name: str, value: Any) -> int:
+    """``value`` (a Python or NumPy integer, or a 0-d integer array) as an int in the int64
+    range (like ``ignore_index``)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return count(func, name, value, -(2**63), 2**63 - 1)
+
+
+def int_arg(func: str, name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DTypeError(f"{func}: {name} must be an int, got {value!r}")
+    v = int(value)
+    if v < minimum:
+        what = "positive" if minimum > 0 else "non-negative"
+        raise ArgumentError(f"{func}: {name} must be {what}, got {value!r}")
+    if v >= 2**62:
+        raise ArgumentError(f"{func}: {name} {value!r} is too large")
+    return v
+
+
+def int_pair(func: str, name: str, value: Any, minimum: int) -> list[int]:
+    """An int or a pair of ints (height, width) as a list of two ints of at least ``minimum``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ArgumentError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
+        items = value
+    elif isinstance(value, np.ndarray) and value.shape == (2,):
+        items = value.tolist()
+    else:
+        items = (value, value)
+    try:
+        return [int_arg(func, name, v, minimum) for v in items]
+    except DTypeError:
+        raise DTypeError(
+            f"{func}: {name} must be an int or a pair of ints, got {value!r}"
+        ) from None
+    except ValueError:
+        what = "positive" if minimum > 0 else "non-negative"
+        raise ArgumentError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
+
+
+def dim_keepdim(func: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> tuple[Any, bool]:
+    """``dim`` and ``keepdim``, also given as NumPy's ``axis`` and ``keepdims``."""
+    for k in kw:
+        if k not in ("axis", "keepdims"):
+            raise TypeError(f"{func}() got an unexpected keyword argument '{k}'")
+    if "axis" in kw:
+        if dim is not None:
+            raise TypeError(f"{func}: got both 'dim' and 'axis'")
+        dim = kw["axis"]
+    if "keepdims" in kw:
+        keepdim = kw["keepdims"]
+    return dim, flag(func, "keepdim", keepdim)

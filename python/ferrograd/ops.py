@@ -823,40 +823,6 @@ def _rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
-def _int_arg(func: str, name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int of at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DTypeError(f"{func}: {name} must be an int, got {value!r}")
-    v = int(value)
-    if v < minimum:
-        what = "positive" if minimum > 0 else "non-negative"
-        raise ArgumentError(f"{func}: {name} must be {what}, got {value!r}")
-    if v >= 2**62:
-        raise ArgumentError(f"{func}: {name} {value!r} is too large")
-    return v
-
-
-def _pair_arg(func: str, name: str, value: Any, minimum: int) -> list[int]:
-    """An int or a pair of ints (height, width) as a list of two ints of at least ``minimum``."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ArgumentError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
-        items = value
-    elif isinstance(value, np.ndarray) and value.shape == (2,):
-        items = value.tolist()
-    else:
-        items = (value, value)
-    try:
-        return [_int_arg(func, name, v, minimum) for v in items]
-    except DTypeError:
-        raise DTypeError(
-            f"{func}: {name} must be an int or a pair of ints, got {value!r}"
-        ) from None
-    except ValueError:
-        what = "positive" if minimum > 0 else "non-negative"
-        raise ArgumentError(f"{func}: {name} must be {what} and not huge, got {value!r}") from None
-
-
 def _conv_operands(func: str, input: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, ...]:
     x, w = prepare(func, _matmul_probe, input=input, weight=weight)
     if w.ndim != 4:
@@ -899,8 +865,8 @@ def _conv_settings(
 ) -> tuple[list[int], list[int], list[int], int]:
     """Normalised (stride, padding, dilation, groups); padding is (pad_h, pad_w) or, for
     ``"same"`` with an odd total, (top, bottom, left, right)."""
-    st = _pair_arg(func, "stride", stride, 1)
-    dil = _pair_arg(func, "dilation", dilation, 1)
+    st = _check.int_pair(func, "stride", stride, 1)
+    dil = _check.int_pair(func, "dilation", dilation, 1)
     if isinstance(padding, str):
         if padding == "valid":
             pad = [0, 0]
@@ -917,8 +883,8 @@ def _conv_settings(
                 f"{padding!r}"
             )
     else:
-        pad = _pair_arg(func, "padding", padding, 0)
-    return st, pad, dil, _int_arg(func, "groups", groups, 1)
+        pad = _check.int_pair(func, "padding", padding, 0)
+    return st, pad, dil, _check.int_arg(func, "groups", groups, 1)
 
 
 def conv2d(
@@ -1020,10 +986,10 @@ def conv2d_backward(
 def _pool_settings(
     func: str, kernel_size: Any, stride: Any, padding: Any
 ) -> tuple[list[int], list[int], list[int]]:
-    k = _pair_arg(func, "kernel_size", kernel_size, 1)
+    k = _check.int_pair(func, "kernel_size", kernel_size, 1)
     no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
-    s = k if no_stride else _pair_arg(func, "stride", stride, 1)
-    return k, s, _pair_arg(func, "padding", padding, 0)
+    s = k if no_stride else _check.int_pair(func, "stride", stride, 1)
+    return k, s, _check.int_pair(func, "padding", padding, 0)
 
 
 def _pool_input(func: str, probe: Any, input: ArrayLike) -> np.ndarray:
@@ -1076,7 +1042,7 @@ def max_pool2d(
     """
     x = _pool_input("max_pool2d", _max_probe, input)
     k, s, p = _pool_settings("max_pool2d", kernel_size, stride, padding)
-    d = _pair_arg("max_pool2d", "dilation", dilation, 1)
+    d = _check.int_pair("max_pool2d", "dilation", dilation, 1)
     out, idx = _core.max_pool2d(x, k, s, p, d, _check.flag("max_pool2d", "ceil_mode", ceil_mode))
     return (out, idx) if _check.flag("max_pool2d", "return_indices", return_indices) else out
 
@@ -1109,7 +1075,7 @@ def max_pool2d_backward(
     x = _pool_input(func, _max_probe, input)
     if indices is None:
         k, s, p = _pool_settings(func, kernel_size, stride, padding)
-        d = _pair_arg(func, "dilation", dilation, 1)
+        d = _check.int_pair(func, "dilation", dilation, 1)
         _, idx = _core.max_pool2d(x, k, s, p, d, _check.flag(func, "ceil_mode", ceil_mode))
     else:
         idx = as_int64(func, "indices", indices)
@@ -1123,7 +1089,7 @@ def _avg_settings(
     k, s, p = _pool_settings(func, kernel_size, stride, padding)
     div = None
     if divisor_override is not None:
-        div = _int_arg(func, "divisor_override", divisor_override, 1)
+        div = _check.int_arg(func, "divisor_override", divisor_override, 1)
     return k, s, p, div
 
 

@@ -379,12 +379,12 @@ class Tensor:
     def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         """int64 index of the largest element (of the flattened tensor when ``dim`` is
         None); the first one on ties."""
-        dim, keepdim = _dim_keepdim("Tensor.argmax", dim, keepdim, kw)
+        dim, keepdim = _check.dim_keepdim("Tensor.argmax", dim, keepdim, kw)
         return _arg(self, ops.argmax, dim, keepdim)
 
     def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
         """int64 index of the smallest element (see :meth:`argmax`)."""
-        dim, keepdim = _dim_keepdim("Tensor.argmin", dim, keepdim, kw)
+        dim, keepdim = _check.dim_keepdim("Tensor.argmin", dim, keepdim, kw)
         return _arg(self, ops.argmin, dim, keepdim)
 
     def var(
@@ -398,7 +398,7 @@ class Tensor:
     ) -> Tensor:
         """Variance over ``dim`` (None: all) with Bessel's ``correction`` (1 by default;
         ``unbiased=False`` is ``correction=0``), as PyTorch's ``var``."""
-        dim, keepdim = _dim_keepdim("Tensor.var", dim, keepdim, kw)
+        dim, keepdim = _check.dim_keepdim("Tensor.var", dim, keepdim, kw)
         c = _correction("Tensor.var", unbiased, correction)
         return OPS["var"](self, dim, c, keepdim)
 
@@ -412,7 +412,7 @@ class Tensor:
         **kw: Any,
     ) -> Tensor:
         """Standard deviation: the square root of :meth:`var` (same arguments)."""
-        dim, keepdim = _dim_keepdim("Tensor.std", dim, keepdim, kw)
+        dim, keepdim = _check.dim_keepdim("Tensor.std", dim, keepdim, kw)
         c = _correction("Tensor.std", unbiased, correction)
         return OPS["std"](self, dim, c, keepdim)
 
@@ -420,7 +420,7 @@ class Tensor:
         """The ``p``-norm over ``dim`` (None: all elements): ``sum(|x|^p)^(1/p)``, with
         ``p`` in (0, inf] or ``"fro"`` (2). As PyTorch, the gradient of the norm of an
         all-zero slice is the subgradient 0 (not NaN)."""
-        dim, keepdim = _dim_keepdim("Tensor.norm", dim, keepdim, kw)
+        dim, keepdim = _check.dim_keepdim("Tensor.norm", dim, keepdim, kw)
         if p == "fro":
             p = 2
         p = _check.real("Tensor.norm", "p", p, 0.0, low_open=True, finite=False)
@@ -537,20 +537,6 @@ class ValuesIndices(NamedTuple):
     indices: Tensor
 
 
-def _dim_keepdim(func: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> tuple[Any, bool]:
-    """``dim`` and ``keepdim``, also given as NumPy's ``axis`` and ``keepdims``."""
-    for k in kw:
-        if k not in ("axis", "keepdims"):
-            raise TypeError(f"{func}() got an unexpected keyword argument '{k}'")
-    if "axis" in kw:
-        if dim is not None:
-            raise TypeError(f"{func}: got both 'dim' and 'axis'")
-        dim = kw["axis"]
-    if "keepdims" in kw:
-        keepdim = kw["keepdims"]
-    return dim, _check.flag(func, "keepdim", keepdim)
-
-
 def _correction(func: str, unbiased: Any, correction: Any) -> float:
     if unbiased is not None and correction is not None:
         raise ArgumentError(f"{func}: give either unbiased or correction, not both")
@@ -575,7 +561,7 @@ def _arg(x: Tensor, fn: Any, dim: Any, keepdim: bool) -> Tensor:
 
 def _extreme(x: Tensor, kind: str, dim: Any, keepdim: Any, kw: dict[str, Any]) -> Any:
     func = f"Tensor.{kind}"
-    dim, keepdim = _dim_keepdim(func, dim, keepdim, kw)
+    dim, keepdim = _check.dim_keepdim(func, dim, keepdim, kw)
     if x.data.size == 0:
         raise ShapeError(f"{func}: the tensor has no elements")
     if dim is None:

@@ -47,12 +47,6 @@ __all__ = [
 ]
 
 
-def _int(func: str, name: str, value: Any) -> int:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    return _check.count(func, name, value, -(2**63), 2**63 - 1)
-
-
 def _input(func: str, input: ArrayLike) -> np.ndarray:
     """``input`` as a float32 or float64 array (integers become float64, as ``np.exp`` does)."""
     (x,) = prepare(func, np.exp, input=input)
@@ -156,7 +150,7 @@ def cross_entropy(
         x,
         _class_target(func, target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _int(func, "ignore_index", ignore_index),
+        _check.int64(func, "ignore_index", ignore_index),
         _check.reduction(func, reduction),
         _check.number(func, "label_smoothing", label_smoothing),
     )
@@ -201,7 +195,7 @@ def cross_entropy_backward(
         x,
         _class_target(func, target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _int(func, "ignore_index", ignore_index),
+        _check.int64(func, "ignore_index", ignore_index),
         _check.reduction(func, reduction),
         _check.number(func, "label_smoothing", label_smoothing),
     )
@@ -258,7 +252,7 @@ def cross_entropy_with_grad(
         x,
         _class_target(func, target, x.dtype),
         _optional(func, "weight", weight, x.dtype),
-        _int(func, "ignore_index", ignore_index),
+        _check.int64(func, "ignore_index", ignore_index),
         red,
         _check.number(func, "label_smoothing", label_smoothing),
     )
@@ -306,7 +300,7 @@ def nll_loss(
         x,
         _labels(func, target),
         _optional(func, "weight", weight, x.dtype),
-        _int(func, "ignore_index", ignore_index),
+        _check.int64(func, "ignore_index", ignore_index),
         _check.reduction(func, reduction),
     )
 
@@ -335,7 +329,7 @@ def nll_loss_backward(
         x,
         _labels(func, target),
         _optional(func, "weight", weight, x.dtype),
-        _int(func, "ignore_index", ignore_index),
+        _check.int64(func, "ignore_index", ignore_index),
         _check.reduction(func, reduction),
     )
 

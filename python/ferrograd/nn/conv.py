@@ -20,7 +20,6 @@ import numpy as np
 from .. import _check
 from .. import functional as F
 from ..exceptions import ArgumentError
-from ..ops import _pair_arg
 from . import init
 from ._cast import cast_input
 from .module import Module
@@ -35,7 +34,7 @@ def _as_pair(v: list[int]) -> tuple[int, int]:
 
 def _pool_pair(name: str, arg: str, value: Any, minimum: int) -> Any:
     """A checked pool setting, kept as given (an int stays an int, as in PyTorch's repr)."""
-    _pair_arg(name, arg, value, minimum)
+    _check.int_pair(name, arg, value, minimum)
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -103,9 +102,9 @@ class Conv2d(Module):
             raise ArgumentError(
                 f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})"
             )
-        self.kernel_size = _as_pair(_pair_arg(name, "kernel_size", kernel_size, 1))
-        self.stride = _as_pair(_pair_arg(name, "stride", stride, 1))
-        self.dilation = _as_pair(_pair_arg(name, "dilation", dilation, 1))
+        self.kernel_size = _as_pair(_check.int_pair(name, "kernel_size", kernel_size, 1))
+        self.stride = _as_pair(_check.int_pair(name, "stride", stride, 1))
+        self.dilation = _as_pair(_check.int_pair(name, "dilation", dilation, 1))
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ArgumentError(
@@ -117,7 +116,7 @@ class Conv2d(Module):
                 )
             self.padding: tuple[int, int] | str = padding
         else:
-            self.padding = _as_pair(_pair_arg(name, "padding", padding, 0))
+            self.padding = _as_pair(_check.int_pair(name, "padding", padding, 0))
         self.padding_mode = _check.choice(name, "padding_mode", padding_mode, ["zeros"])
         bias = _check.flag(name, "bias", bias)
         dt = _check.param_dtype(name, dtype)

@@ -21,14 +21,6 @@ from .. import functional as F
 from ..exceptions import DTypeError
 from .module import Module
 
-_REDUCTIONS = ["none", "mean", "sum"]
-
-
-def _reduction(cls: str, value: Any, batchmean: bool = False) -> str:
-    return _check.choice(
-        cls, "reduction", value, _REDUCTIONS + (["batchmean"] if batchmean else [])
-    )
-
 
 class _Loss(Module):
     """A loss layer: ``forward(*inputs)`` is ``F.<_fn>(*inputs, **settings)``.
@@ -114,7 +106,7 @@ class MSELoss(_InputTargetLoss):
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _reduction("MSELoss", reduction)
+        self.reduction = _check.module_reduction("MSELoss", reduction)
 
 
 class L1Loss(_InputTargetLoss):
@@ -137,7 +129,7 @@ class L1Loss(_InputTargetLoss):
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _reduction("L1Loss", reduction)
+        self.reduction = _check.module_reduction("L1Loss", reduction)
 
 
 class HuberLoss(_InputTargetLoss):
@@ -163,7 +155,7 @@ class HuberLoss(_InputTargetLoss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__()
-        self.reduction = _reduction("HuberLoss", reduction)
+        self.reduction = _check.module_reduction("HuberLoss", reduction)
         self.delta = _check.real("HuberLoss", "delta", delta, 0.0, low_open=True)
 
 
@@ -190,7 +182,7 @@ class SmoothL1Loss(_InputTargetLoss):
 
     def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__()
-        self.reduction = _reduction("SmoothL1Loss", reduction)
+        self.reduction = _check.module_reduction("SmoothL1Loss", reduction)
         self.beta = _check.real("SmoothL1Loss", "beta", beta, 0.0)
 
 
@@ -235,7 +227,7 @@ class CrossEntropyLoss(_InputTargetLoss):
         self.ignore_index = _check.count(
             "CrossEntropyLoss", "ignore_index", ignore_index, -(2**63), 2**63 - 1
         )
-        self.reduction = _reduction("CrossEntropyLoss", reduction)
+        self.reduction = _check.module_reduction("CrossEntropyLoss", reduction)
         self.label_smoothing = _check.probability(
             "CrossEntropyLoss", "label_smoothing", label_smoothing
         )
@@ -271,7 +263,7 @@ class NLLLoss(_InputTargetLoss):
         self.ignore_index = _check.count(
             "NLLLoss", "ignore_index", ignore_index, -(2**63), 2**63 - 1
         )
-        self.reduction = _reduction("NLLLoss", reduction)
+        self.reduction = _check.module_reduction("NLLLoss", reduction)
 
 
 class BCELoss(_InputTargetLoss):
@@ -298,7 +290,7 @@ class BCELoss(_InputTargetLoss):
     def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
         super().__init__()
         self.weight = weight
-        self.reduction = _reduction("BCELoss", reduction)
+        self.reduction = _check.module_reduction("BCELoss", reduction)
 
 
 class BCEWithLogitsLoss(_InputTargetLoss):
@@ -328,7 +320,7 @@ class BCEWithLogitsLoss(_InputTargetLoss):
     ) -> None:
         super().__init__()
         self.weight = weight
-        self.reduction = _reduction("BCEWithLogitsLoss", reduction)
+        self.reduction = _check.module_reduction("BCEWithLogitsLoss", reduction)
         self.pos_weight = pos_weight
 
 
@@ -357,7 +349,7 @@ class KLDivLoss(_InputTargetLoss):
 
     def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
         super().__init__()
-        self.reduction = _reduction("KLDivLoss", reduction, batchmean=True)
+        self.reduction = _check.module_reduction("KLDivLoss", reduction, batchmean=True)
         self.log_target = _check.flag("KLDivLoss", "log_target", log_target)
 
 
@@ -386,7 +378,7 @@ class HingeLoss(_InputTargetLoss):
     def __init__(self, margin: float = 1.0, *, reduction: str = "mean") -> None:
         super().__init__()
         self.margin = _check.real("HingeLoss", "margin", margin)
-        self.reduction = _reduction("HingeLoss", reduction)
+        self.reduction = _check.module_reduction("HingeLoss", reduction)
 
 
 class HingeEmbeddingLoss(_InputTargetLoss):
@@ -414,7 +406,7 @@ class HingeEmbeddingLoss(_InputTargetLoss):
     def __init__(self, margin: float = 1.0, *, reduction: str = "mean") -> None:
         super().__init__()
         self.margin = _check.real("HingeEmbeddingLoss", "margin", margin)
-        self.reduction = _reduction("HingeEmbeddingLoss", reduction)
+        self.reduction = _check.module_reduction("HingeEmbeddingLoss", reduction)
 
 
 class SoftMarginLoss(_InputTargetLoss):
@@ -437,7 +429,7 @@ class SoftMarginLoss(_InputTargetLoss):
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _reduction("SoftMarginLoss", reduction)
+        self.reduction = _check.module_reduction("SoftMarginLoss", reduction)
 
 
 class MultiMarginLoss(_InputTargetLoss):
@@ -472,7 +464,7 @@ class MultiMarginLoss(_InputTargetLoss):
         self.p = _check.count("MultiMarginLoss", "p", p, 1, 2)
         self.margin = _check.real("MultiMarginLoss", "margin", margin)
         self.weight = weight
-        self.reduction = _reduction("MultiMarginLoss", reduction)
+        self.reduction = _check.module_reduction("MultiMarginLoss", reduction)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -503,7 +495,7 @@ class CosineEmbeddingLoss(_Loss):
     def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
         super().__init__()
         self.margin = _check.real("CosineEmbeddingLoss", "margin", margin)
-        self.reduction = _reduction("CosineEmbeddingLoss", reduction)
+        self.reduction = _check.module_reduction("CosineEmbeddingLoss", reduction)
 
 
 class TripletMarginLoss(_Loss):
@@ -551,7 +543,7 @@ class TripletMarginLoss(_Loss):
         self.p = _check.real("TripletMarginLoss", "p", p, 0.0, low_open=True)
         self.eps = _check.real("TripletMarginLoss", "eps", eps, 0.0)
         self.swap = _check.flag("TripletMarginLoss", "swap", swap)
-        self.reduction = _reduction("TripletMarginLoss", reduction)
+        self.reduction = _check.module_reduction("TripletMarginLoss", reduction)
 
 
 class NTXentLoss(_Loss):
@@ -583,7 +575,7 @@ class NTXentLoss(_Loss):
     def __init__(self, temperature: float = 0.5, *, reduction: str = "mean") -> None:
         super().__init__()
         self.temperature = _check.real("NTXentLoss", "temperature", temperature, 0.0, low_open=True)
-        self.reduction = _reduction("NTXentLoss", reduction)
+        self.reduction = _check.module_reduction("NTXentLoss", reduction)
 
 
 __all__ = [

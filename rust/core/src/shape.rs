@@ -255,9 +255,34 @@ pub fn check_same_shape(
     Ok(())
 }
 
+/// Checks that `grad_output` has the shape of `input`, as the gradient of an elementwise or
+/// normalising op needs; the error names both shapes.
+pub fn check_grad_shape(func: &str, grad_shape: &[usize], input_shape: &[usize]) -> Result<()> {
+    if grad_shape != input_shape {
+        return shape_err!(
+            "{func}: grad_output has shape {} but input has shape {}",
+            fmt_shape(grad_shape),
+            fmt_shape(input_shape)
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grad_shape_must_match_input() {
+        assert!(check_grad_shape("f", &[2, 3], &[2, 3]).is_ok());
+        let err = check_grad_shape("f", &[3, 2], &[2, 3])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f: grad_output has shape (3, 2) but input has shape (2, 3)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn broadcast_rules() {

@@ -488,7 +488,8 @@ fn forward<T: FastMath>(
             c_in,
         } => {
             let wshape = [*c_out, *c_in / spec.groups.max(1), kernel[0], kernel[1]];
-            let blen = bias.then_some(*c_out);
+            let bshape = [*c_out];
+            let blen = bias.then_some(&bshape[..]);
             let dims = Conv2dDims::new("compiled step: Conv2d", shape, &wshape, blen, *spec)?;
             let b = if *bias { Some(&*params[1]) } else { None };
             let y = conv::conv2d(x, params[0], b, &dims)?;

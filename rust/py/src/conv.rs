@@ -34,14 +34,15 @@ fn ensure_scratch<T>(func: &str, most: usize) -> BindResult<()> {
     Ok(())
 }
 
-/// `v` as `len` sizes, each at least `min` (1 for strides, 0 for paddings).
+/// `v` as `N` sizes. A negative value is no size and is refused here, worded by `min` (1 for
+/// strides, 0 for paddings); a zero where `min` is 1 is refused by the kernel's dims check.
 fn sizes<const N: usize>(func: &str, name: &str, v: &[i64], min: i64) -> BindResult<[usize; N]> {
     if v.len() != N {
         return Err(value_error(format!(
             "{func}: {name} must have {N} values, got {v:?}"
         )));
     }
-    if let Some(bad) = v.iter().find(|&&x| x < min) {
+    if let Some(bad) = v.iter().find(|&&x| x < 0) {
         let what = if min > 0 { "positive" } else { "non-negative" };
         return Err(value_error(format!(
             "{func}: {name} must be {what}, got {bad} in {v:?}"
@@ -71,7 +72,8 @@ fn conv_spec(
             (p, p)
         }
     };
-    if groups < 1 {
+    // A zero is refused by `Conv2dDims::new`, with the same message.
+    if groups < 0 {
         return Err(value_error(format!(
             "{func}: groups must be positive, got {groups}"
         )));
@@ -109,15 +111,7 @@ pub fn conv2d<'py>(
         let b = bias.map(borrow::<T>).transpose()?;
         let (sx, sw) = (shape(&x), shape(&w));
         let sb = b.as_ref().map(|b| shape(b));
-        if let Some(sb) = &sb {
-            if sb.len() != 1 {
-                return Err(shape_error(format!(
-                    "conv2d: bias has shape {}, expected (C_out,)",
-                    fmt_shape(sb)
-                )));
-            }
-        }
-        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.map(|s| s[0]), spec)?;
+        let d = Conv2dDims::new("conv2d", &sx, &sw, sb.as_deref(), spec)?;
         ensure_scratch::<T>("conv2d", d.col_len())?;
         let (dx, dw) = (data(&x)?, data(&w)?);
         let db = b.as_ref().map(|b| data(b)).transpose()?;
@@ -159,13 +153,7 @@ pub fn conv2d_backward<'py>(
             );
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
             let d = Conv2dDims::new(func, &sx, &sw, None, spec)?;
-            if sg != d.out_shape() {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {}, expected the output shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&d.out_shape())
-                )));
-            }
+            d.check_grad_output(func, &sg)?;
             ensure_scratch::<T>(func, d.col_len())?;
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
             let (gx, gw, gb) = run(py, || conv::conv2d_backward(&dg, &dx, &dw, &d, input_grad))?;
@@ -203,12 +191,6 @@ fn pool_spec(
     })
 }
 
-fn pool_out_shape(input: &[usize], d: &Pool2dDims) -> Vec<usize> {
-    let mut s = input[..input.len() - 2].to_vec();
-    s.extend([d.oh, d.ow]);
-    s
-}
-
 /// Max pooling over the last two axes of `input` (N, C, H, W) or (C, H, W). Returns
 /// `(output, indices)` with int64 indices into each input plane (`y * W + x`).
 #[pyfunction]
@@ -235,7 +217,7 @@ pub fn max_pool2d<'py>(
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec)?;
-        let so = pool_out_shape(&sx, &d);
+        let so = d.out_shape(&sx);
         let dx = data(&x)?;
         let (v, idx) = run(py, || conv::max_pool2d(&dx, &d))?;
         Ok(PyTuple::new(py, [out(py, v, &so)?, out(py, idx, &so)?])?)
@@ -290,9 +272,10 @@ pub fn max_pool2d_backward<'py>(
     })
 }
 
+/// `divisor_override` as a size; a zero is refused by the kernel, with the same message.
 fn divisor(func: &str, divisor_override: Option<i64>) -> BindResult<Option<usize>> {
     match divisor_override {
-        Some(v) if v < 1 => Err(value_error(format!(
+        Some(v) if v < 0 => Err(value_error(format!(
             "{func}: divisor_override must be positive, got {v}"
         ))),
         v => Ok(v.map(|v| v as usize)),
@@ -327,7 +310,7 @@ pub fn avg_pool2d<'py>(
         let x = borrow::<T>(input)?;
         let sx = shape(&x);
         let d = Pool2dDims::new(func, &sx, spec)?;
-        let so = pool_out_shape(&sx, &d);
+        let so = d.out_shape(&sx);
         let dx = data(&x)?;
         let v = run(py, || conv::avg_pool2d(&dx, &d, count_include_pad, div))?;
         out(py, v, &so)
@@ -363,14 +346,7 @@ pub fn avg_pool2d_backward<'py>(
         let g = borrow::<T>(grad_output)?;
         let sg = shape(&g);
         let d = Pool2dDims::new(func, &input_shape, spec)?;
-        let so = pool_out_shape(&input_shape, &d);
-        if sg != so {
-            return Err(shape_error(format!(
-                "{func}: grad_output has shape {}, expected the output shape {}",
-                fmt_shape(&sg),
-                fmt_shape(&so)
-            )));
-        }
+        d.check_grad_output(func, &input_shape, &sg)?;
         checked_numel(&input_shape)
             .filter(|&n| n <= isize::MAX as usize / 8)
             .ok_or_else(|| {

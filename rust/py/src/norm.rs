@@ -6,7 +6,7 @@
 //! as int64 arrays (the Python layer converts other integer dtypes).
 
 use ferrograd_core::norm as core;
-use ferrograd_core::shape::fmt_shape;
+use ferrograd_core::shape::{check_grad_shape, fmt_shape};
 use numpy::Element;
 use pyo3::prelude::*;
 
@@ -191,17 +191,11 @@ pub fn batch_norm_backward<'py>(
             let w = borrow_opt::<T>(func, "weight", input, weight)?;
             check_1d(func, "weight", &w)?;
             let (sx, sg) = (shape(&x), shape(&g));
-            if sx != sg {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
             let r = run(py, || {
                 core::batch_norm_backward(
                     &dg,
+                    &sg,
                     &dx,
                     &sx,
                     (&dm, &dk),
@@ -216,47 +210,6 @@ pub fn batch_norm_backward<'py>(
             Ok((out(py, r.input, &sx)?, gw, gb))
         }
     )
-}
-
-/// Rows, values per row and the leading shape of a layer-norm input, checking that its
-/// trailing axes are `normalized_shape`.
-fn layer_split(
-    func: &str,
-    sx: &[usize],
-    normalized_shape: &[usize],
-) -> BindResult<(usize, usize, Vec<usize>)> {
-    let k = normalized_shape.len();
-    if k == 0 || sx.len() < k || sx[sx.len() - k..] != *normalized_shape {
-        return Err(shape_error(format!(
-            "{func}: normalized_shape {} must be non-empty and equal the \
-             trailing axes of the input, got input of shape {}",
-            fmt_shape(normalized_shape),
-            fmt_shape(sx)
-        )));
-    }
-    let lead = sx[..sx.len() - k].to_vec();
-    Ok((
-        lead.iter().product(),
-        normalized_shape.iter().product(),
-        lead,
-    ))
-}
-
-/// Checks that an optional elementwise-affine argument has shape `normalized_shape`.
-fn check_affine<T: Element>(
-    func: &str,
-    name: &str,
-    a: &Option<In<'_, T>>,
-    normalized_shape: &[usize],
-) -> BindResult<()> {
-    match a.as_ref().map(shape) {
-        Some(s) if s != normalized_shape => Err(shape_error(format!(
-            "{func}: {name} must have shape normalized_shape = {}, got {}",
-            fmt_shape(normalized_shape),
-            fmt_shape(&s)
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Layer norm over the trailing `normalized_shape` axes; returns `(output, mean, invstd)`
@@ -277,9 +230,19 @@ pub fn layer_norm<'py>(
         let w = borrow_opt::<T>(func, "weight", input, weight)?;
         let b = borrow_opt::<T>(func, "bias", input, bias)?;
         let sx = shape(&x);
-        let (rows, d, lead) = layer_split(func, &sx, &normalized_shape)?;
-        check_affine(func, "weight", &w, &normalized_shape)?;
-        check_affine(func, "bias", &b, &normalized_shape)?;
+        let (rows, d, lead) = core::layer_split(func, &sx, &normalized_shape)?;
+        core::check_affine_shape(
+            func,
+            "weight",
+            w.as_ref().map(shape).as_deref(),
+            &normalized_shape,
+        )?;
+        core::check_affine_shape(
+            func,
+            "bias",
+            b.as_ref().map(shape).as_deref(),
+            &normalized_shape,
+        )?;
         let (dx, dw, db) = (data(&x)?, data_opt(&w)?, data_opt(&b)?);
         let r = run(py, || {
             core::layer_norm(&dx, rows, d, dw.as_deref(), db.as_deref(), eps)
@@ -322,15 +285,14 @@ pub fn layer_norm_backward<'py>(
             let (m, k) = (borrow::<T>(mean)?, borrow::<T>(invstd)?);
             let w = borrow_opt::<T>(func, "weight", input, weight)?;
             let (sx, sg) = (shape(&x), shape(&g));
-            if sx != sg {
-                return Err(shape_error(format!(
-                    "{func}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
-            let (rows, d, _) = layer_split(func, &sx, &normalized_shape)?;
-            check_affine(func, "weight", &w, &normalized_shape)?;
+            check_grad_shape(func, &sg, &sx)?;
+            let (rows, d, _) = core::layer_split(func, &sx, &normalized_shape)?;
+            core::check_affine_shape(
+                func,
+                "weight",
+                w.as_ref().map(shape).as_deref(),
+                &normalized_shape,
+            )?;
             let (dx, dg, dm, dk, dw) = (data(&x)?, data(&g)?, data(&m)?, data(&k)?, data_opt(&w)?);
             let r = run(py, || {
                 core::layer_norm_backward(&dg, &dx, rows, d, &dm, &dk, dw.as_deref(), param_grads)

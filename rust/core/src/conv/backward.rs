@@ -212,7 +212,7 @@ mod tests {
             "t",
             &[0, 2, 3, 3],
             &[4, 2, 2, 2],
-            Some(4),
+            Some(&[4]),
             Conv2dSpec::default(),
         )
         .unwrap();

@@ -75,13 +75,13 @@ pub struct Conv2dDims {
 }
 
 impl Conv2dDims {
-    /// Checks the shapes of `input`, `weight` and (when given) the length of the bias against
-    /// `spec`, and computes the output size. `func` names the caller in error messages.
+    /// Checks the shapes of `input`, `weight` and (when given) the bias against `spec`, and
+    /// computes the output size. `func` names the caller in error messages.
     pub fn new(
         func: &str,
         input: &[usize],
         weight: &[usize],
-        bias: Option<usize>,
+        bias: Option<&[usize]>,
         spec: Conv2dSpec,
     ) -> Result<Self> {
         let s = spec;
@@ -137,7 +137,13 @@ impl Conv2dDims {
                 s.groups
             );
         }
-        if let Some(len) = bias {
+        if let Some(bias) = bias {
+            let [len] = *bias else {
+                return shape_err!(
+                    "{func}: bias has shape {}, expected (C_out,)",
+                    fmt_shape(bias)
+                );
+            };
             if len != c_out {
                 return shape_err!(
                     "{func}: bias has {len} elements, expected one per output channel ({c_out})"
@@ -209,6 +215,19 @@ impl Conv2dDims {
         [self.n, self.c_out, self.oh, self.ow]
     }
 
+    /// Checks that a gradient of the output has the output's shape.
+    pub fn check_grad_output(&self, func: &str, grad_shape: &[usize]) -> Result<()> {
+        let want = self.out_shape();
+        if grad_shape != want {
+            return shape_err!(
+                "{func}: grad_output has shape {}, expected the output shape {}",
+                fmt_shape(grad_shape),
+                fmt_shape(&want)
+            );
+        }
+        Ok(())
+    }
+
     /// Elements of one item's column matrix (`C_in * kH * kW * H_out * W_out`).
     pub fn col_len(&self) -> usize {
         self.c_in * self.kh * self.kw * self.oh * self.ow
@@ -276,12 +295,15 @@ mod tests {
         let spec = Conv2dSpec::default();
         assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 2, 3, 3], None, spec).is_err());
         assert!(Conv2dDims::new("t", &[1, 3, 2, 2], &[2, 3, 3, 3], None, spec).is_err());
-        assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], Some(3), spec).is_err());
+        assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], Some(&[3]), spec).is_err());
+        assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], Some(&[2, 1]), spec).is_err());
         let zero = Conv2dSpec::new([0, 1], [0, 0], [1, 1], 1);
         assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], None, zero).is_err());
         let huge = Conv2dSpec::new([1, 1], [usize::MAX, 0], [1, 1], 1);
         assert!(Conv2dDims::new("t", &[1, 3, 4, 4], &[2, 3, 3, 3], None, huge).is_err());
         let d = Conv2dDims::new("t", &[1, 1, 3, 3], &[1, 1, 2, 2], None, spec).unwrap();
         assert!(conv2d(&[0.0f32; 8], &[0.0; 4], None, &d).is_err());
+        assert!(d.check_grad_output("t", &[1, 1, 2, 2]).is_ok());
+        assert!(d.check_grad_output("t", &[1, 1, 3, 3]).is_err());
     }
 }

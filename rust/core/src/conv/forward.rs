@@ -167,7 +167,7 @@ mod tests {
             ),
         ];
         for (xs, ws, spec) in cases {
-            let d = Conv2dDims::new("t", &xs, &ws, Some(ws[0]), spec).unwrap();
+            let d = Conv2dDims::new("t", &xs, &ws, Some(&ws[..1]), spec).unwrap();
             let x = values(xs.iter().product(), 0.1);
             let w = values(ws.iter().product(), 0.7);
             let b = values(ws[0], 1.3);
@@ -182,7 +182,7 @@ mod tests {
     fn large_batches_split_over_threads_give_the_same_result() {
         let spec = Conv2dSpec::new([1, 1], [1, 1], [1, 1], 2);
         let (xs, ws) = ([37, 4, 12, 12], [8, 2, 3, 3]);
-        let d = Conv2dDims::new("t", &xs, &ws, Some(8), spec).unwrap();
+        let d = Conv2dDims::new("t", &xs, &ws, Some(&[8]), spec).unwrap();
         let x = values(xs.iter().product(), 0.3);
         let w = values(ws.iter().product(), 0.5);
         let b = values(8, 0.8);

@@ -123,6 +123,28 @@ impl Pool2dDims {
         })
     }
 
+    /// Shape of the output for an input of shape `input`: its leading axes, then
+    /// (H_out, W_out).
+    pub fn out_shape(&self, input: &[usize]) -> Vec<usize> {
+        let mut s = input[..input.len().saturating_sub(2)].to_vec();
+        s.extend([self.oh, self.ow]);
+        s
+    }
+
+    /// Checks that a gradient of the output of an input of shape `input` has the output's
+    /// shape.
+    pub fn check_grad_output(&self, func: &str, input: &[usize], grad: &[usize]) -> Result<()> {
+        let want = self.out_shape(input);
+        if grad != want {
+            return shape_err!(
+                "{func}: grad_output has shape {}, expected the output shape {}",
+                fmt_shape(grad),
+                fmt_shape(&want)
+            );
+        }
+        Ok(())
+    }
+
     fn check_in(&self, func: &str, len: usize) -> Result<()> {
         if len != self.planes * self.h * self.w {
             return shape_err!(
@@ -342,7 +364,7 @@ fn check_avg(func: &str, d: &Pool2dDims, divisor_override: Option<usize>) -> Res
         );
     }
     if divisor_override == Some(0) {
-        return value_err!("{func}: divisor_override must be non-zero");
+        return value_err!("{func}: divisor_override must be positive, got 0");
     }
     Ok(())
 }
@@ -436,6 +458,9 @@ mod tests {
         let (y, idx) = max_pool2d(&x, &d).unwrap();
         assert_eq!(y, vec![5.0, 7.0, 13.0, 15.0]);
         assert_eq!(idx, vec![5, 7, 13, 15]);
+        assert_eq!(d.out_shape(&[1, 4, 4]), vec![1, 2, 2]);
+        assert!(d.check_grad_output("t", &[1, 4, 4], &[1, 2, 2]).is_ok());
+        assert!(d.check_grad_output("t", &[1, 4, 4], &[2, 2]).is_err());
         let gx = max_pool2d_backward(&[1.0, 2.0, 3.0, 4.0], &idx, 1, 16, 4).unwrap();
         assert_eq!(gx[5], 1.0);
         assert_eq!(gx[15], 4.0);

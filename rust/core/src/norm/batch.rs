@@ -5,7 +5,7 @@ use super::sums::*;
 use crate::buf;
 use crate::error::Result;
 use crate::real::Real;
-use crate::shape::{fmt_shape, numel};
+use crate::shape::{check_grad_shape, fmt_shape, numel};
 use crate::{shape_err, value_err};
 
 /// (N, C, S) of a batch-norm input: batch, channels, and the product of the spatial axes.
@@ -215,8 +215,10 @@ pub struct NormGrads<T> {
 /// running mean and the `invstd` from [`batch_norm_eval`]. In training the statistics depend on
 /// the input, so `dx = weight * invstd * (g - mean(g) - x_hat * mean(g * x_hat))`; in
 /// evaluation `dx = g * weight * invstd`. `param_grads` asks for the weight and bias gradients.
+#[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward<T: Real>(
     g: &[T],
+    g_shape: &[usize],
     x: &[T],
     shape: &[usize],
     stats: (&[T], &[T]),
@@ -226,6 +228,7 @@ pub fn batch_norm_backward<T: Real>(
 ) -> Result<NormGrads<T>> {
     let op = "batch_norm_backward";
     let (n, c, s) = batch_dims(op, x.len(), shape)?;
+    check_grad_shape(op, g_shape, shape)?;
     if g.len() != x.len() {
         return shape_err!(
             "{op}: grad_output has {} elements but the input of shape {} has {}",

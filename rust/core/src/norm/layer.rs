@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::real::Real;
 use crate::runtime::parallel::{for_each_row, worth_parallel, PAR_CHUNK};
 use crate::runtime::team;
+use crate::shape::fmt_shape;
 use crate::shape_err;
 
 /// One row of a layer-norm forward: (output row, input row) and (mean, invstd) slots.
@@ -29,6 +30,48 @@ pub struct LayerNormForward<T> {
     pub mean: Vec<T>,
     /// `1 / sqrt(var + eps)` of each row, with the biased variance.
     pub invstd: Vec<T>,
+}
+
+/// Rows, values per row and the leading shape of a layer-norm input of shape `shape`,
+/// checking that its trailing axes are `normalized_shape`.
+pub fn layer_split(
+    func: &str,
+    shape: &[usize],
+    normalized_shape: &[usize],
+) -> Result<(usize, usize, Vec<usize>)> {
+    let k = normalized_shape.len();
+    if k == 0 || shape.len() < k || shape[shape.len() - k..] != *normalized_shape {
+        return shape_err!(
+            "{func}: normalized_shape {} must be non-empty and equal the trailing axes of the \
+             input, got input of shape {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(shape)
+        );
+    }
+    let lead = shape[..shape.len() - k].to_vec();
+    Ok((
+        lead.iter().product(),
+        normalized_shape.iter().product(),
+        lead,
+    ))
+}
+
+/// Checks that an elementwise-affine argument `name` of layer norm (when given) has shape
+/// `normalized_shape`.
+pub fn check_affine_shape(
+    func: &str,
+    name: &str,
+    shape: Option<&[usize]>,
+    normalized_shape: &[usize],
+) -> Result<()> {
+    match shape {
+        Some(s) if s != normalized_shape => shape_err!(
+            "{func}: {name} must have shape normalized_shape = {}, got {}",
+            fmt_shape(normalized_shape),
+            fmt_shape(s)
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn layer_dims(op: &str, len: usize, rows: usize, d: usize) -> Result<()> {

@@ -68,6 +68,7 @@ fn batch_norm_backward_matches_finite_differences() {
     let r = batch_norm_train(&x, &shape, Some(&w[..]), None, None, 0.1, 1e-5).unwrap();
     let grads = batch_norm_backward(
         &g,
+        &shape,
         &x,
         &shape,
         (&r.mean, &r.invstd),
@@ -142,4 +143,45 @@ fn layer_norm_rows_and_backward() {
         &[g[0] + g[4], g[1] + g[5], g[2] + g[6], g[3] + g[7]],
         1e-12,
     );
+}
+
+#[test]
+fn layer_split_and_affine_shapes() {
+    assert_eq!(
+        layer_split("t", &[2, 3, 4], &[3, 4]).unwrap(),
+        (2, 12, vec![2])
+    );
+    assert!(layer_split("t", &[2, 3, 4], &[4, 3]).is_err());
+    assert!(layer_split("t", &[2, 3, 4], &[]).is_err());
+    assert!(check_affine_shape("t", "weight", Some(&[3, 4]), &[3, 4]).is_ok());
+    assert!(check_affine_shape("t", "weight", None, &[3, 4]).is_ok());
+    assert!(check_affine_shape("t", "bias", Some(&[12]), &[3, 4]).is_err());
+}
+
+#[test]
+fn batch_norm_backward_checks_the_gradient_shape() {
+    let (x, g) = ([1.0f64; 4], [1.0f64; 4]);
+    let stats = ([0.0f64; 2], [1.0f64; 2]);
+    let ok = batch_norm_backward(
+        &g,
+        &[2, 2],
+        &x,
+        &[2, 2],
+        (&stats.0, &stats.1),
+        None,
+        true,
+        false,
+    );
+    assert!(ok.is_ok());
+    assert!(batch_norm_backward(
+        &g,
+        &[4],
+        &x,
+        &[2, 2],
+        (&stats.0, &stats.1),
+        None,
+        true,
+        false
+    )
+    .is_err());
 }

@@ -3,11 +3,11 @@
 //! gradients of softmax and log-softmax taken from the input (the forwards are `ops`' kernels).
 
 use ferrograd_core::activation::{self, Activation, GeluApprox};
-use ferrograd_core::shape::fmt_shape;
+use ferrograd_core::shape::check_grad_shape;
 use pyo3::prelude::*;
 
 use crate::arrays::{borrow, data, out, shape};
-use crate::errors::{run, shape_error, BindResult};
+use crate::errors::{run, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -34,13 +34,7 @@ fn backward<'py>(
         |T| {
             let (g, x) = (borrow::<T>(grad_output)?, borrow::<T>(input)?);
             let (sg, sx) = (shape(&g), shape(&x));
-            if sg != sx {
-                return Err(shape_error(format!(
-                    "{name}: grad_output has shape {} but input has shape {}",
-                    fmt_shape(&sg),
-                    fmt_shape(&sx)
-                )));
-            }
+            check_grad_shape(&name, &sg, &sx)?;
             let (dg, dx) = (data(&g)?, data(&x)?);
             let v = run(py, || activation::backward(act, &dg, &dx))?;
             out(py, v, &sx)
