@@ -119,8 +119,9 @@ impl Layer {
                 bias,
             } => {
                 let wshape = [*c_out, *c_in / spec.groups.max(1), kernel[0], kernel[1]];
-                let blen = bias.then_some(*c_out);
-                let dims = Conv2dDims::new("compiled step: Conv2d", shape, &wshape, blen, *spec)?;
+                let bshape = [*c_out];
+                let b = bias.then_some(&bshape[..]);
+                let dims = Conv2dDims::new("compiled step: Conv2d", shape, &wshape, b, *spec)?;
                 dims.out_shape().to_vec()
             }
             Layer::MaxPool2d(spec) | Layer::AvgPool2d { spec, .. } => {
@@ -653,7 +654,8 @@ fn backward<T: FastMath>(
             },
         ) => {
             let w = affine.then(|| &*params[0]);
-            let r = norm::batch_norm_backward(g, x, shape, (mean, invstd), w, *batch, *affine)?;
+            let r =
+                norm::batch_norm_backward(g, shape, x, shape, (mean, invstd), w, *batch, *affine)?;
             if *affine {
                 grads[0] = r.weight.unwrap_or_default();
                 grads[1] = r.bias.unwrap_or_default();
