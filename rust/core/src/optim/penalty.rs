@@ -29,7 +29,7 @@ pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Re
     match kind {
         Penalty::L1 => {
             let g = T::c(grad_output);
-            crate::runtime::parallel::fill_indexed(&mut out, |i| {
+            crate::runtime::parallel::fill_indexed(&mut out, move |i| {
                 let v = x[i];
                 if v > T::zero() {
                     g
@@ -42,7 +42,7 @@ pub fn penalty_backward<T: Real>(x: &[T], kind: Penalty, grad_output: f64) -> Re
         }
         Penalty::L2 => {
             let g = T::c(2.0 * grad_output);
-            crate::runtime::parallel::fill_indexed(&mut out, |i| g * x[i]);
+            crate::runtime::parallel::fill_indexed(&mut out, move |i| g * x[i]);
         }
     }
     Ok(out)
