@@ -132,7 +132,13 @@ _TENSOR: Any = None
 
 def needs_grad(values: Sequence[Any]) -> bool:
     """True when gradients are recorded and some Tensor in ``values`` requires one."""
-    return is_grad_enabled() and any(isinstance(x, _TENSOR) and x.requires_grad for x in values)
+    if not getattr(_state, "enabled", True):
+        return False
+    tensor = _TENSOR
+    for x in values:  # a loop, not any(<generator>): this runs for every op
+        if isinstance(x, tensor) and x.requires_grad:
+            return True
+    return False
 
 
 #: Numbers the recorded ops in order, so that backward can run them newest first.
@@ -150,13 +156,7 @@ def record(data: Any, parents: Sequence[Any], backward: BackwardFn, name: str = 
     out = tensor.__new__(tensor)
     out.data = data if type(data) is np.ndarray else np.asarray(data)
     out.grad = None
-    tracked = False
-    if getattr(_state, "enabled", True):
-        for x in parents:  # a loop, not any(<generator>): this runs for every op
-            if isinstance(x, tensor) and x.requires_grad:
-                tracked = True
-                break
-    if tracked:
+    if needs_grad(parents):
         out.requires_grad = True
         out._seq = next(_SEQ)
         out._parents = tuple(parents)
@@ -626,12 +626,7 @@ def differentiable_fused(
         pos, arguments = bind(args, kwargs)
         x = arguments.get(first)
         tensor = _TENSOR
-        fusable = (
-            isinstance(x, tensor)
-            and x.requires_grad
-            and getattr(_state, "enabled", True)
-            and arguments.get("reduction", "mean") != "none"
-        )
+        fusable = needs_grad((x,)) and arguments.get("reduction", "mean") != "none"
         named = {}
         for k, v in arguments.items():
             if isinstance(v, tensor):

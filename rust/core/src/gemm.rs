@@ -98,13 +98,29 @@ unsafe fn gemm_block<T: Real>(
     if n < THIN_COLS && m > n {
         return gemm_thin_block(dst, ld, m, n, k, lhs, rhs, accumulate);
     }
+    gemm_call(dst, (1, ld as isize), (m, n, k), lhs, rhs, accumulate);
+}
+
+/// The gemm crate's product on one thread into `dst` with element strides `(col, row)`.
+///
+/// # Safety
+/// `dst` must address an m x n block with those strides; the views must address valid
+/// m x k and k x n matrices.
+unsafe fn gemm_call<T: Real>(
+    dst: *mut T,
+    (dst_cs, dst_rs): (isize, isize),
+    (m, n, k): (usize, usize, usize),
+    lhs: View<T>,
+    rhs: View<T>,
+    accumulate: bool,
+) {
     gemm::gemm(
         m,
         n,
         k,
         dst,
-        1,
-        ld as isize,
+        dst_cs,
+        dst_rs,
         accumulate,
         lhs.ptr,
         lhs.cs,
@@ -152,26 +168,13 @@ unsafe fn gemm_thin_block<T: Real>(
             }
         }
     }
-    gemm::gemm(
-        m,
-        n,
-        k,
+    gemm_call(
         cols.as_mut_ptr(),
-        m as isize,
-        1,
+        (m as isize, 1),
+        (m, n, k),
+        lhs,
+        rhs,
         accumulate,
-        lhs.ptr,
-        lhs.cs,
-        lhs.rs,
-        rhs.ptr,
-        rhs.cs,
-        rhs.rs,
-        T::one(),
-        T::one(),
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
     );
     for i in 0..m {
         let row = dst.add(i * ld);
