@@ -9,6 +9,7 @@ use crate::runtime::{scratch, team};
 use crate::shape_err;
 
 mod dims;
+mod pack;
 pub use dims::{linear_backward_dims, linear_dims, linear_out_shape, MatmulDims};
 
 /// Products of at least this many multiply-adds are split over threads.
@@ -103,6 +104,10 @@ unsafe fn gemm_block<T: Real>(
 
 /// The gemm crate's product on one thread into `dst` with element strides `(col, row)`.
 ///
+/// The crate computes a column-major output, taking a row-major one as the transposed
+/// product; the left operand of that product is copied column-major first when its rows are
+/// strided (see [`pack`]).
+///
 /// # Safety
 /// `dst` must address an m x n block with those strides; the views must address valid
 /// m x k and k x n matrices.
@@ -110,10 +115,26 @@ unsafe fn gemm_call<T: Real>(
     dst: *mut T,
     (dst_cs, dst_rs): (isize, isize),
     (m, n, k): (usize, usize, usize),
-    lhs: View<T>,
-    rhs: View<T>,
+    mut lhs: View<T>,
+    mut rhs: View<T>,
     accumulate: bool,
 ) {
+    let transposed = dst_cs.abs() < dst_rs.abs();
+    let (rows, left) = if transposed { (n, rhs.t()) } else { (m, lhs) };
+    let packed = (left.rs != 1 && rows * k >= pack::PACK_MIN).then(|| {
+        let buf = pack::column_major(left, rows, k);
+        let view = View {
+            ptr: buf.as_ptr(),
+            rs: 1,
+            cs: rows as isize,
+        };
+        if transposed {
+            rhs = view.t();
+        } else {
+            lhs = view;
+        }
+        buf
+    });
     gemm::gemm(
         m,
         n,
@@ -135,6 +156,9 @@ unsafe fn gemm_call<T: Real>(
         false,
         gemm::Parallelism::None,
     );
+    if let Some(buf) = packed {
+        scratch::give_back(buf);
+    }
 }
 
 /// Row-major outputs with fewer columns than this are computed column-major and copied back.
@@ -210,7 +234,13 @@ impl<T: Real> Product<T> {
     /// `parts` blocks of rows (or of columns, when the output is wider than tall), aligned to
     /// the kernel's register tile of 16.
     fn pieces(self, parts: usize) -> impl Iterator<Item = Piece<T>> {
-        let rows = self.m >= self.n;
+        // A right operand with strided rows is copied column-major before the product (see
+        // `pack`); splitting its columns gives each thread only its share of that copy.
+        let rows = if self.rhs.cs != 1 && self.n >= 2 * THIN_COLS {
+            false
+        } else {
+            self.m >= self.n
+        };
         let len = if rows { self.m } else { self.n };
         let step = (len.div_ceil(parts.max(1)).div_ceil(16) * 16).max(16);
         (0..len).step_by(step).map(move |start| Piece {
@@ -848,6 +878,70 @@ mod strided_tests {
             cs: m,
         };
         assert!(matmul_strided(short, bv, (m, k, n)).is_err());
+    }
+
+    #[test]
+    fn copied_strided_operands_match_the_naive_product() {
+        // Operands big enough to be copied column-major before the product (see `pack`), in
+        // every layout, with odd sizes, accumulation and threads; and a negative row stride.
+        for &(m, k, n) in &[(70, 90, 65), (33, 130, 200), (129, 257, 40), (300, 64, 15)] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+            let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let mut want = vec![0.25; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    want[i * n + j] += (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f64>();
+                }
+            }
+            let plain_a = Strided {
+                data: &a,
+                rs: k,
+                cs: 1,
+            };
+            let plain_b = Strided {
+                data: &b,
+                rs: n,
+                cs: 1,
+            };
+            let trans_a = Strided {
+                data: &at,
+                rs: 1,
+                cs: m,
+            };
+            let trans_b = Strided {
+                data: &bt,
+                rs: 1,
+                cs: k,
+            };
+            for (av, bv) in [
+                (plain_a, plain_b),
+                (trans_a, plain_b),
+                (plain_a, trans_b),
+                (trans_a, trans_b),
+            ] {
+                let mut got = vec![0.25; m * n];
+                gemm_strided(&mut got, (m, k, n), av, bv, true, true).unwrap();
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-9, "{m}x{k}x{n}: {g} vs {w}");
+                }
+            }
+            // Rows of `a` read bottom to top: a negative row stride through a raw view.
+            let flipped: Vec<f64> = (0..m * k).map(|i| a[(m - 1 - i / k) * k + i % k]).collect();
+            let mut got = vec![0.0; m * n];
+            unsafe {
+                let lhs = View::rows(&flipped, k).at((m - 1) * k);
+                let lhs = View {
+                    rs: -(k as isize),
+                    ..lhs
+                };
+                gemm_into(&mut got, m, n, k, lhs, View::rows(&bt, k).t(), false, 2);
+            }
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g + 0.25 - w).abs() < 1e-9, "flipped {m}x{k}x{n}");
+            }
+        }
     }
 
     #[test]
