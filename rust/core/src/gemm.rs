@@ -126,7 +126,7 @@ unsafe fn gemm_call<T: Real>(
         let view = View {
             ptr: buf.as_ptr(),
             rs: 1,
-            cs: rows as isize,
+            cs: pack::column_stride(rows) as isize,
         };
         if transposed {
             rhs = view.t();
