@@ -87,3 +87,63 @@ def test_pad_negative_crops_and_errors():
         F.pad(x, (1,))
     with pytest.raises(fg.ShapeError):
         F.pad(x, (1, 1, 1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_linear_backward_can_skip_the_input_gradient(dt):
+    x, w, g = RNG.normal(size=(5, 3)), RNG.normal(size=(4, 3)), RNG.normal(size=(5, 4))
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    gx, gw, gb = fg.ops.linear_backward(g.astype(dt), x.astype(dt), w.astype(dt))
+    skipped = fg.ops.linear_backward(g.astype(dt), x.astype(dt), w.astype(dt), input_grad=False)
+    assert skipped[0] is None
+    for got, want in ((gx, g @ w), (gw, g.T @ x), (gb, g.sum(0))):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(skipped[1], g.T @ x, rtol=tol, atol=tol)
+    np.testing.assert_allclose(skipped[2], g.sum(0), rtol=tol, atol=tol)
+    with pytest.raises(fg.DTypeError, match="input_grad must be True or False"):
+        fg.ops.linear_backward(g, x, w, input_grad="no")
+
+
+def _spy_input_grad(monkeypatch, module, name):
+    """Records the ``input_grad`` flag of each call to ``module.name``."""
+    seen = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("input_grad", args[3] if len(args) > 3 else True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+def test_backward_skips_the_gradient_of_an_input_that_needs_none(monkeypatch):
+    # The first layer's input (the data) needs no gradient: its product is skipped, and the
+    # weight's gradient is unchanged. A hidden layer's input still gets its gradient.
+    seen = _spy_input_grad(monkeypatch, fg.ops, "linear_backward")
+    x, w1, w2 = RNG.normal(size=(6, 3)), RNG.normal(size=(4, 3)), RNG.normal(size=(2, 4))
+    t1, t2 = tensor(w1, requires_grad=True), tensor(w2, requires_grad=True)
+    F.linear(F.linear(tensor(x), t1), t2).sum().backward()
+    assert seen == [True, False]
+    g2 = np.ones((6, 2))
+    np.testing.assert_allclose(t2.grad, g2.T @ (x @ w1.T), rtol=1e-12)
+    np.testing.assert_allclose(t1.grad, (g2 @ w2).T @ x, rtol=1e-12)
+    xt = tensor(x, requires_grad=True)
+    F.linear(xt, t1).sum().backward()
+    np.testing.assert_allclose(xt.grad, np.ones((6, 4)) @ w1, rtol=1e-12)
+
+
+def test_conv2d_backward_skips_the_gradient_of_an_input_that_needs_none(monkeypatch):
+    from reference import conv2d_grad_ref
+
+    seen = _spy_input_grad(monkeypatch, fg.ops, "conv2d_backward")
+    x, w = RNG.normal(size=(2, 2, 5, 5)), RNG.normal(size=(3, 2, 3, 3))
+    tw = tensor(w, requires_grad=True)
+    F.conv2d(tensor(x), tw, padding=1).sum().backward()
+    g = np.ones((2, 3, 5, 5))
+    _, gw, _ = conv2d_grad_ref(g, x, w, padding=1)
+    assert seen == [False]
+    np.testing.assert_allclose(tw.grad, gw, rtol=1e-10)
+    skipped = F.conv2d_backward(g, x, w, padding=1, input_grad=False)
+    assert skipped[0] is None
+    np.testing.assert_allclose(skipped[1], gw, rtol=1e-10)

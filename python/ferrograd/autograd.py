@@ -267,9 +267,12 @@ def _where_backward(g: np.ndarray, a: Any, b: Any, cond: np.ndarray) -> tuple[An
     return np.where(cond, g, zero), np.where(cond, zero, g)
 
 
-def _linear_backward(g: np.ndarray, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
-    gx, gw, gb = ops.linear_backward(g, x, w)
-    return Owned(gx), Owned(gw), Owned(gb)  # new arrays: the leaves may keep them as .grad
+def _linear_backward(
+    g: np.ndarray, x: Any, w: Any, b: Any = None, input_grad: bool = True
+) -> tuple[Any, ...]:
+    gx, gw, gb = ops.linear_backward(g, x, w, input_grad)
+    # new arrays: the leaves may keep them as .grad
+    return (None if gx is None else Owned(gx)), Owned(gw), Owned(gb)
 
 
 def _norm(x: np.ndarray, p: float, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -443,6 +446,9 @@ def _make_op(name: str, rule: Rule) -> Callable[..., Any]:
 
     else:
         n = rule.inputs
+        # A backward taking ``input_grad`` is told whether the first input needs a gradient
+        # (see :func:`differentiable`).
+        wants_input_grad = "input_grad" in inspect.signature(bwd).parameters
 
         def op(*args: Any, **kw: Any) -> Any:
             tensor = _TENSOR
@@ -452,7 +458,11 @@ def _make_op(name: str, rule: Rule) -> Callable[..., Any]:
                 if i < n and a is not None:
                     parents.append(a)
                 arrays.append(a.data if isinstance(a, tensor) else a)
-            return record(fwd(*arrays, **kw), parents, lambda g: bwd(g, *arrays, **kw), name)
+            bkw = kw
+            if wants_input_grad and args:
+                first = args[0]
+                bkw = {**kw, "input_grad": isinstance(first, tensor) and first.requires_grad}
+            return record(fwd(*arrays, **kw), parents, lambda g: bwd(g, *arrays, **bkw), name)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"``{name}`` on Tensors (see :func:`ferrograd.ops.{name}`), with its gradient."
@@ -552,6 +562,10 @@ def differentiable(
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in bsig.values())
     backward_takes = frozenset(bsig)
     saves = rule.saves_output
+    # A backward taking ``input_grad`` skips the first input's gradient when told it is not
+    # needed (the input of a network's first layer): that product is as large as the
+    # weight's.
+    wants_input_grad = "input_grad" in backward_takes and "input_grad" not in sig.parameters
     bind = _binder(sig)
 
     @functools.wraps(fwd)
@@ -581,6 +595,9 @@ def differentiable(
         }
         if saves:
             bkw["output"] = out
+        if wants_input_grad:
+            first = pos[0] if pos else None
+            bkw["input_grad"] = isinstance(first, tensor) and first.requires_grad
 
         def backward(g: Any) -> Any:
             res = bwd(g, **bkw)

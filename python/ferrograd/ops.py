@@ -807,12 +807,26 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> np
 
 
 def linear_backward(
-    grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of :func:`linear`: ``(grad_x, grad_weight, grad_bias)``."""
-    x_, w_ = prepare("linear_backward", _matmul_probe, x=x, weight=weight)
-    g = cast(as_array("linear_backward", "grad_output", grad_output), x_.dtype)
-    return _core.linear_backward(g, x_, w_)
+    grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike, input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients of :func:`linear`: ``(grad_x, grad_weight, grad_bias)``.
+
+    ``input_grad=False`` skips the input gradient's product and returns None in its place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ferrograd import ops
+    >>> gx, gw, gb = ops.linear_backward(np.ones((2, 1)), np.ones((2, 3)), np.ones((1, 3)),
+    ...                                  input_grad=False)
+    >>> gx is None, gw.tolist(), gb.tolist()
+    (True, [[2.0, 2.0, 2.0]], [2.0])
+    """
+    func = "linear_backward"
+    input_grad = _check.flag(func, "input_grad", input_grad)
+    x_, w_ = prepare(func, _matmul_probe, x=x, weight=weight)
+    g = cast(as_array(func, "grad_output", grad_output), x_.dtype)
+    return _core.linear_backward(g, x_, w_, input_grad)
 
 
 # --------------------------------------------------------------------------- convolution, pooling

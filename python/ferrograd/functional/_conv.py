@@ -85,8 +85,12 @@ def conv2d_backward(
     padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    *,
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d` with respect to ``input``, ``weight`` and ``bias``.
+
+    ``input_grad=False`` skips the input gradient and returns None in its place.
 
     Examples
     --------
@@ -97,8 +101,8 @@ def conv2d_backward(
     >>> gw.tolist(), gb.tolist()
     ([[[[4.0, 4.0], [4.0, 4.0]]]], [4.0])
     """
-    return ops.conv2d_backward(  # type: ignore[return-value]
-        grad_output, input, weight, bias, stride, padding, dilation, groups
+    return ops.conv2d_backward(
+        grad_output, input, weight, bias, stride, padding, dilation, groups, input_grad=input_grad
     )
 
 

@@ -604,13 +604,16 @@ pub fn linear<'py>(
     })
 }
 
-/// Gradients of `linear`: `(grad_x, grad_weight, grad_bias)`.
+/// Gradients of `linear`: `(grad_x, grad_weight, grad_bias)`; `grad_x` is None when
+/// `input_grad` is false (its product is skipped).
 #[pyfunction]
+#[pyo3(signature = (grad_output, x, weight, input_grad=true))]
 pub fn linear_backward<'py>(
     py: Python<'py>,
     grad_output: &Arr<'py>,
     x: &Arr<'py>,
     weight: &Arr<'py>,
+    input_grad: bool,
 ) -> BindResult<Bound<'py, PyTuple>> {
     with_float!(
         "linear_backward",
@@ -624,8 +627,15 @@ pub fn linear_backward<'py>(
             let (sg, sx, sw) = (shape(&g), shape(&x), shape(&w));
             let (m, k, n) = gemm::linear_backward_dims(&sg, &sx, &sw)?;
             let (dg, dx, dw) = (data(&g)?, data(&x)?, data(&w)?);
-            let (gx, gw, gb) = run(py, || gemm::linear_backward(&dg, &dx, &dw, m, k, n))?;
-            let outs = [out(py, gx, &sx)?, out(py, gw, &sw)?, out(py, gb, &[n])?];
+            let (gx, gw, gb) = run(py, || {
+                gemm::linear_backward_opt(&dg, &dx, &dw, m, k, n, input_grad)
+            })?;
+            let gx = if input_grad {
+                out(py, gx, &sx)?
+            } else {
+                py.None().into_bound(py)
+            };
+            let outs = [gx, out(py, gw, &sw)?, out(py, gb, &[n])?];
             Ok(PyTuple::new(py, outs)?)
         }
     )
