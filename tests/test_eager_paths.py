@@ -253,3 +253,26 @@ def test_training_step_gradients_match_the_general_path():
     F.cross_entropy(F.linear(h, model[2].weight, model[2].bias), y).backward()
     for d, p in zip(direct, model.parameters()):
         np.testing.assert_array_equal(d, p.grad)
+
+
+def test_grad_mode_is_per_thread():
+    """A new thread records gradients even while another is inside no_grad, and its own
+    no_grad does not leak to the thread that started it."""
+    import threading
+
+    seen = {}
+
+    def worker():
+        seen["start"] = fg.is_grad_enabled()
+        with fg.no_grad():
+            seen["inside"] = fg.is_grad_enabled()
+
+    with fg.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert not fg.is_grad_enabled()
+    assert seen == {"start": True, "inside": False}
+    assert fg.is_grad_enabled()
+    x = tensor(np.ones(2), requires_grad=True)
+    assert (x * 2).requires_grad

@@ -41,12 +41,20 @@ BackwardFn = Callable[[np.ndarray], Sequence[Any]]
 
 # ---------------------------------------------------------------------- grad mode
 
-_state = threading.local()
+class _GradMode(threading.local):
+    """Grad mode, per thread: on unless a :class:`no_grad` block of this thread turned it off.
+    (A class attribute as the default: ``getattr`` with a default on a missing attribute
+    costs an exception, and this is read by every op.)"""
+
+    enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations currently record a graph for :meth:`Tensor.backward`."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class no_grad:
@@ -131,7 +139,7 @@ _TENSOR: Any = None
 
 def needs_grad(values: Sequence[Any]) -> bool:
     """True when gradients are recorded and some Tensor in ``values`` requires one."""
-    if not getattr(_state, "enabled", True):
+    if not _state.enabled:
         return False
     tensor = _TENSOR
     for x in values:  # a loop, not any(<generator>): this runs for every op
