@@ -41,6 +41,7 @@ BackwardFn = Callable[[np.ndarray], Sequence[Any]]
 
 # ---------------------------------------------------------------------- grad mode
 
+
 class _GradMode(threading.local):
     """Grad mode, per thread: on unless a :class:`no_grad` block of this thread turned it off.
     (A class attribute as the default: ``getattr`` with a default on a missing attribute
