@@ -1729,6 +1729,27 @@ def adam_ref(
     return ps
 
 
+def adam_schedule_ref(
+    params: list[np.ndarray], grads: list[list[np.ndarray]], hypers: list[dict[str, object]]
+) -> list[np.ndarray]:
+    """Parameters after Adam steps whose hyperparameters change between steps: step ``t``
+    uses ``hypers[t]`` (``lr``, ``betas``, ``eps``, ``weight_decay``, coupled decay); every
+    parameter has a gradient at every step. The moments carry over from step to step."""
+    ps = [_f64(p).copy() for p in params]
+    m = [np.zeros_like(p) for p in ps]
+    v = [np.zeros_like(p) for p in ps]
+    for t, (step_grads, h) in enumerate(zip(grads, hypers), 1):
+        b1, b2 = h["betas"]
+        for i, g in enumerate(step_grads):
+            d = _f64(g) + h["weight_decay"] * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * d
+            v[i] = b2 * v[i] + (1 - b2) * d * d
+            m_hat = m[i] / (1 - b1**t)
+            v_hat = v[i] / (1 - b2**t)
+            ps[i] = ps[i] - h["lr"] * m_hat / (np.sqrt(v_hat) + h["eps"])
+    return ps
+
+
 def nadam_ref(
     params: list[np.ndarray],
     grads: list[list[np.ndarray]],

@@ -147,3 +147,37 @@ def test_conv2d_backward_skips_the_gradient_of_an_input_that_needs_none(monkeypa
     skipped = F.conv2d_backward(g, x, w, padding=1, input_grad=False)
     assert skipped[0] is None
     np.testing.assert_allclose(skipped[1], gw, rtol=1e-10)
+
+
+def test_linear_modules_skip_the_first_layers_input_gradient(monkeypatch):
+    # nn.Linear's direct path: the first layer's input (plain data) gets no gradient
+    # product; the second layer's input (a hidden activation) does. Gradients as NumPy's.
+    from types import SimpleNamespace
+
+    from ferrograd import _core, _eager, nn
+
+    seen = []
+
+    def spy(g, x, w, input_grad=True):
+        seen.append(input_grad)
+        return _core.linear_backward(g, x, w, input_grad)
+
+    monkeypatch.setattr(
+        _eager,
+        "_core",
+        SimpleNamespace(
+            **{name: getattr(_core, name) for name in ("linear", "relu", "relu_backward")},
+            linear_backward=spy,
+        ),
+    )
+    fg.manual_seed(0)
+    first, second = nn.Linear(3, 4).double(), nn.Linear(4, 2).double()
+    x = RNG.normal(size=(5, 3))
+    second(first(x)).sum().backward()
+    assert seen == [True, False]
+    w1, b1, w2 = first.weight.data, first.bias.data, second.weight.data
+    hidden = x @ w1.T + b1
+    g = np.ones((5, 2))
+    np.testing.assert_allclose(second.weight.grad, g.T @ hidden, rtol=1e-12)
+    np.testing.assert_allclose(first.weight.grad, (g @ w2).T @ x, rtol=1e-12)
+    np.testing.assert_allclose(first.bias.grad, (g @ w2).sum(0), rtol=1e-12)

@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import itertools
@@ -42,12 +41,21 @@ BackwardFn = Callable[[np.ndarray], Sequence[Any]]
 
 # ---------------------------------------------------------------------- grad mode
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    """Grad mode, per thread: on unless a :class:`no_grad` block of this thread turned it off.
+    (A class attribute as the default: ``getattr`` with a default on a missing attribute
+    costs an exception, and this is read by every op.)"""
+
+    enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations currently record a graph for :meth:`Tensor.backward`."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class no_grad:
@@ -132,7 +140,7 @@ _TENSOR: Any = None
 
 def needs_grad(values: Sequence[Any]) -> bool:
     """True when gradients are recorded and some Tensor in ``values`` requires one."""
-    if not getattr(_state, "enabled", True):
+    if not _state.enabled:
         return False
     tensor = _TENSOR
     for x in values:  # a loop, not any(<generator>): this runs for every op
@@ -660,29 +668,41 @@ def differentiable_fused(
             # Bad arguments: let the general path raise, under this function's name.
             return plain(*args, **kwargs)
 
-        held = [grad_one]
-
-        def backward(g: Any) -> tuple[Any]:
-            g = np.asarray(g)
-            scale = float(g.reshape(()).item())
-            grad = None
-            if math.isfinite(scale) and held:
-                # pop() without relying on the test, so two threads running backward through
-                # one graph never both take it.
-                with contextlib.suppress(IndexError):
-                    grad = held.pop()
-            if grad is None:
-                # Already handed out (a second backward through this graph), or an upstream
-                # gradient that is not finite (inf * 0 would put NaN where the gradient is 0
-                # by construction, on ignored rows): the general path.
-                return (bwd(g, **named),)
-            if scale != 1.0:
-                grad *= grad.dtype.type(scale)
-            return (Owned(grad),)
-
-        return record(loss, pos, backward, name)
+        return record(loss, pos, fused_backward(grad_one, bwd, named), name)
 
     return wrapper
+
+
+def fused_backward(
+    grad_one: np.ndarray, bwd: Callable[..., Any], named: dict[str, Any]
+) -> BackwardFn:
+    """The backward of a fused loss whose forward also gave ``grad_one``, its gradient for
+    ``grad_output = 1`` (see :func:`differentiable_fused`): the first backward scales it in
+    place and hands it over; a second one, or a non-finite upstream gradient, calls
+    ``bwd(g, **named)``."""
+    held = [grad_one]
+
+    def backward(g: Any) -> tuple[Any]:
+        g = np.asarray(g)
+        scale = float(g.reshape(()).item())
+        grad = None
+        if math.isfinite(scale) and held:
+            # pop() without relying on the test, so two threads running backward through
+            # one graph never both take it.
+            try:
+                grad = held.pop()
+            except IndexError:
+                pass
+        if grad is None:
+            # Already handed out (a second backward through this graph), or an upstream
+            # gradient that is not finite (inf * 0 would put NaN where the gradient is 0
+            # by construction, on ignored rows): the general path.
+            return (bwd(g, **named),)
+        if scale != 1.0:
+            grad *= grad.dtype.type(scale)
+        return (Owned(grad),)
+
+    return backward
 
 
 def wrap_functional(namespace: dict[str, Any]) -> None:

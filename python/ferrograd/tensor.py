@@ -258,19 +258,26 @@ class Tensor:
         retain_graph : bool
             Keep the graph, so that backward can run through it again.
         """
-        retain = _check.flag("backward", "retain_graph", retain_graph)
+        retain = (
+            retain_graph
+            if retain_graph is False or retain_graph is True
+            else _check.flag("backward", "retain_graph", retain_graph)
+        )
         if not self.requires_grad:
             raise FerrogradError(
                 "backward: this tensor does not require gradients (no input requires_grad, or "
                 "it was computed under no_grad)"
             )
+        data = self.data
         if gradient is None:
-            if self.data.size != 1:
+            if data.size != 1:
                 raise ShapeError(
                     f"backward: gradient can be omitted only for a one-element tensor, this one "
                     f"has shape {self.shape}"
                 )
-            g = np.ones_like(self.data)
+            g = np.array(1, dtype=data.dtype)  # ones_like, without its cost on every step
+            if data.ndim:
+                g = g.reshape(data.shape)
         else:
             g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
             if g.shape != self.shape:
@@ -282,17 +289,21 @@ class Tensor:
         # loop, so that a leaf can take it as its .grad without a copy.
         grads: dict[int, tuple[np.ndarray, bool]] = {id(self): (g, False)}
         # Nodes run newest first: every op is recorded after its inputs, so by the time a node
-        # is popped every node that consumed it has passed its gradient on (leaves, numbered
-        # 0, come last). The heap holds each node once, from when its first gradient arrives.
-        heap: list[tuple[int, int, Tensor]] = [(-getattr(self, "_seq", 0), id(self), self)]
+        # is popped every node that consumed it has passed its gradient on. The heap holds each
+        # node once, from when its first gradient arrives. Leaves take their gradients once
+        # every node has run (in the order their first gradient arrived).
+        heap: list[tuple[int, int, Tensor]] = []
+        leaves: list[Tensor] = []
+        if self._backward is None:
+            leaves.append(self)
+        else:
+            heap.append((-getattr(self, "_seq", 0), id(self), self))
         pop, push = heapq.heappop, heapq.heappush
         while heap:
             node = pop(heap)[2]
-            g, owned = grads.pop(id(node))
+            g = grads.pop(id(node))[0]
             rule = node._backward
-            if rule is None:
-                node.grad = g if owned and node.grad is None else _leaf_grad(node.grad, g)
-                continue
+            assert rule is not None  # leaves never enter the heap
             if not retain:
                 node._backward = _freed
             for parent, pg in zip(node._parents, rule(g)):
@@ -304,17 +315,24 @@ class Tensor:
                 data = parent.data
                 if type(pg) is not np.ndarray:
                     pg = np.asarray(pg)
-                if pg.dtype != data.dtype:
-                    pg = pg.astype(data.dtype)
+                dt = data.dtype
+                if pg.dtype is not dt and pg.dtype != dt:
+                    pg = pg.astype(dt)
                 if pg.shape != data.shape:
                     pg = ops.sum_to_shape(pg, data.shape)
                 key = id(parent)
                 prev = grads.get(key)
                 if prev is None:
                     grads[key] = (pg, fresh)
-                    push(heap, (-getattr(parent, "_seq", 0), key, parent))
+                    if parent._backward is None:
+                        leaves.append(parent)
+                    else:
+                        push(heap, (-getattr(parent, "_seq", 0), key, parent))
                 else:  # a sum is a new array, so it is owned
                     grads[key] = (_sum(prev[0], pg), True)
+        for leaf in leaves:
+            g, owned = grads[id(leaf)]
+            leaf.grad = g if owned and leaf.grad is None else _leaf_grad(leaf.grad, g)
 
     # Arithmetic operators (+, -, *, /, @, unary -, **, indexing) and the elementwise,
     # reduction and activation methods come from the rules in ferrograd.autograd (installed

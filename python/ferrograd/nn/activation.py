@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _check
+from .. import _check, _eager
 from .. import functional as F
 from ..exceptions import ArgumentError
 from .module import Module
@@ -58,6 +58,10 @@ class ReLU(_Activation):
 
     def __init__(self) -> None:
         super().__init__()
+
+    def forward(self, input: Any) -> Any:
+        out = _eager.relu(input)  # None when input is no Tensor or needs a conversion
+        return F.relu(input) if out is None else out
 
 
 class LeakyReLU(_Activation):

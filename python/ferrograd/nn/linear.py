@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _check
+from .. import _check, _eager
 from .. import tensor as T
 from ..tensor import Tensor
 from . import init
@@ -56,8 +56,11 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         params = self._parameters  # read directly: Module.__getattr__ costs a lookup each
-        weight = params["weight"]
-        return T.linear(cast_input("Linear", x, weight.data.dtype), weight, params["bias"])
+        weight, bias = params["weight"], params["bias"]
+        out = _eager.linear(x, weight, bias)  # None when x needs a conversion or a cast
+        if out is None:
+            out = T.linear(cast_input("Linear", x, weight.data.dtype), weight, bias)
+        return out
 
     def extra_repr(self) -> str:
         return (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
-from .. import _check
+from .. import _check, _eager
 from .. import functional as F
 from ..exceptions import DTypeError
 from .module import Module
@@ -231,6 +231,20 @@ class CrossEntropyLoss(_InputTargetLoss):
         self.label_smoothing = _check.probability(
             "CrossEntropyLoss", "label_smoothing", label_smoothing
         )
+
+    def forward(self, input: Any, target: Any) -> Any:
+        if self.weight is None:
+            out = _eager.cross_entropy(
+                input,
+                target,
+                self.ignore_index,
+                self.reduction,
+                self.label_smoothing,
+                F.cross_entropy_backward,
+            )
+            if out is not None:
+                return out
+        return self._loss(input, target)
 
 
 class NLLLoss(_InputTargetLoss):

@@ -44,6 +44,7 @@ True
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable
 
@@ -143,6 +144,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: ParamState = ParamState()
         self.param_groups: list[dict[str, Any]] = []
+        # Per group index: (group, keys, values) as they passed _check_group, or None.
+        self._checked: list[tuple[dict[str, Any], tuple[str, ...], tuple[Any, ...]] | None] = []
         if isinstance(params, Tensor):
             raise DTypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a "
@@ -252,7 +255,7 @@ class Optimizer:
         name = type(self).__name__
         work = []
         for gi, group in enumerate(self.param_groups):
-            self._check_group(group)
+            self._check_group_if_changed(gi, group)
             for params, grads in _by_dtype(name, gi, group["params"]):
                 self._check_state(params)
                 work.append((group, params, grads))
@@ -260,6 +263,33 @@ class Optimizer:
             _make_writeable(params)
             self._step_group(group, params, grads)
         return loss
+
+    def _check_group_if_changed(self, index: int, group: dict[str, Any]) -> None:
+        """:meth:`_check_group` on ``param_groups[index]``, skipped when the group holds the
+        very keys and values (compared by identity) that passed it at an earlier step.
+
+        Any assignment to a group (a scheduler's new ``lr``, a user's edit), a new group
+        dict (``load_state_dict``) or a changed set of keys is checked again. Groups holding a
+        mutable value (a list, an array) other than ``params`` are checked on every step, as
+        such a value could change in place.
+        """
+        seen = self._checked
+        values = tuple(group.values())
+        if index < len(seen):
+            last = seen[index]
+            if (
+                last is not None
+                and last[0] is group
+                and len(last[2]) == len(values)
+                and all(map(operator.is_, values, last[2]))
+                and tuple(group) == last[1]
+            ):
+                return
+        else:
+            seen.extend([None] * (index + 1 - len(seen)))
+        self._check_group(group)
+        immutable = all(_immutable(v) for k, v in group.items() if k != "params")
+        seen[index] = (group, tuple(group), tuple(group.values())) if immutable else None
 
     def _check_state(self, params: list[Tensor]) -> None:
         """Checks the state of ``params`` (as loaded, or left by earlier steps) before a
@@ -437,6 +467,17 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+_IMMUTABLE = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+def _immutable(value: Any) -> bool:
+    """Whether ``value`` cannot change in place (a number, a string, None, or a tuple of
+    those), so that its identity stands for its value."""
+    if isinstance(value, _IMMUTABLE):
+        return True
+    return type(value) is tuple and all(_immutable(v) for v in value)
 
 
 def _check_layout(func: str, state_dict: Any) -> None:
