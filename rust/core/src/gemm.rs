@@ -209,6 +209,10 @@ unsafe fn gemm_thin_block<T: Real>(
     scratch::give_back(t);
 }
 
+/// Outputs with at most this many rows split their columns over threads when the right
+/// operand is copied (see [`Product::pieces`]).
+const SPLIT_COPY_ROWS: usize = 1024;
+
 /// One product `dst (m x n, row stride n) = [dst +] lhs (m x k) @ rhs (k x n)`.
 #[derive(Clone, Copy)]
 struct Product<T> {
@@ -235,8 +239,11 @@ impl<T: Real> Product<T> {
     /// the kernel's register tile of 16.
     fn pieces(self, parts: usize) -> impl Iterator<Item = Piece<T>> {
         // A right operand with strided rows is copied column-major before the product (see
-        // `pack`); splitting its columns gives each thread only its share of that copy.
-        let rows = if self.rhs.cs != 1 && self.n >= 2 * THIN_COLS {
+        // `pack`). When the output has few rows that copy costs a good part of the product,
+        // and splitting the columns gives each thread only its share of it; the pieces keep
+        // at least 64 columns, as narrower ones waste the register tile.
+        let shares_copy = self.rhs.cs != 1 && self.m <= SPLIT_COPY_ROWS;
+        let rows = if shares_copy && self.n >= 128 {
             false
         } else {
             self.m >= self.n
