@@ -9,6 +9,7 @@ use crate::runtime::{scratch, team};
 use crate::shape_err;
 
 mod dims;
+mod narrow;
 mod pack;
 pub use dims::{linear_backward_dims, linear_dims, linear_out_shape, MatmulDims};
 
@@ -97,6 +98,10 @@ unsafe fn gemm_block<T: Real>(
     accumulate: bool,
 ) {
     if n < THIN_COLS && m > n {
+        let short = k <= narrow::MAX_DEPTH && m * n * k <= narrow::MAX_MACS;
+        if short && narrow::available::<T>(&lhs) {
+            return narrow::product(dst, ld, m, n, k, lhs, rhs, accumulate);
+        }
         return gemm_thin_block(dst, ld, m, n, k, lhs, rhs, accumulate);
     }
     gemm_call(dst, (1, ld as isize), (m, n, k), lhs, rhs, accumulate);
@@ -952,10 +957,75 @@ mod strided_tests {
     }
 
     #[test]
+    fn narrow_outputs_match_the_naive_product_in_every_layout() {
+        // Outputs under 16 columns with short reductions (the `narrow` kernels where the CPU
+        // has them, else the crate): float32 and float64, row- and column-major left
+        // operands, row counts that leave partial blocks, with accumulation.
+        fn check<T: Real>(m: usize, k: usize, n: usize, tol: f64) {
+            let a: Vec<T> = (0..m * k).map(|i| T::c((i as f64 * 0.37).sin())).collect();
+            let b: Vec<T> = (0..k * n).map(|i| T::c((i as f64 * 0.11).cos())).collect();
+            let at: Vec<T> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+            let mut want = vec![0.5f64; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k)
+                        .map(|p| a[i * k + p].to_f64().unwrap() * b[p * n + j].to_f64().unwrap())
+                        .sum();
+                    want[i * n + j] += dot;
+                }
+            }
+            let bv = Strided {
+                data: &b,
+                rs: n,
+                cs: 1,
+            };
+            let rows_a = Strided {
+                data: &a,
+                rs: k,
+                cs: 1,
+            };
+            let cols_a = Strided {
+                data: &at,
+                rs: 1,
+                cs: m,
+            };
+            for av in [rows_a, cols_a] {
+                let mut got = vec![T::c(0.5); m * n];
+                gemm_strided(&mut got, (m, k, n), av, bv, true, true).unwrap();
+                for (g, w) in got.iter().zip(&want) {
+                    let g = g.to_f64().unwrap();
+                    assert!(
+                        (g - w).abs() <= tol * (1.0 + w.abs()),
+                        "{m}x{k}x{n}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+        for &(m, k, n) in &[
+            (3, 5, 2),
+            (17, 33, 9),
+            (130, 128, 10),
+            (41, 200, 15),
+            (16, 7, 1),
+        ] {
+            check::<f32>(m, k, n, 1e-4);
+            check::<f64>(m, k, n, 1e-12);
+        }
+    }
+
+    #[test]
     fn thin_outputs_accumulate_like_wide_ones() {
-        // Outputs narrower than THIN_COLS take the column-major path; check it against the
-        // naive product, with and without accumulation, for several widths and threads.
-        for &(m, k, n) in &[(40, 9, 1), (33, 17, 10), (300, 64, 15), (2000, 700, 3)] {
+        // Outputs narrower than THIN_COLS take the row-by-row kernel (`narrow`) or, with a
+        // long reduction, the column-major path; check both against the naive product, with
+        // and without accumulation, for several widths and threads.
+        let cases = [
+            (40, 9, 1),
+            (33, 17, 10),
+            (300, 64, 15),
+            (2000, 700, 3),
+            (70, 3000, 7),
+        ];
+        for &(m, k, n) in &cases {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
             let mut want = vec![0.5; m * n];
