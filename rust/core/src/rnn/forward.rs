@@ -1,10 +1,10 @@
 //! The forward pass of one layer in one direction.
 //!
-//! The input projection of every step is one product, `x W_ih^T` plus the biases (both of
-//! them, but for the GRU whose `b_hn` sits inside the reset gate). Then each block of batch
-//! rows steps through time: `h W_hh^T` added into that projection (into a scratch block for
-//! the GRU), then one fused pass of gates and state updates. The previous state is read in
-//! place from `states`, never copied.
+//! Each block of batch rows steps through time on its own thread: one product gives the
+//! step's pre-activations, `[x_t, h] @ [W_ih^T; W_hh^T]` plus both biases, then one fused
+//! pass computes gates and state updates. The GRU, whose `b_hn` sits inside the reset gate,
+//! instead projects the input of every step in one product first and multiplies `h W_hh^T`
+//! into a scratch block at each step.
 
 use super::blocks::{batch_blocks, over_blocks, Shared};
 use super::gates::{forward_step, Rows, StepFwd};
@@ -29,6 +29,21 @@ fn projection_bias<T: FastMath>(run: &Run<'_, T>) -> Result<Option<Vec<T>>> {
     })
 }
 
+/// `[W_ih^T; W_hh^T]`: the ((input + hidden) x gates * hidden) row-major right operand of
+/// the fused product `[x_t, h] @ [W_ih^T; W_hh^T]`.
+fn stacked_weights<T: FastMath>(run: &Run<'_, T>, g: usize) -> Result<Vec<T>> {
+    let (input, h) = (run.d.input, run.d.hidden);
+    let mut w = buf::zeros((input + h) * g)?;
+    for (src, width, first) in [(run.w.w_ih, input, 0), (run.w.w_hh, h, input)] {
+        for (j, row) in src.chunks_exact(width.max(1)).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                w[(first + k) * g + j] = v;
+            }
+        }
+    }
+    Ok(w)
+}
+
 /// Runs one layer in one direction over the sequence `x` from the states `h0` (and `c0`).
 pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
     check("rnn_forward", run)?;
@@ -46,42 +61,57 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
     let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
     let gru = cell == Cell::Gru;
     let bias = projection_bias(run)?;
-    // the input projection, in a reused buffer (every element is written)
     let tn = steps * n;
-    let mut xp_buf = take_scratch::<T>(tn * g);
-    let xp = &mut xp_buf[..tn * g];
-    if let Some(b) = &bias {
-        for row in xp.chunks_exact_mut(g.max(1)) {
-            row.copy_from_slice(b);
+    // The GRU's input projection of every step in one product, in a reused buffer (every
+    // element is written). The other cells fold it into each step's product.
+    let mut xp_buf = take_scratch::<T>(if gru { tn * g } else { 0 });
+    let xp = &mut xp_buf[..if gru { tn * g } else { 0 }];
+    if gru {
+        if let Some(b) = &bias {
+            for row in xp.chunks_exact_mut(g.max(1)) {
+                row.copy_from_slice(b);
+            }
         }
+        let xv = Strided {
+            data: x,
+            rs: d.input,
+            cs: 1,
+        };
+        let wv = Strided {
+            data: w.w_ih,
+            rs: 1,
+            cs: d.input,
+        };
+        gemm_strided(xp, (tn, d.input, g), xv, wv, bias.is_some(), true)?;
     }
-    let xv = Strided {
-        data: x,
-        rs: d.input,
-        cs: 1,
-    };
-    let wv = Strided {
-        data: w.w_ih,
-        rs: 1,
-        cs: d.input,
-    };
-    gemm_strided(xp, (tn, d.input, g), xv, wv, bias.is_some(), true)?;
-    let mut states = buf::zeros(steps * n * sw)?;
-    let mut saved = buf::zeros(steps * n * vw)?;
+    // Every element of both is written by the steps.
+    let mut states = buf::with_capacity(tn * sw)?;
+    let mut saved = buf::with_capacity(tn * vw)?;
+    // SAFETY: f32/f64 elements; each step writes all of its rows of both (forward_step).
+    unsafe {
+        states.set_len(tn * sw);
+        saved.set_len(tn * vw);
+    }
     let b_hh = match (gru, w.b_hh) {
         (true, Some(b)) => buf::copied(b)?,
         (true, None) => buf::zeros(g)?,
         (false, _) => Vec::new(),
     };
     let c0 = c0.unwrap_or_default();
-    // h W_hh^T, with W_hh^T laid out once: a row-major right operand multiplies faster
-    let mut w_t = buf::zeros(g * h)?;
-    for (j, row) in w.w_hh.chunks_exact(h.max(1)).enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            w_t[k * g + j] = v;
+    // The right operand of each step's product, laid out once: W_hh^T for the GRU,
+    // [W_ih^T; W_hh^T] for the others (row-major right operands multiply faster).
+    let (w_t, depth) = if gru {
+        let mut w_t = buf::zeros(g * h)?;
+        for (j, row) in w.w_hh.chunks_exact(h.max(1)).enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                w_t[k * g + j] = v;
+            }
         }
-    }
-    let w_hh_t = Strided {
+        (w_t, h)
+    } else {
+        (stacked_weights(run, g)?, d.input + h)
+    };
+    let w_step = Strided {
         data: &w_t,
         rs: g,
         cs: 1,
@@ -94,15 +124,16 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
         Shared::new(&mut saved),
     );
     over_blocks(blocks, |(b0, rows)| -> Result<()> {
-        let mut hp = buf::zeros(if gru { rows * g } else { 0 })?;
+        // GRU: h W_hh^T; others: the step's pre-activations and the stacked [x_t, h] rows.
+        let mut hp = buf::zeros(rows * g)?;
+        let mut lhs = buf::zeros(if gru { 0 } else { rows * depth })?;
         for step in 0..steps {
             let t = position(steps, step, reverse);
             let cur = t * n + b0;
             // SAFETY: every block touches only its own rows of each buffer, and the rows of
             // the step before (read) are not those of this step (written).
-            let (pre, state, sv) = unsafe {
+            let (state, sv) = unsafe {
                 (
-                    xp_s.part(cur * g, rows * g),
                     st_s.part(cur * sw, rows * sw),
                     sv_s.part(cur * vw, rows * vw),
                 )
@@ -134,22 +165,42 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
                     },
                 )
             };
-            let hv = Strided {
-                data: prev_h.data,
-                rs: prev_h.stride,
-                cs: 1,
-            };
-            if gru {
-                gemm_strided(&mut hp, (rows, h, g), hv, w_hh_t, false, alone)?;
+            let pre: &[T] = if gru {
+                let hv = Strided {
+                    data: prev_h.data,
+                    rs: prev_h.stride,
+                    cs: 1,
+                };
+                gemm_strided(&mut hp, (rows, h, g), hv, w_step, false, alone)?;
+                // SAFETY: as above.
+                unsafe { xp_s.part(cur * g, rows * g) }
             } else {
-                gemm_strided(pre, (rows, h, g), hv, w_hh_t, true, alone)?;
-            }
+                let xs = &x[cur * d.input..(cur + rows) * d.input];
+                for (r, row) in lhs.chunks_exact_mut(depth).enumerate() {
+                    let (xr, hr) = row.split_at_mut(d.input);
+                    xr.copy_from_slice(&xs[r * d.input..(r + 1) * d.input]);
+                    let from = r * prev_h.stride;
+                    hr.copy_from_slice(&prev_h.data[from..from + h]);
+                }
+                if let Some(b) = &bias {
+                    for row in hp.chunks_exact_mut(g.max(1)) {
+                        row.copy_from_slice(b);
+                    }
+                }
+                let lv = Strided {
+                    data: &lhs,
+                    rs: depth,
+                    cs: 1,
+                };
+                gemm_strided(&mut hp, (rows, depth, g), lv, w_step, bias.is_some(), alone)?;
+                &hp
+            };
             forward_step(StepFwd {
                 cell,
                 hidden: h,
                 rows,
                 pre,
-                hp: &hp,
+                hp: if gru { &hp } else { &[] },
                 b_hh: &b_hh,
                 prev: if cell == Cell::Lstm { prev_c } else { prev_h },
                 state,
