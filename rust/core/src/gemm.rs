@@ -228,6 +228,9 @@ struct Product<T> {
     lhs: View<T>,
     rhs: View<T>,
     accumulate: bool,
+    /// A row of `n` values every output row starts from (a layer's bias; null: none). Each
+    /// piece writes its own block of it, so the copy runs on the threads too.
+    row_init: *const T,
 }
 
 /// A block of a [`Product`]: rows (or columns) `start..start + size` of its output.
@@ -281,7 +284,15 @@ impl<T: Real> Product<T> {
     /// the views valid m x k and k x n matrices.
     unsafe fn compute(self, parts: usize) {
         if self.is_empty() {
-            if self.k == 0 && !self.accumulate {
+            if self.k == 0 && !self.row_init.is_null() {
+                for r in 0..self.m {
+                    std::ptr::copy_nonoverlapping(
+                        self.row_init,
+                        self.dst.get().add(r * self.n),
+                        self.n,
+                    );
+                }
+            } else if self.k == 0 && !self.accumulate {
                 // All-zero bits are +0.0 in both float types.
                 std::ptr::write_bytes(self.dst.get(), 0, self.m * self.n);
             }
@@ -297,7 +308,14 @@ impl<T: Real> Piece<T> {
     unsafe fn compute(&self) {
         let p = &self.product;
         let (dst, s) = (p.dst.get(), self.start);
+        let init = !p.row_init.is_null();
+        let accumulate = p.accumulate || init;
         if self.rows {
+            if init {
+                for r in s..s + self.size {
+                    std::ptr::copy_nonoverlapping(p.row_init, dst.add(r * p.n), p.n);
+                }
+            }
             let l = p.lhs.at_signed(s as isize * p.lhs.rs);
             gemm_block(
                 dst.add(s * p.n),
@@ -307,11 +325,20 @@ impl<T: Real> Piece<T> {
                 p.k,
                 l,
                 p.rhs,
-                p.accumulate,
+                accumulate,
             );
         } else {
+            if init {
+                for r in 0..p.m {
+                    std::ptr::copy_nonoverlapping(
+                        p.row_init.add(s),
+                        dst.add(r * p.n + s),
+                        self.size,
+                    );
+                }
+            }
             let r = p.rhs.at_signed(s as isize * p.rhs.cs);
-            gemm_block(dst.add(s), p.n, p.m, self.size, p.k, p.lhs, r, p.accumulate);
+            gemm_block(dst.add(s), p.n, p.m, self.size, p.k, p.lhs, r, accumulate);
         }
     }
 }
@@ -382,6 +409,36 @@ unsafe fn gemm_to<T: Real>(
         lhs,
         rhs,
         accumulate,
+        row_init: std::ptr::null(),
+    };
+    product.compute(par);
+}
+
+/// `dst (m x n, row-major) = row_init (broadcast over rows) + lhs @ rhs`, every piece
+/// copying its own block of the rows first.
+///
+/// # Safety
+/// As for [`gemm_to`] without `accumulate`; `row_init` must hold `n` elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_from_rows<T: Real>(
+    dst: *mut T,
+    row_init: &[T],
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    par: usize,
+) {
+    let product = Product {
+        dst: OutPtr(dst),
+        m,
+        n,
+        k,
+        lhs,
+        rhs,
+        accumulate: false,
+        row_init: row_init.as_ptr(),
     };
     product.compute(par);
 }
@@ -418,6 +475,7 @@ unsafe fn two_products<T: Real>(p: ProductArgs<T>, q: ProductArgs<T>) {
         lhs,
         rhs,
         accumulate: false,
+        row_init: std::ptr::null(),
     };
     let (p, q) = (product(p), product(q));
     let threads = team::threads();
@@ -669,16 +727,16 @@ pub fn linear<T: Real>(
         );
     }
     let (vx, vw) = (View::rows(x, k), View::rows(w, k).t());
-    // SAFETY: sizes checked above. Every row starts as the bias, to which the product is
-    // added; without a bias the product writes every element itself.
+    // SAFETY: sizes checked above. Every row starts as the bias (copied by the threads, each
+    // its own block), to which the product is added; without a bias the product writes
+    // every element itself.
     unsafe {
         written(m * n, |out: *mut T| {
-            if let Some(b) = bias {
-                for r in 0..m {
-                    std::ptr::copy_nonoverlapping(b.as_ptr(), out.add(r * n), n);
-                }
+            let par = parallelism(m, n, k);
+            match bias {
+                Some(b) => gemm_from_rows(out, b, m, n, k, vx, vw, par),
+                None => gemm_to(out, m, n, k, vx, vw, false, par),
             }
-            gemm_to(out, m, n, k, vx, vw, bias.is_some(), parallelism(m, n, k))
         })
     }
 }
@@ -740,19 +798,79 @@ pub fn linear_backward_opt<T: Real>(
         gw.set_len(n * k);
     }
     let mut gb = buf::zeros(n)?;
-    if n > 0 {
-        for row in g.chunks(n) {
-            for (acc, &v) in gb.iter_mut().zip(row) {
-                *acc = *acc + v;
-            }
-        }
-    }
+    column_sums(g, n, &mut gb);
     Ok((gx, gw, gb))
 }
+
+/// `out[j] += sum_i g[i * n + j]`; blocks of columns on the team when `g` is large.
+fn column_sums<T: Real>(g: &[T], n: usize, out: &mut [T]) {
+    if n == 0 {
+        return;
+    }
+    let sum = |start: usize, acc: &mut [T]| {
+        for row in g.chunks(n) {
+            for (a, &v) in acc.iter_mut().zip(&row[start..]) {
+                *a = *a + v;
+            }
+        }
+    };
+    let threads = team::threads();
+    if threads > 1 && g.len() >= PAR_MIN_SUM && n >= 2 * 16 {
+        let width = n.div_ceil(threads).next_multiple_of(16);
+        let items: Vec<(usize, &mut [T])> = out
+            .chunks_mut(width)
+            .enumerate()
+            .map(|(i, c)| (i * width, c))
+            .collect();
+        team::for_each(items, |(start, acc)| sum(start, acc));
+    } else {
+        sum(0, out);
+    }
+}
+
+/// Gradients with at least this many elements sum their columns on the team.
+const PAR_MIN_SUM: usize = 1 << 16;
 
 #[cfg(test)]
 mod linear_tests {
     use super::*;
+
+    #[test]
+    fn bias_rows_and_column_sums_on_threads_match_the_naive_sums() {
+        // Sizes that split columns (the weight copied), rows, a narrow output, an empty
+        // reduction; the bias is copied by the pieces and the bias gradient summed on the team.
+        for &(m, k, n) in &[
+            (300, 70, 200),
+            (2000, 40, 50),
+            (600, 30, 7),
+            (5, 0, 9),
+            (700, 20, 150),
+        ] {
+            let x: Vec<f64> = (0..m * k).map(|v| (v as f64 * 0.31).sin()).collect();
+            let w: Vec<f64> = (0..n * k).map(|v| (v as f64 * 0.17).cos()).collect();
+            let b: Vec<f64> = (0..n).map(|v| v as f64 - 3.5).collect();
+            let y = linear(&x, &w, Some(&b), m, k, n).unwrap();
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f64 = (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum();
+                    let want = dot + b[j];
+                    assert!(
+                        (y[i * n + j] - want).abs() < 1e-9,
+                        "{m}x{k}x{n} at ({i}, {j})"
+                    );
+                }
+            }
+            let g: Vec<f64> = (0..m * n).map(|v| (v as f64 * 0.07).sin()).collect();
+            let (_, _, gb) = linear_backward(&g, &x, &w, m, k, n).unwrap();
+            for j in 0..n {
+                let want: f64 = (0..m).map(|i| g[i * n + j]).sum();
+                assert!(
+                    (gb[j] - want).abs() < 1e-9,
+                    "{m}x{k}x{n}: bias gradient {j}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn linear_matches_matmul_with_transposed_weight() {
