@@ -1,10 +1,10 @@
 //! Copies a row-major operand into the column-major layout the `gemm` crate reads fastest.
 //!
 //! The crate packs a left operand (after its own orientation of the product) whose rows are
-//! not contiguous with a strided gather of up to 48 rows at a time; when those rows lie a
-//! power-of-two number of bytes apart (a 1024-wide weight), every read of a gather lands in
-//! the same cache set and the packing costs more than the multiplication. A blocked transpose
-//! into a scratch buffer reads each cache line once.
+//! not contiguous by gathering a register tile's worth of rows (dozens) at each step; when
+//! those rows lie a power-of-two number of bytes apart (a 1024-wide weight), the reads of a
+//! gather all land in one cache set and the packing costs nearly as much as the
+//! multiplication. A tiled transpose into a scratch buffer reads each cache line once.
 
 use super::View;
 use crate::real::Real;
