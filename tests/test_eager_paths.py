@@ -58,10 +58,13 @@ def test_linear_falls_back_for_conversions():
     layer = nn.Linear(4, 2)
     xc = RNG.standard_normal((3, 4)).astype(np.float32)
     want = layer(xc).data
-    # Column-major, strided and list inputs need a copy first: the general path.
+    # Column-major and strided arrays are copied once and take the direct path; a list
+    # takes the general one.
     for x in (np.asfortranarray(xc), np.repeat(xc, 2, axis=1)[:, ::2], xc.tolist()):
-        if isinstance(x, np.ndarray):
-            assert eager.linear(x, layer.weight, layer.bias) is None
+        direct = eager.linear(x, layer.weight, layer.bias)
+        assert (direct is None) == (not isinstance(x, np.ndarray))
+        if direct is not None:
+            np.testing.assert_array_equal(direct.data, want)
         np.testing.assert_allclose(layer(x).data, want, rtol=1e-6)
     # Another dtype is cast by the layer, with its warning.
     assert eager.linear(xc.astype(np.float64), layer.weight, layer.bias) is None
@@ -81,6 +84,25 @@ def test_linear_with_a_strided_upstream_gradient():
     assert_close(x.grad, gx, np.float64, reduce_len=4)
     assert_close(layer.weight.grad, gw, np.float64, reduce_len=5)
     assert_close(layer.bias.grad, gb, np.float64, reduce_len=5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_of_a_strided_view_takes_the_direct_path(dtype):
+    # the h part of an LSTM's states, say: every row's first half
+    layer = nn.Linear(3, 4, dtype=dtype)
+    full = tensor(RNG.standard_normal((5, 6)).astype(dtype), requires_grad=True)
+    x = full[:, :3]
+    assert not x.data.flags.c_contiguous
+    out = layer(x)
+    assert out.grad_fn.op == "linear"
+    g = RNG.standard_normal((5, 4)).astype(dtype)
+    out.backward(g)
+    ref, gx, gw, gb = _linear_ref(x.data, layer.weight.data, layer.bias.data, g)
+    assert_close(out.data, ref, dtype, reduce_len=3)
+    assert_close(full.grad[:, :3], gx, dtype, reduce_len=4)
+    assert np.all(full.grad[:, 3:] == 0)
+    assert_close(layer.weight.grad, gw, dtype, reduce_len=5)
+    assert_close(layer.bias.grad, gb, dtype, reduce_len=5)
 
 
 def test_linear_records_nothing_without_grad():

@@ -238,6 +238,102 @@ class TestFusedKernel:
             assert a.dtype == b.dtype == dtype
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
+    @pytest.mark.parametrize("mode", MODES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("layers_dirs", [(1, False), (2, True)], ids=["1layer", "2layer-bidir"])
+    @pytest.mark.parametrize("loss_kind", ["last", "h_n", "c_n", "last+first+h_n"])
+    def test_gradients_of_some_steps_agree_with_stepwise(
+        self,
+        mode: str,
+        dtype: Any,
+        layers_dirs: tuple[int, bool],
+        loss_kind: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # losses that read one step of the output or the final states: the fused path hands
+        # the recurrence only those steps (and only the LSTM's h part), the stepwise one dense
+        # gradients
+        if loss_kind == "c_n" and mode != "LSTM":
+            pytest.skip("only the LSTM has c_n")
+        num_layers, bidirectional = layers_dirs
+        ferrograd.manual_seed(10)
+        model = make(mode, 5, 6, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype)
+        rng = np.random.default_rng(11)
+        x = Tensor(rng.standard_normal((7, 3, 5)).astype(dtype), requires_grad=True)
+        h0_, c0_ = states(model, 3, rng, dtype)
+        h0 = Tensor(h0_, requires_grad=True)
+        c0 = None if c0_ is None else Tensor(c0_, requires_grad=True)
+        w = rng.standard_normal((3, 6 * model.num_directions)).astype(dtype)
+        wh = rng.standard_normal((model.num_layers * model.num_directions, 3, 6)).astype(dtype)
+        results = []
+        for fused in (True, False):
+            monkeypatch.setattr(rnn_module, "_FUSED", fused)
+            model.zero_grad()
+            x.grad = h0.grad = None
+            if c0 is not None:
+                c0.grad = None
+            out, h, c = run(model, x, h0, c0)
+            if loss_kind == "last":
+                loss = (out[-1] * w).sum()
+            elif loss_kind == "h_n":
+                loss = (h * wh).sum()
+            elif loss_kind == "c_n":
+                loss = (c * wh).sum()
+            else:
+                loss = (out[-1] * w).sum() + (out[0] * w).sum() + (h * wh).sum()
+            loss.backward()
+            grads = [x.grad, h0.grad] + ([c0.grad] if c0 is not None else [])
+            results.append(grads + [p.grad for p in model.parameters()])
+        tol = 1e-4 if dtype == np.float32 else 1e-12
+        for a, b in zip(*results):
+            assert a.dtype == b.dtype == dtype
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+    @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+    def test_gradcheck_of_the_last_step(self, mode: str) -> None:
+        ferrograd.manual_seed(12)
+        model = make(mode, 3, 4, num_layers=2, dtype=np.float64)
+        rng = np.random.default_rng(13)
+        x = Tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+        inputs = [x, *model.parameters()]
+
+        def fn(*_: Tensor) -> Tensor:
+            out, _, _ = run(model, x)
+            return out[-1]
+
+        assert ferrograd.gradcheck(fn, inputs)
+
+    def test_compact_gradient_arguments(self) -> None:
+        core = ferrograd._core
+        rng = np.random.default_rng(14)
+        x, h0, c0 = rng.standard_normal((4, 3, 2)), rng.standard_normal((3, 5)), np.zeros((3, 5))
+        w_ih, w_hh = rng.standard_normal((20, 2)), rng.standard_normal((20, 5))
+        states, saved = core.rnn_forward("LSTM", x, h0, w_ih, w_hh, None, None, c0)
+        g = rng.standard_normal((2, 3, 5))  # steps 3 and 1, h part only
+        dense = np.zeros_like(states)
+        dense[3, :, :5], dense[1, :, :5] = g[0], g[1]
+        args = (x, h0, w_ih, w_hh, states, saved, None, None, c0, False, True)
+        want = core.rnn_backward("LSTM", dense, *args)
+        assert want[5] is None and all(a is not None for a in want[:5])
+        got = core.rnn_backward("LSTM", g, *args, [3, 1])
+        for a, b in zip(got[:5], want[:5]):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+        h_only = core.rnn_backward("LSTM", np.ascontiguousarray(dense[:, :, :5]), *args)
+        for a, b in zip(h_only[:5], want[:5]):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+        with pytest.raises(ValueError, match="twice"):
+            core.rnn_backward("LSTM", g, *args, [1, 1])
+        with pytest.raises(ValueError, match="step 4"):
+            core.rnn_backward("LSTM", g, *args, [4, 1])
+        with pytest.raises(ValueError, match="negative"):
+            core.rnn_backward("LSTM", g, *args, [-1, 1])
+        with pytest.raises(ShapeError, match="grad_states"):
+            core.rnn_backward("LSTM", g, *args, [1])
+        with pytest.raises(ShapeError, match="grad_states"):
+            core.rnn_backward("LSTM", g[:, :, :4], *args, [3, 1])
+        with pytest.raises(ShapeError, match="grad_states"):
+            core.rnn_backward("LSTM", g, *args)
+
     def test_rejects_bad_arguments(self) -> None:
         core = ferrograd._core
         x, h0 = np.zeros((2, 3, 4)), np.zeros((3, 5))

@@ -479,6 +479,7 @@ def rnn_backward(
     c0: Optional[np.ndarray] = None,
     reverse: bool = False,
     need_input_grad: bool = True,
+    grad_steps: Optional[Sequence[int]] = None,
 ) -> tuple[
     Optional[np.ndarray],
     np.ndarray,

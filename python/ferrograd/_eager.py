@@ -48,10 +48,22 @@ def _float_array(x: Any) -> np.ndarray | None:
     return None
 
 
+def _strided_float_copy(x: Any) -> np.ndarray | None:
+    """A C-ordered copy of the array of ``x`` when it is a float32 or float64 ndarray in
+    another layout, else None."""
+    a = x.data if isinstance(x, Tensor) else x
+    if type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64):
+        return np.ascontiguousarray(a)
+    return None
+
+
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """``x @ weight.T + bias`` recorded as ``ferrograd.tensor.linear`` records it, or None
-    when an argument needs the general path (a conversion, another dtype, a layout)."""
+    when an argument needs the general path (a conversion, another dtype, a weight or bias
+    in another layout; an input in another layout is copied)."""
     xa = _float_array(x)
+    if xa is None:
+        xa = _strided_float_copy(x)  # a view of every other column, say: copied once
     w = _float_array(weight)
     if xa is None or w is None or xa.dtype is not w.dtype:
         return None

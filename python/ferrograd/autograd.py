@@ -110,6 +110,49 @@ class Owned:
         self.array = array
 
 
+class StepGrad:
+    """A gradient that is zero but at a few positions of its first axis (the steps of a
+    sequence), and there only in the first ``values.shape[-1]`` entries of its last axis.
+
+    Backward rules may return it in place of a dense array (indexing one step does); the
+    backward pass hands it on as it is only to a node whose rule is marked with
+    :func:`takes_step_grads`, and makes it dense (:meth:`dense`) for every other one.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the dense gradient (at least two axes).
+    steps : list of int or None
+        Distinct positions on the first axis, one per row of ``values``; None for all of
+        them in order.
+    values : ndarray
+        (len(steps), *shape[1:-1], width) with ``width <= shape[-1]``.
+    """
+
+    __slots__ = ("shape", "steps", "values")
+
+    def __init__(self, shape: tuple[int, ...], steps: list[int] | None, values: np.ndarray):
+        self.shape = shape
+        self.steps = steps
+        self.values = values
+
+    def dense(self) -> np.ndarray:
+        """The gradient as an array of ``shape``."""
+        full = np.zeros(self.shape, self.values.dtype)
+        width = self.values.shape[-1]
+        if self.steps is None:
+            full[..., :width] = self.values
+        else:
+            full[self.steps, ..., :width] = self.values
+        return full
+
+
+def takes_step_grads(fn: BackwardFn) -> BackwardFn:
+    """Marks a backward function that accepts a :class:`StepGrad` as its gradient."""
+    fn.step_grads = True  # type: ignore[attr-defined]
+    return fn
+
+
 class GradFn:
     """What made a non-leaf Tensor (its ``grad_fn``): ``op`` is the name of the op's rule.
 
@@ -245,7 +288,10 @@ def _getitem(x: np.ndarray, index: Any) -> np.ndarray:
     return np.asarray(x[_index(index)])
 
 
-def _getitem_backward(g: np.ndarray, x: np.ndarray, index: Any) -> tuple[np.ndarray]:
+def _getitem_backward(g: np.ndarray, x: np.ndarray, index: Any) -> tuple[Any]:
+    if type(index) is int and x.ndim >= 2 and g.shape == x.shape[1:]:
+        # one step of a sequence (``out[-1]``): kept compact for the nodes that take it
+        return (StepGrad(x.shape, [index % x.shape[0]], g[None]),)
     full = np.zeros(x.shape, x.dtype)
     np.add.at(full, _index(index), g)
     return (full,)

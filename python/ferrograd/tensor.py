@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import _check, _core, _numpy_protocol, autograd, ops
-from .autograd import OPS, BackwardFn, Owned, enable_grad, is_grad_enabled, no_grad, record
+from .autograd import (
+    OPS,
+    BackwardFn,
+    Owned,
+    StepGrad,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    record,
+)
 from .exceptions import ArgumentError, DTypeError, FerrogradError, GraphError, ShapeError
 
 __all__ = [
@@ -287,7 +296,7 @@ class Tensor:
             g = g.astype(self.dtype, copy=False)
         # Each pending gradient, and whether it is owned: referenced by nothing outside this
         # loop, so that a leaf can take it as its .grad without a copy.
-        grads: dict[int, tuple[np.ndarray, bool]] = {id(self): (g, False)}
+        grads: dict[int, tuple[Any, bool]] = {id(self): (g, False)}
         # Nodes run newest first: every op is recorded after its inputs, so by the time a node
         # is popped every node that consumed it has passed its gradient on. The heap holds each
         # node once, from when its first gradient arrives. Leaves take their gradients once
@@ -312,6 +321,19 @@ class Tensor:
                     pg = pg.array
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
+                if type(pg) is StepGrad:
+                    key = id(parent)
+                    pb = parent._backward
+                    if (
+                        getattr(pb, "step_grads", False)
+                        and key not in grads
+                        and pg.shape == parent.data.shape
+                        and pg.values.dtype == parent.data.dtype
+                    ):
+                        grads[key] = (pg, True)
+                        push(heap, (-getattr(parent, "_seq", 0), key, parent))
+                        continue
+                    pg, fresh = pg.dense(), True
                 data = parent.data
                 if type(pg) is not np.ndarray:
                     pg = np.asarray(pg)
@@ -329,7 +351,10 @@ class Tensor:
                     else:
                         push(heap, (-getattr(parent, "_seq", 0), key, parent))
                 else:  # a sum is a new array, so it is owned
-                    grads[key] = (_sum(prev[0], pg), True)
+                    p0 = prev[0]
+                    if type(p0) is StepGrad:
+                        p0 = p0.dense()
+                    grads[key] = (_sum(p0, pg), True)
         for leaf in leaves:
             g, owned = grads[id(leaf)]
             leaf.grad = g if owned and leaf.grad is None else _leaf_grad(leaf.grad, g)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _check, _core, ops
 from .. import functional as F
-from ..autograd import record
+from ..autograd import StepGrad, record, takes_step_grads
 from ..exceptions import DTypeError, ShapeError
 from ..random import default_generator
 from ..tensor import Tensor, concat, stack
@@ -94,11 +94,17 @@ def _fused_recurrence(
     xd, h, c, wi, wh, bi, bh = (arr(a) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh))
     states, saved = _core.rnn_forward(mode, xd, h, wi, wh, bi, bh, c, reverse)
 
-    def backward(g: np.ndarray) -> tuple[Any, ...]:
+    @takes_step_grads
+    def backward(g: Any) -> tuple[Any, ...]:
         need_dx = isinstance(x, Tensor) and x.requires_grad
+        steps = None
+        if type(g) is StepGrad:  # only some steps, or only the LSTM's h part
+            g, steps = g.values, g.steps
         g = np.asarray(g, dtype=dt)
         return tuple(
-            _core.rnn_backward(mode, g, xd, h, wi, wh, states, saved, bi, bh, c, reverse, need_dx)
+            _core.rnn_backward(
+                mode, g, xd, h, wi, wh, states, saved, bi, bh, c, reverse, need_dx, steps
+            )
         )
 
     return record(states, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward)
@@ -236,6 +242,33 @@ def _part(a: Any, index: Any) -> Any:
         return (full,)
 
     return record(a.data[index], (a,), backward)
+
+
+def _h_part(y: Tensor, hid: int) -> Tensor:
+    """The h part ``y[:, :, :hid]`` of the LSTM's states, whose gradient is handed on to the
+    recurrence in compact form (:class:`~ferrograd.autograd.StepGrad`), without the zeros of
+    the c part."""
+
+    @takes_step_grads
+    def backward(g: Any) -> tuple[StepGrad]:
+        if type(g) is StepGrad:
+            return (StepGrad(y.shape, g.steps, g.values),)
+        return (StepGrad(y.shape, None, g),)
+
+    return record(y.data[:, :, :hid], (y,), backward)
+
+
+def _step_part(y: Tensor, step: int, lo: int, hi: int) -> Tensor:
+    """``y[step, :, lo:hi]`` (a final state), whose gradient is handed on in compact form."""
+
+    def backward(g: np.ndarray) -> tuple[StepGrad]:
+        if lo == 0:
+            return (StepGrad(y.shape, [step], g[None]),)
+        values = np.zeros((1, g.shape[0], hi), g.dtype)
+        values[0, :, lo:] = g
+        return (StepGrad(y.shape, [step], values),)
+
+    return record(y.data[step, :, lo:hi], (y,), backward)
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
@@ -434,10 +467,10 @@ class RNNBase(Module):
                     reverse=direction == 1,
                 )
                 last = 0 if direction == 1 else steps - 1
-                h_n.append(_part(y, (last, slice(None), slice(0, hid))))
+                h_n.append(_step_part(y, last, 0, hid))
                 if lstm:
-                    c_n.append(_part(y, (last, slice(None), slice(hid, 2 * hid))))
-                    y = _part(y, (slice(None), slice(None), slice(0, hid)))
+                    c_n.append(_step_part(y, last, hid, 2 * hid))
+                    y = _h_part(y, hid)
                 outputs.append(y)
             layer_input = outputs[0] if dirs == 1 else concat(outputs, axis=2)
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:

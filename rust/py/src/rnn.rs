@@ -12,7 +12,7 @@ use pyo3::types::PyTuple;
 use std::borrow::Cow;
 
 use crate::arrays::{borrow, borrow_opt, common_float, data, out, shape, In};
-use crate::errors::{run, shape_error, BindResult};
+use crate::errors::{run, shape_error, value_error, BindResult};
 use crate::with_float;
 
 type Arr<'py> = Bound<'py, PyAny>;
@@ -211,10 +211,15 @@ pub fn rnn_forward<'py>(
 /// Gradients of `rnn_forward` given the gradient of its states; returns `(grad_input,
 /// grad_h0, grad_c0, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh)` with None
 /// for what does not exist (grad_input too unless `need_input_grad`).
+///
+/// `grad_states` is (steps, batch, width), or (len(grad_steps), batch, width) holding the
+/// steps at the positions `grad_steps` lists (the others have zero gradient); `width` is that
+/// of the states, or `hidden` for the h part of the LSTM's states alone.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (mode, grad_states, input, h0, weight_ih, weight_hh, states, saved,
-                    bias_ih=None, bias_hh=None, c0=None, reverse=false, need_input_grad=true))]
+                    bias_ih=None, bias_hh=None, c0=None, reverse=false, need_input_grad=true,
+                    grad_steps=None))]
 pub fn rnn_backward<'py>(
     py: Python<'py>,
     mode: &str,
@@ -230,8 +235,17 @@ pub fn rnn_backward<'py>(
     c0: Option<&Arr<'py>>,
     reverse: bool,
     need_input_grad: bool,
+    grad_steps: Option<Vec<i64>>,
 ) -> BindResult<Bound<'py, PyTuple>> {
     let func = "rnn_backward";
+    let grad_steps = grad_steps
+        .map(|v| {
+            v.into_iter()
+                .map(|t| usize::try_from(t).map_err(|_| t))
+                .collect::<Result<Vec<usize>, i64>>()
+        })
+        .transpose()
+        .map_err(|t| value_error(format!("{func}: grad_steps holds the negative step {t}")))?;
     with_float!(
         func,
         [
@@ -252,11 +266,22 @@ pub fn rnn_backward<'py>(
             );
             let want_s = [d.steps, d.batch, cell.state_width() * d.hidden];
             let want_v = [d.steps, d.batch, cell.saved_width() * d.hidden];
-            for (name, arr, want) in [
-                ("grad_states", &g, &want_s),
-                ("states", &s, &want_s),
-                ("saved", &v, &want_v),
-            ] {
+            let sg = shape(&g);
+            let given = grad_steps.as_ref().map_or(d.steps, Vec::len);
+            let width = sg.get(2).copied().unwrap_or(0);
+            if sg.len() != 3
+                || sg[..2] != [given, d.batch]
+                || !(width == want_s[2] || width == d.hidden)
+            {
+                return Err(shape_error(format!(
+                    "{func}: grad_states has shape {}, expected {} or ({given}, {}, {})",
+                    fmt_shape(&sg),
+                    fmt_shape(&[given, d.batch, want_s[2]]),
+                    d.batch,
+                    d.hidden
+                )));
+            }
+            for (name, arr, want) in [("states", &s, &want_s), ("saved", &v, &want_v)] {
                 if shape(arr) != want {
                     return Err(shape_error(format!(
                         "{func}: {name} has shape {}, expected {}",
@@ -268,7 +293,12 @@ pub fn rnn_backward<'py>(
             let dd = a.data()?;
             let (dg, ds, dv) = (data(&g)?, data(&s)?, data(&v)?);
             let gr = run(py, || {
-                core::backward(&dd.run(cell, d, reverse), &dg, &ds, &dv, need_input_grad)
+                let grad = core::StateGrad {
+                    data: &dg,
+                    width,
+                    steps: grad_steps.as_deref(),
+                };
+                core::backward_with(&dd.run(cell, d, reverse), &grad, &ds, &dv, need_input_grad)
             })?;
             let sx = [d.steps, d.batch, d.input];
             let sh = [d.batch, d.hidden];

@@ -8,12 +8,13 @@
 
 use super::blocks::{batch_blocks, over_blocks, Shared};
 use super::gates::{backward_step, Rows, StepBwd};
-use super::{check, check_len, position, Cell, Grads, Run};
+use super::{check, check_len, position, Cell, Grads, Run, StateGrad};
 use crate::buf;
 use crate::error::Result;
 use crate::gemm::{gemm_strided, Strided};
 use crate::loss::classification::FastMath;
 use crate::runtime::scratch::{give_back, take_scratch};
+use crate::value_err;
 
 /// What one block of rows gives back: its rows of dh0 and dc0, and its column sums of the
 /// gradients of the input projection and (GRU) of `h W_hh^T + b_hh`.
@@ -49,6 +50,24 @@ pub fn backward<T: FastMath>(
     saved: &[T],
     need_dx: bool,
 ) -> Result<Grads<T>> {
+    let sw = run.cell.state_width() * run.d.hidden;
+    let grad = StateGrad {
+        data: grad_states,
+        width: sw,
+        steps: None,
+    };
+    backward_with(run, &grad, states, saved, need_dx)
+}
+
+/// [`backward`] given the gradient of the states in the compact form of [`StateGrad`]: only
+/// some steps, or only the h part of the LSTM's states (the rest is zero).
+pub fn backward_with<T: FastMath>(
+    run: &Run<'_, T>,
+    grad: &StateGrad<'_, T>,
+    states: &[T],
+    saved: &[T],
+    need_dx: bool,
+) -> Result<Grads<T>> {
     let func = "rnn_backward";
     check(func, run)?;
     let Run {
@@ -63,7 +82,10 @@ pub fn backward<T: FastMath>(
     let (n, h, steps) = (d.batch, d.hidden, d.steps);
     let g = cell.gates() * h;
     let (sw, vw) = (cell.state_width() * h, cell.saved_width() * h);
-    check_len(func, "grad_states", grad_states, steps * n * sw)?;
+    // the row of `grad.data` holding each step's gradient (None: zero)
+    let slots = grad_slots(func, grad, steps, n, sw, h)?;
+    let gw = grad.width;
+    let direct = gw == sw && grad.steps.is_none();
     check_len(func, "states", states, steps * n * sw)?;
     check_len(func, "saved", saved, steps * n * vw)?;
     let (gru, lstm) = (cell == Cell::Gru, cell == Cell::Lstm);
@@ -91,9 +113,32 @@ pub fn backward<T: FastMath>(
         let mut dc = buf::zeros(if lstm { rows * h } else { 0 })?;
         let mut db = buf::zeros(g)?;
         let mut db_hp = buf::zeros(if gru { g } else { 0 })?;
+        // the step's gradient rows when they are not read in place: zeros, with the given
+        // columns copied in for steps that have a gradient
+        let mut gbuf = buf::zeros(if direct { 0 } else { rows * sw })?;
+        let mut filled = false;
         for step in (0..steps).rev() {
             let t = position(steps, step, reverse);
             let cur = t * n + b0;
+            let gs: &[T] = if direct {
+                &grad.data[cur * sw..(cur + rows) * sw]
+            } else {
+                match slots[t] {
+                    Some(j) => {
+                        let src = &grad.data[(j * n + b0) * gw..(j * n + b0 + rows) * gw];
+                        for (dst, row) in gbuf.chunks_exact_mut(sw).zip(src.chunks_exact(gw)) {
+                            dst[..gw].copy_from_slice(row);
+                        }
+                        filled = true;
+                    }
+                    None if filled => {
+                        gbuf.iter_mut().for_each(|v| *v = T::zero());
+                        filled = false;
+                    }
+                    None => {}
+                }
+                &gbuf
+            };
             let (prev_h, prev_c) = if step > 0 {
                 let p = position(steps, step - 1, reverse);
                 let r = &states[(p * n + b0) * sw..(p * n + b0 + rows) * sw];
@@ -134,7 +179,7 @@ pub fn backward<T: FastMath>(
                 cell,
                 hidden: h,
                 rows,
-                gs: &grad_states[cur * sw..(cur + rows) * sw],
+                gs,
                 state: &states[cur * sw..(cur + rows) * sw],
                 saved: &saved[cur * vw..(cur + rows) * vw],
                 prev: if lstm { prev_c } else { prev_h },
@@ -251,4 +296,37 @@ pub fn backward<T: FastMath>(
         db_ih: w.b_ih.map(|_| db),
         db_hh: w.b_hh.map(|_| db_hh),
     })
+}
+
+/// For each step position, the index of its gradient in `grad.steps` (its position when
+/// `grad.steps` is None), or None when it has no gradient; checks the sizes and positions.
+fn grad_slots<T>(
+    func: &str,
+    grad: &StateGrad<'_, T>,
+    steps: usize,
+    n: usize,
+    sw: usize,
+    h: usize,
+) -> Result<Vec<Option<usize>>> {
+    if grad.width != sw && grad.width != h {
+        return value_err!(
+            "{func}: grad_states has {} values per batch row, expected {sw} or {h}",
+            grad.width
+        );
+    }
+    let given = grad.steps.map_or(steps, <[usize]>::len);
+    check_len(func, "grad_states", grad.data, given * n * grad.width)?;
+    let Some(list) = grad.steps else {
+        return Ok((0..steps).map(Some).collect());
+    };
+    let mut slots = vec![None; steps];
+    for (j, &t) in list.iter().enumerate() {
+        if t >= steps {
+            return value_err!("{func}: grad_steps holds step {t}, but the sequence has {steps}");
+        }
+        if slots[t].replace(j).is_some() {
+            return value_err!("{func}: grad_steps holds step {t} twice");
+        }
+    }
+    Ok(slots)
 }

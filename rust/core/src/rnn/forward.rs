@@ -1,7 +1,7 @@
 //! The forward pass of one layer in one direction.
 //!
 //! Each block of batch rows steps through time on its own thread: one product gives the
-//! step's pre-activations, `[x_t, h] @ [W_ih^T; W_hh^T]` plus both biases, then one fused
+//! step's pre-activations, `[x_t, h, 1] @ [W_ih^T; W_hh^T; b_ih + b_hh]`, then one fused
 //! pass computes gates and state updates. The GRU, whose `b_hn` sits inside the reset gate,
 //! instead projects the input of every step in one product first and multiplies `h W_hh^T`
 //! into a scratch block at each step.
@@ -29,17 +29,22 @@ fn projection_bias<T: FastMath>(run: &Run<'_, T>) -> Result<Option<Vec<T>>> {
     })
 }
 
-/// `[W_ih^T; W_hh^T]`: the ((input + hidden) x gates * hidden) row-major right operand of
-/// the fused product `[x_t, h] @ [W_ih^T; W_hh^T]`.
-fn stacked_weights<T: FastMath>(run: &Run<'_, T>, g: usize) -> Result<Vec<T>> {
+/// `[W_ih^T; W_hh^T]`, and the row `bias` under them when given: the ((input + hidden
+/// [+ 1]) x gates * hidden) row-major right operand of the fused product
+/// `[x_t, h, 1] @ [W_ih^T; W_hh^T; bias]`.
+fn stacked_weights<T: FastMath>(run: &Run<'_, T>, g: usize, bias: Option<&[T]>) -> Result<Vec<T>> {
     let (input, h) = (run.d.input, run.d.hidden);
-    let mut w = buf::zeros((input + h) * g)?;
+    let rows = input + h + usize::from(bias.is_some());
+    let mut w = buf::zeros(rows * g)?;
     for (src, width, first) in [(run.w.w_ih, input, 0), (run.w.w_hh, h, input)] {
         for (j, row) in src.chunks_exact(width.max(1)).enumerate() {
             for (k, &v) in row.iter().enumerate() {
                 w[(first + k) * g + j] = v;
             }
         }
+    }
+    if let Some(b) = bias {
+        w[(input + h) * g..].copy_from_slice(b);
     }
     Ok(w)
 }
@@ -109,7 +114,9 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
         }
         (w_t, h)
     } else {
-        (stacked_weights(run, g)?, d.input + h)
+        // the biases ride along as the last row, multiplied by a column of ones
+        let depth = d.input + h + usize::from(bias.is_some());
+        (stacked_weights(run, g, bias.as_deref())?, depth)
     };
     let w_step = Strided {
         data: &w_t,
@@ -127,6 +134,11 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
         // GRU: h W_hh^T; others: the step's pre-activations and the stacked [x_t, h] rows.
         let mut hp = buf::zeros(rows * g)?;
         let mut lhs = buf::zeros(if gru { 0 } else { rows * depth })?;
+        if !gru && bias.is_some() {
+            for row in lhs.chunks_exact_mut(depth) {
+                row[depth - 1] = T::one();
+            }
+        }
         for step in 0..steps {
             let t = position(steps, step, reverse);
             let cur = t * n + b0;
@@ -180,19 +192,14 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
                     let (xr, hr) = row.split_at_mut(d.input);
                     xr.copy_from_slice(&xs[r * d.input..(r + 1) * d.input]);
                     let from = r * prev_h.stride;
-                    hr.copy_from_slice(&prev_h.data[from..from + h]);
-                }
-                if let Some(b) = &bias {
-                    for row in hp.chunks_exact_mut(g.max(1)) {
-                        row.copy_from_slice(b);
-                    }
+                    hr[..h].copy_from_slice(&prev_h.data[from..from + h]);
                 }
                 let lv = Strided {
                     data: &lhs,
                     rs: depth,
                     cs: 1,
                 };
-                gemm_strided(&mut hp, (rows, depth, g), lv, w_step, bias.is_some(), alone)?;
+                gemm_strided(&mut hp, (rows, depth, g), lv, w_step, false, alone)?;
                 &hp
             };
             forward_step(StepFwd {

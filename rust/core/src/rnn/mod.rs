@@ -31,7 +31,7 @@ mod gates;
 #[cfg(test)]
 mod naive;
 
-pub use backward::backward;
+pub use backward::{backward, backward_with};
 pub use forward::forward;
 
 use crate::error::Result;
@@ -147,6 +147,20 @@ pub struct Forward<T> {
     pub states: Vec<T>,
     /// (steps, batch, saved_width * hidden): LSTM i, f, g, o; GRU r, z, n, W_hn h + b_hn.
     pub saved: Vec<T>,
+}
+
+/// The gradient of the states of [`forward`] in compact form, for [`backward_with`].
+///
+/// `data` holds, for each step given, (batch, width) values: the first `width` values of each
+/// batch row of the step's states (`width` is `state_width * hidden`, or `hidden` for the h
+/// part of the LSTM's states alone, the c part's gradient being zero). `steps` lists the step
+/// positions given, each once, in any order; the others have zero gradient. None gives every
+/// step in order.
+#[derive(Clone, Copy, Debug)]
+pub struct StateGrad<'a, T> {
+    pub data: &'a [T],
+    pub width: usize,
+    pub steps: Option<&'a [usize]>,
 }
 
 /// Result of [`backward`].
@@ -470,6 +484,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn compact_state_gradients_match_the_dense_ones() {
+        for cell in CELLS {
+            for reverse in [false, true] {
+                let case = large_case(cell);
+                let run = case.run(reverse);
+                let fwd = forward(&run).unwrap();
+                let (n, h, steps) = (case.d.batch, case.d.hidden, case.d.steps);
+                let sw = cell.state_width() * h;
+                // steps 5 and 1 (in that order) with only the h part (and the full width)
+                for width in [h, sw] {
+                    let picked = [5usize, 1];
+                    let data = values(picked.len() * n * width, 21);
+                    let mut dense = vec![0.0; steps * n * sw];
+                    for (j, &t) in picked.iter().enumerate() {
+                        for b in 0..n {
+                            let src = &data[(j * n + b) * width..(j * n + b + 1) * width];
+                            let at = (t * n + b) * sw;
+                            dense[at..at + width].copy_from_slice(src);
+                        }
+                    }
+                    let want = backward(&run, &dense, &fwd.states, &fwd.saved, true).unwrap();
+                    let grad = StateGrad {
+                        data: &data,
+                        width,
+                        steps: Some(&picked),
+                    };
+                    let got = backward_with(&run, &grad, &fwd.states, &fwd.saved, true).unwrap();
+                    let what = format!("{cell:?} reverse={reverse} width={width}");
+                    for (k, (a, b)) in grads_list(got).iter().zip(&grads_list(want)).enumerate() {
+                        assert_near(&format!("{what} grad {k}"), a, b, 1e-13);
+                    }
+                }
+                // every step, h part only
+                let data = values(steps * n * h, 22);
+                let mut dense = vec![0.0; steps * n * sw];
+                for (row, src) in dense.chunks_exact_mut(sw).zip(data.chunks_exact(h)) {
+                    row[..h].copy_from_slice(src);
+                }
+                let want = backward(&run, &dense, &fwd.states, &fwd.saved, false).unwrap();
+                let grad = StateGrad {
+                    data: &data,
+                    width: h,
+                    steps: None,
+                };
+                let got = backward_with(&run, &grad, &fwd.states, &fwd.saved, false).unwrap();
+                for (k, (a, b)) in grads_list(got).iter().zip(&grads_list(want)).enumerate() {
+                    assert_near(&format!("{cell:?} all steps h only grad {k}"), a, b, 1e-13);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_compact_gradients_are_errors() {
+        let case = Case::new(Cell::Lstm);
+        let run = case.run(false);
+        let fwd = forward(&run).unwrap();
+        let (n, h) = (case.d.batch, case.d.hidden);
+        let data = vec![0.0; 2 * n * h];
+        let bad = |steps: &[usize], width: usize, len: usize| {
+            let grad = StateGrad {
+                data: &data[..len],
+                width,
+                steps: Some(steps),
+            };
+            backward_with(&run, &grad, &fwd.states, &fwd.saved, true).is_err()
+        };
+        assert!(bad(&[0, 3], h, 2 * n * h)); // past the end
+        assert!(bad(&[1, 1], h, 2 * n * h)); // twice
+        assert!(bad(&[0, 1], h, 2 * n * h - 1)); // short
+        assert!(bad(&[0, 1], h + 1, 2 * n * h)); // width
+        assert!(!bad(&[2, 0], h, 2 * n * h));
     }
 
     #[test]
