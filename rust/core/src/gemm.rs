@@ -1010,21 +1010,27 @@ mod strided_tests {
         assert!(matmul_strided(short, bv, (m, k, n)).is_err());
     }
 
+    /// Deterministic operands `a` (m x k) and `b` (k x n), and `start + a @ b` summed naively.
+    fn operands(m: usize, k: usize, n: usize, start: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let mut want = vec![start; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] += (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f64>();
+            }
+        }
+        (a, b, want)
+    }
+
     #[test]
     fn copied_strided_operands_match_the_naive_product() {
         // Operands big enough to be copied column-major before the product (see `pack`), in
         // every layout, with odd sizes, accumulation and threads; and a negative row stride.
         for &(m, k, n) in &[(70, 90, 65), (33, 130, 200), (129, 257, 40), (300, 64, 15)] {
-            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let (a, b, want) = operands(m, k, n, 0.25);
             let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
             let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-            let mut want = vec![0.25; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[i * n + j] += (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f64>();
-                }
-            }
             let plain_a = Strided {
                 data: &a,
                 rs: k,
@@ -1144,14 +1150,7 @@ mod strided_tests {
             (70, 3000, 7),
         ];
         for &(m, k, n) in &cases {
-            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
-            let mut want = vec![0.5; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[i * n + j] += (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f64>();
-                }
-            }
+            let (a, b, want) = operands(m, k, n, 0.5);
             let av = Strided {
                 data: &a,
                 rs: k,

@@ -65,35 +65,22 @@ pub(super) unsafe fn product<T: Real>(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let b = padded.as_ptr();
+        let a = Rows {
+            dst,
+            ld,
+            m,
+            n,
+            k,
+            lhs: lhs.ptr,
+            rs: lhs.rs,
+            cs: lhs.cs,
+            padded: padded.as_ptr(),
+            accumulate,
+        };
         if TypeId::of::<T>() == TypeId::of::<f32>() {
-            let a = Rows {
-                dst: dst as *mut f32,
-                ld,
-                m,
-                n,
-                k,
-                lhs: lhs.ptr as *const f32,
-                rs: lhs.rs,
-                cs: lhs.cs,
-                padded: b as *const f32,
-                accumulate,
-            };
-            avx512::rows_f32(&a);
+            avx512::rows_f32(&a.cast());
         } else {
-            let a = Rows {
-                dst: dst as *mut f64,
-                ld,
-                m,
-                n,
-                k,
-                lhs: lhs.ptr as *const f64,
-                rs: lhs.rs,
-                cs: lhs.cs,
-                padded: b as *const f64,
-                accumulate,
-            };
-            avx512::rows_f64(&a);
+            avx512::rows_f64(&a.cast());
         }
     }
     scratch::give_back(padded);
@@ -111,6 +98,25 @@ struct Rows<T> {
     cs: isize,
     padded: *const T,
     accumulate: bool,
+}
+
+impl<T> Rows<T> {
+    /// The same operands read as elements of `U` (the type `T` is, checked by the caller).
+    #[cfg(target_arch = "x86_64")]
+    fn cast<U>(&self) -> Rows<U> {
+        Rows {
+            dst: self.dst as *mut U,
+            ld: self.ld,
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            lhs: self.lhs as *const U,
+            rs: self.rs,
+            cs: self.cs,
+            padded: self.padded as *const U,
+            accumulate: self.accumulate,
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
