@@ -7,7 +7,7 @@
 //! in place in `states`.
 
 use super::blocks::{batch_blocks, over_blocks, Shared};
-use super::gates::{backward_step, Rows, StepBwd};
+use super::gates::{backward_step, start_rows, StepBwd};
 use super::{check, check_len, position, Cell, Grads, Run, StateGrad};
 use crate::buf;
 use crate::error::Result;
@@ -139,32 +139,11 @@ pub fn backward_with<T: FastMath>(
                 }
                 &gbuf
             };
-            let (prev_h, prev_c) = if step > 0 {
+            let prev = (step > 0).then(|| {
                 let p = position(steps, step - 1, reverse);
-                let r = &states[(p * n + b0) * sw..(p * n + b0 + rows) * sw];
-                (
-                    Rows {
-                        data: r,
-                        stride: sw,
-                    },
-                    Rows {
-                        data: &r[h.min(r.len())..],
-                        stride: sw,
-                    },
-                )
-            } else {
-                let block = b0 * h..(b0 + rows) * h;
-                (
-                    Rows {
-                        data: &h0[block.clone()],
-                        stride: h,
-                    },
-                    Rows {
-                        data: c0.get(block).unwrap_or_default(),
-                        stride: h,
-                    },
-                )
-            };
+                &states[(p * n + b0) * sw..(p * n + b0 + rows) * sw]
+            });
+            let (prev_h, prev_c) = start_rows(prev, (h0, c0), (b0, rows), h, sw);
             // SAFETY: every block touches only its own rows of `d_xp` and `d_hp`.
             let (dx, dp) = unsafe {
                 (

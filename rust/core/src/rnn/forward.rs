@@ -7,7 +7,7 @@
 //! into a scratch block at each step.
 
 use super::blocks::{batch_blocks, over_blocks, Shared};
-use super::gates::{forward_step, Rows, StepFwd};
+use super::gates::{forward_step, start_rows, StepFwd};
 use super::{check, position, Cell, Forward, Run};
 use crate::buf;
 use crate::error::Result;
@@ -150,33 +150,12 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
                     sv_s.part(cur * vw, rows * vw),
                 )
             };
-            let (prev_h, prev_c) = if step > 0 {
+            let prev = (step > 0).then(|| -> &[T] {
                 let p = position(steps, step - 1, reverse);
                 // SAFETY: as above.
-                let r: &[T] = unsafe { st_s.part((p * n + b0) * sw, rows * sw) };
-                (
-                    Rows {
-                        data: r,
-                        stride: sw,
-                    },
-                    Rows {
-                        data: &r[h.min(r.len())..],
-                        stride: sw,
-                    },
-                )
-            } else {
-                let block = b0 * h..(b0 + rows) * h;
-                (
-                    Rows {
-                        data: &h0[block.clone()],
-                        stride: h,
-                    },
-                    Rows {
-                        data: c0.get(block).unwrap_or_default(),
-                        stride: h,
-                    },
-                )
-            };
+                unsafe { st_s.part((p * n + b0) * sw, rows * sw) }
+            });
+            let (prev_h, prev_c) = start_rows(prev, (h0, c0), (b0, rows), h, sw);
             let pre: &[T] = if gru {
                 let hv = Strided {
                     data: prev_h.data,

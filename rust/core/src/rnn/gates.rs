@@ -49,6 +49,43 @@ pub(super) struct Rows<'a, T> {
     pub stride: usize,
 }
 
+/// The h and (LSTM) c rows a block's step starts from: those of the step before, `prev` (the
+/// block's rows of `states`, `state_width` values each), or for the first step the block's
+/// rows of `h0` and `c0` (empty when absent).
+pub(super) fn start_rows<'a, T>(
+    prev: Option<&'a [T]>,
+    (h0, c0): (&'a [T], &'a [T]),
+    (b0, rows): (usize, usize),
+    hidden: usize,
+    state_width: usize,
+) -> (Rows<'a, T>, Rows<'a, T>) {
+    match prev {
+        Some(r) => (
+            Rows {
+                data: r,
+                stride: state_width,
+            },
+            Rows {
+                data: &r[hidden.min(r.len())..],
+                stride: state_width,
+            },
+        ),
+        None => {
+            let block = b0 * hidden..(b0 + rows) * hidden;
+            (
+                Rows {
+                    data: &h0[block.clone()],
+                    stride: hidden,
+                },
+                Rows {
+                    data: c0.get(block).unwrap_or_default(),
+                    stride: hidden,
+                },
+            )
+        }
+    }
+}
+
 /// One forward step over `rows` batch rows.
 pub(super) struct StepFwd<'a, T> {
     pub cell: Cell,

@@ -281,18 +281,30 @@ mod tests {
                 input: 3,
                 hidden: 2,
             };
+            Case::with(cell, d, 0, 1.0)
+        }
+
+        /// Inputs, states and weights of `d`'s sizes from the seeds `first + 1..=first + 7`,
+        /// the weights and biases scaled by `scale`.
+        fn with(cell: Cell, d: SeqDims, first: u64, scale: f64) -> Self {
             let g = cell.gates() * d.hidden;
+            let scaled = |len, seed| -> Vec<f64> {
+                values(len, first + seed)
+                    .iter()
+                    .map(|v| v * scale)
+                    .collect()
+            };
             Case {
                 cell,
                 d,
-                x: values(d.steps * d.batch * d.input, 1),
-                h0: values(d.batch * d.hidden, 2),
-                c0: (cell == Cell::Lstm).then(|| values(d.batch * d.hidden, 3)),
+                x: values(d.steps * d.batch * d.input, first + 1),
+                h0: values(d.batch * d.hidden, first + 2),
+                c0: (cell == Cell::Lstm).then(|| values(d.batch * d.hidden, first + 3)),
                 params: vec![
-                    values(g * d.input, 4),
-                    values(g * d.hidden, 5),
-                    values(g, 6),
-                    values(g, 7),
+                    scaled(g * d.input, 4),
+                    scaled(g * d.hidden, 5),
+                    scaled(g, 6),
+                    scaled(g, 7),
                 ],
             }
         }
@@ -393,21 +405,7 @@ mod tests {
             input: 5,
             hidden: 64,
         };
-        let g = cell.gates() * d.hidden;
-        let small = |len, seed| -> Vec<f64> { values(len, seed).iter().map(|v| v * 0.2).collect() };
-        Case {
-            cell,
-            d,
-            x: values(d.steps * d.batch * d.input, 11),
-            h0: values(d.batch * d.hidden, 12),
-            c0: (cell == Cell::Lstm).then(|| values(d.batch * d.hidden, 13)),
-            params: vec![
-                small(g * d.input, 14),
-                small(g * d.hidden, 15),
-                small(g, 16),
-                small(g, 17),
-            ],
-        }
+        Case::with(cell, d, 10, 0.2)
     }
 
     fn assert_near(what: &str, got: &[f64], want: &[f64], tol: f64) {
