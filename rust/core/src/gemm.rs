@@ -902,6 +902,29 @@ pub struct Strided<'a, T> {
     pub cs: usize,
 }
 
+impl<'a, T> Strided<'a, T> {
+    /// Rows `stride` elements apart, each contiguous: element (i, j) is
+    /// `data[i * stride + j]` (a row-major matrix when `stride` is its width).
+    pub fn rows(data: &'a [T], stride: usize) -> Self {
+        Strided {
+            data,
+            rs: stride,
+            cs: 1,
+        }
+    }
+
+    /// Columns `stride` elements apart, each contiguous: element (i, j) is
+    /// `data[j * stride + i]` (the transpose of a row-major matrix of width `stride`, read in
+    /// place).
+    pub fn transposed(data: &'a [T], stride: usize) -> Self {
+        Strided {
+            data,
+            rs: 1,
+            cs: stride,
+        }
+    }
+}
+
 impl<T> Strided<'_, T> {
     /// Whether every element of a `rows x cols` matrix lies inside `data`.
     fn fits(&self, rows: usize, cols: usize) -> bool {
@@ -988,25 +1011,13 @@ mod strided_tests {
             b_batched: false,
         };
         let want = matmul(&a, &b, d).unwrap();
-        let av = Strided {
-            data: &at,
-            rs: 1,
-            cs: m,
-        };
-        let bv = Strided {
-            data: &bt,
-            rs: 1,
-            cs: k,
-        };
+        let av = Strided::transposed(&at, m);
+        let bv = Strided::transposed(&bt, k);
         let got = matmul_strided(av, bv, (m, k, n)).unwrap();
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-12);
         }
-        let short = Strided {
-            data: &at[..3],
-            rs: 1,
-            cs: m,
-        };
+        let short = Strided::transposed(&at[..3], m);
         assert!(matmul_strided(short, bv, (m, k, n)).is_err());
     }
 
@@ -1031,26 +1042,10 @@ mod strided_tests {
             let (a, b, want) = operands(m, k, n, 0.25);
             let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
             let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-            let plain_a = Strided {
-                data: &a,
-                rs: k,
-                cs: 1,
-            };
-            let plain_b = Strided {
-                data: &b,
-                rs: n,
-                cs: 1,
-            };
-            let trans_a = Strided {
-                data: &at,
-                rs: 1,
-                cs: m,
-            };
-            let trans_b = Strided {
-                data: &bt,
-                rs: 1,
-                cs: k,
-            };
+            let plain_a = Strided::rows(&a, k);
+            let plain_b = Strided::rows(&b, n);
+            let trans_a = Strided::transposed(&at, m);
+            let trans_b = Strided::transposed(&bt, k);
             for (av, bv) in [
                 (plain_a, plain_b),
                 (trans_a, plain_b),
@@ -1098,21 +1093,9 @@ mod strided_tests {
                     want[i * n + j] += dot;
                 }
             }
-            let bv = Strided {
-                data: &b,
-                rs: n,
-                cs: 1,
-            };
-            let rows_a = Strided {
-                data: &a,
-                rs: k,
-                cs: 1,
-            };
-            let cols_a = Strided {
-                data: &at,
-                rs: 1,
-                cs: m,
-            };
+            let bv = Strided::rows(&b, n);
+            let rows_a = Strided::rows(&a, k);
+            let cols_a = Strided::transposed(&at, m);
             for av in [rows_a, cols_a] {
                 let mut got = vec![T::c(0.5); m * n];
                 gemm_strided(&mut got, (m, k, n), av, bv, true, true).unwrap();
@@ -1151,16 +1134,8 @@ mod strided_tests {
         ];
         for &(m, k, n) in &cases {
             let (a, b, want) = operands(m, k, n, 0.5);
-            let av = Strided {
-                data: &a,
-                rs: k,
-                cs: 1,
-            };
-            let bv = Strided {
-                data: &b,
-                rs: n,
-                cs: 1,
-            };
+            let av = Strided::rows(&a, k);
+            let bv = Strided::rows(&b, n);
             let mut got = vec![0.5; m * n];
             gemm_strided(&mut got, (m, k, n), av, bv, true, true).unwrap();
             for (g, w) in got.iter().zip(&want) {

@@ -72,11 +72,7 @@ fn backward_gathered<T: Real>(
                     gwt,
                     (kg, bl, cog),
                     rows_view(col, grp * kg, kg, bl),
-                    Strided {
-                        data: gg,
-                        rs: 1,
-                        cs: bl,
-                    },
+                    Strided::transposed(gg, bl),
                     false,
                     threads,
                 )?;

@@ -219,27 +219,15 @@ pub(super) fn weight_view<'a, T>(
     let (kg, cog) = (d.k_group(), d.c_out / d.spec.groups);
     let data = &w[g * cog * kg..(g + 1) * cog * kg];
     if transpose {
-        Strided {
-            data,
-            rs: 1,
-            cs: kg,
-        }
+        Strided::transposed(data, kg)
     } else {
-        Strided {
-            data,
-            rs: kg,
-            cs: 1,
-        }
+        Strided::rows(data, kg)
     }
 }
 
 /// A `rows x cols` row-major block of `buf` starting at row `first`.
 pub(super) fn rows_view<T>(buf: &[T], first: usize, rows: usize, cols: usize) -> Strided<'_, T> {
-    Strided {
-        data: &buf[first * cols..(first + rows) * cols],
-        rs: cols,
-        cs: 1,
-    }
+    Strided::rows(&buf[first * cols..(first + rows) * cols], cols)
 }
 
 #[cfg(test)]

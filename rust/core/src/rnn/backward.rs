@@ -99,11 +99,7 @@ pub fn backward_with<T: FastMath>(
     let mut dhp_buf = take_scratch::<T>(if gru { tn * g } else { 0 });
     let d_xp = &mut dxp_buf[..tn * g];
     let d_hp = &mut dhp_buf[..if gru { tn * g } else { 0 }];
-    let w_hh = Strided {
-        data: w.w_hh,
-        rs: h,
-        cs: 1,
-    };
+    let w_hh = Strided::rows(w.w_hh, h);
     let blocks = batch_blocks(&d, g);
     let alone = blocks.len() == 1;
     let (dxp_s, dhp_s) = (Shared::new(d_xp), Shared::new(d_hp));
@@ -172,11 +168,7 @@ pub fn backward_with<T: FastMath>(
             });
             // the gradient of the h this step started from: [dh * z +] d_hp @ W_hh
             let src: &[T] = if gru { dp } else { dx };
-            let dv = Strided {
-                data: src,
-                rs: g,
-                cs: 1,
-            };
+            let dv = Strided::rows(src, g);
             gemm_strided(&mut dh_next, (rows, g, h), dv, w_hh, gru, alone)?;
             std::mem::swap(&mut dh, &mut dh_next);
         }
@@ -190,16 +182,8 @@ pub fn backward_with<T: FastMath>(
 
     let (d_xp, d_hp): (&[T], &[T]) = (d_xp, d_hp);
     let mut dw_ih = buf::zeros(g * d.input)?;
-    let dxp_t = Strided {
-        data: d_xp,
-        rs: 1,
-        cs: g,
-    };
-    let xv = Strided {
-        data: x,
-        rs: d.input,
-        cs: 1,
-    };
+    let dxp_t = Strided::transposed(d_xp, g);
+    let xv = Strided::rows(x, d.input);
     gemm_strided(&mut dw_ih, (g, tn, d.input), dxp_t, xv, false, true)?;
 
     // W_hh's gradient: step t's gradient times the state it started from, the one of the
@@ -209,42 +193,18 @@ pub fn backward_with<T: FastMath>(
     if steps > 0 && n > 0 {
         let pairs = (steps - 1) * n;
         let (grad_row, state_row) = if reverse { (0, n) } else { (n, 0) };
-        let dv = Strided {
-            data: &d_hp[grad_row * g..],
-            rs: 1,
-            cs: g,
-        };
-        let hv = Strided {
-            data: &states[state_row * sw..],
-            rs: sw,
-            cs: 1,
-        };
+        let dv = Strided::transposed(&d_hp[grad_row * g..], g);
+        let hv = Strided::rows(&states[state_row * sw..], sw);
         gemm_strided(&mut dw_hh, (g, pairs, h), dv, hv, false, true)?;
         let first = position(steps, 0, reverse);
-        let dv = Strided {
-            data: &d_hp[first * n * g..(first + 1) * n * g],
-            rs: 1,
-            cs: g,
-        };
-        let hv = Strided {
-            data: h0,
-            rs: h,
-            cs: 1,
-        };
+        let dv = Strided::transposed(&d_hp[first * n * g..(first + 1) * n * g], g);
+        let hv = Strided::rows(h0, h);
         gemm_strided(&mut dw_hh, (g, n, h), dv, hv, true, true)?;
     }
     let dx = if need_dx {
         let mut dx = buf::zeros(tn * d.input)?;
-        let dv = Strided {
-            data: d_xp,
-            rs: g,
-            cs: 1,
-        };
-        let wv = Strided {
-            data: w.w_ih,
-            rs: d.input,
-            cs: 1,
-        };
+        let dv = Strided::rows(d_xp, g);
+        let wv = Strided::rows(w.w_ih, d.input);
         gemm_strided(&mut dx, (tn, g, d.input), dv, wv, false, true)?;
         Some(dx)
     } else {

@@ -77,16 +77,8 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
                 row.copy_from_slice(b);
             }
         }
-        let xv = Strided {
-            data: x,
-            rs: d.input,
-            cs: 1,
-        };
-        let wv = Strided {
-            data: w.w_ih,
-            rs: 1,
-            cs: d.input,
-        };
+        let xv = Strided::rows(x, d.input);
+        let wv = Strided::transposed(w.w_ih, d.input);
         gemm_strided(xp, (tn, d.input, g), xv, wv, bias.is_some(), true)?;
     }
     // Every element of both is written by the steps.
@@ -118,11 +110,7 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
         let depth = d.input + h + usize::from(bias.is_some());
         (stacked_weights(run, g, bias.as_deref())?, depth)
     };
-    let w_step = Strided {
-        data: &w_t,
-        rs: g,
-        cs: 1,
-    };
+    let w_step = Strided::rows(&w_t, g);
     let blocks = batch_blocks(&d, g);
     let alone = blocks.len() == 1;
     let (xp_s, st_s, sv_s) = (
@@ -157,11 +145,7 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
             });
             let (prev_h, prev_c) = start_rows(prev, (h0, c0), (b0, rows), h, sw);
             let pre: &[T] = if gru {
-                let hv = Strided {
-                    data: prev_h.data,
-                    rs: prev_h.stride,
-                    cs: 1,
-                };
+                let hv = Strided::rows(prev_h.data, prev_h.stride);
                 gemm_strided(&mut hp, (rows, h, g), hv, w_step, false, alone)?;
                 // SAFETY: as above.
                 unsafe { xp_s.part(cur * g, rows * g) }
@@ -173,11 +157,7 @@ pub fn forward<T: FastMath>(run: &Run<'_, T>) -> Result<Forward<T>> {
                     let from = r * prev_h.stride;
                     hr[..h].copy_from_slice(&prev_h.data[from..from + h]);
                 }
-                let lv = Strided {
-                    data: &lhs,
-                    rs: depth,
-                    cs: 1,
-                };
+                let lv = Strided::rows(&lhs, depth);
                 gemm_strided(&mut hp, (rows, depth, g), lv, w_step, false, alone)?;
                 &hp
             };
