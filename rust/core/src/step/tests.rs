@@ -50,14 +50,7 @@ fn sgd_on_a_linear_model_lowers_the_loss() {
 
 #[test]
 fn options_keep_the_output_and_skip_non_finite_losses() {
-    let plan = Plan {
-        layers: vec![Layer::Linear {
-            in_f: 2,
-            out_f: 1,
-            bias: false,
-        }],
-        loss: LossSpec::Regression(RegressionLoss::Mse),
-    };
+    let plan = linear_plan(1, LossSpec::Regression(RegressionLoss::Mse));
     let x = [1.0f64, 2.0, -1.0, 0.5];
     let mut w = vec![0.5, -0.25];
     let keep = StepOptions {
@@ -180,14 +173,7 @@ fn batch_norm_updates_running_stats_and_dropout_applies_its_mask() {
 
 #[test]
 fn wrong_parameter_count_is_an_error() {
-    let plan = Plan {
-        layers: vec![Layer::Linear {
-            in_f: 2,
-            out_f: 1,
-            bias: false,
-        }],
-        loss: LossSpec::Regression(RegressionLoss::Mse),
-    };
+    let plan = linear_plan(1, LossSpec::Regression(RegressionLoss::Mse));
     let r = plan.step(
         &[1.0f32, 2.0],
         &[1, 2],
@@ -197,6 +183,8 @@ fn wrong_parameter_count_is_an_error() {
     );
     assert!(r.is_err());
 }
+
+/// One bias-free linear layer from 2 features to `out_f`, with `loss`.
 fn linear_plan(out_f: usize, loss: LossSpec) -> Plan {
     Plan {
         layers: vec![Layer::Linear {
